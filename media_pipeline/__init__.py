@@ -1,0 +1,1 @@
+"""Cutline's media pipeline: probe -> beats -> plan -> render. Plain Python, no Django."""

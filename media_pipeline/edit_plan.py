@@ -1,0 +1,113 @@
+"""The render plan: everything the renderer needs, as plain JSON-serialisable data.
+
+Timeline convention: a segment's `start`/`end` are on the output timeline and
+include the overlap of its incoming transition. For segment i > 0 the cut the
+viewer perceives (the beat it lands on) is `start + transition_duration / 2`,
+and the previous segment ends at `cut + transition_duration / 2`. The source
+footage used is `source_out - source_in == (end - start) * speed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .facts import MediaInfo
+
+PLAN_VERSION = 1
+
+CUT = "cut"  # a hard cut: no xfade
+
+FILL = "fill"  # crop to fill the frame, centred
+BLUR = "blur"  # fit over a blurred, darkened copy of the same picture
+LETTERBOX = "letterbox"  # fit over black bars
+REFRAME_MODES = (FILL, BLUR, LETTERBOX)
+
+ASPECTS: dict[str, tuple[int, int]] = {
+    "9:16": (1080, 1920),
+    "1:1": (1080, 1080),
+    "4:5": (1080, 1350),
+    "16:9": (1920, 1080),
+}
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A Ken Burns move for a photo: zoom and the crop centre (fractions 0..1) over the segment."""
+
+    zoom_from: float
+    zoom_to: float
+    x_from: float = 0.5
+    y_from: float = 0.5
+    x_to: float = 0.5
+    y_to: float = 0.5
+
+
+@dataclass(frozen=True)
+class Segment:
+    visual: int  # index into Plan.visuals
+    source_in: float  # seconds into the visual (0 for photos)
+    source_out: float
+    speed: float  # 1.0 = real time; 0.5 = half speed (never lower)
+    start: float  # output timeline, seconds
+    end: float
+    transition: str  # transition *into* this segment: CUT or an xfade name
+    transition_duration: float  # seconds; 0 for CUT
+    reframe: str  # FILL, BLUR or LETTERBOX
+    motion: Motion | None = None  # photos only
+
+    @property
+    def cut(self) -> float:
+        """The moment the viewer perceives the change: centred in the transition."""
+        return self.start + self.transition_duration / 2
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Plan:
+    style: str
+    width: int
+    height: int
+    fps: int
+    duration: float  # the output's duration, seconds
+    requested_duration: float
+    visuals: tuple[MediaInfo, ...]
+    music: MediaInfo
+    music_start: float  # the chosen window in the song
+    music_end: float
+    tempo: float
+    beats: tuple[float, ...]  # on the output timeline
+    beatless: bool  # True when the song had no detectable beat: even cuts
+    segments: tuple[Segment, ...]
+    notes: tuple[str, ...] = ()  # decisions worth telling the user
+    aspect_ratio: str = "9:16"
+    version: int = PLAN_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cuts(self) -> tuple[float, ...]:
+        """Output times of every segment boundary (excluding the first start)."""
+        return tuple(s.cut for s in self.segments[1:])
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """Plain dict for JSON; tuples become lists."""
+    return asdict(plan)
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """Inverse of plan_to_dict."""
+    d = dict(data)
+    d["visuals"] = tuple(MediaInfo(**v) for v in d["visuals"])
+    d["music"] = MediaInfo(**d["music"])
+    d["beats"] = tuple(d["beats"])
+    d["notes"] = tuple(d.get("notes", ()))
+    d["segments"] = tuple(
+        Segment(**{**s, "motion": Motion(**s["motion"]) if s.get("motion") else None})
+        for s in d["segments"]
+    )
+    d.setdefault("extra", {})
+    return Plan(**d)

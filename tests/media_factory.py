@@ -1,0 +1,120 @@
+"""Synthesised test media: small clips, photos and songs made with ffmpeg and numpy, so tests run anywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 44100
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+        check=True,
+        timeout=120,
+    )
+
+
+def make_clip(
+    path: Path,
+    *,
+    width: int = 320,
+    height: int = 180,
+    seconds: float = 3.0,
+    fps: int = 30,
+    audio: bool = False,
+    rotate: int = 0,
+    sar: str = "",
+    pattern: str = "testsrc2",
+    codec: str = "libx264",
+) -> Path:
+    """A test-pattern clip. rotate sets display-rotation metadata; sar e.g. '2/3' makes non-square pixels."""
+    path = Path(path)
+    vf = f"setsar={sar}" if sar else "null"
+    args = ["-f", "lavfi", "-i", f"{pattern}=s={width}x{height}:r={fps}:d={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+    args += ["-vf", vf, "-c:v", codec, "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "96k"]
+    if not rotate:
+        _ffmpeg(*args, str(path))
+        return path
+    # ffmpeg 5.1 keeps rotation metadata only on a stream copy.
+    plain = path.with_suffix(".norotate" + path.suffix)
+    _ffmpeg(*args, str(plain))
+    _ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path))
+    plain.unlink()
+    return path
+
+
+def make_photo(path: Path, *, width: int = 640, height: int = 480, pattern: str = "testsrc2") -> Path:
+    """A still image; the format follows the extension (.jpg, .png, .webp)."""
+    path = Path(path)
+    _ffmpeg("-f", "lavfi", "-i", f"{pattern}=s={width}x{height}:d=1", "-frames:v", "1", str(path))
+    return path
+
+
+def drum_track(bpm: float, seconds: float, *, swing: float = 0.0, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[float]]:
+    """A mono drum loop: kick on every beat, snare on 2 and 4, hats on the (swung) off-beats.
+
+    swing 0.0 is straight; 0.33 pushes each off-beat a third of the way to the next beat.
+    Returns the samples and the true beat times.
+    """
+    n = int(seconds * sample_rate)
+    out = np.zeros(n, dtype=np.float32)
+    beat = 60.0 / bpm
+    beats = list(np.arange(0.0, seconds - 0.05, beat))
+
+    def add(at: float, sound: np.ndarray) -> None:
+        i = int(at * sample_rate)
+        j = min(n, i + len(sound))
+        if i < n:
+            out[i:j] += sound[: j - i]
+
+    t = np.arange(int(0.25 * sample_rate)) / sample_rate
+    kick = (np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 30)) * t) * np.exp(-t * 12)).astype(np.float32)
+    rng = np.random.default_rng(7)
+    snare = (rng.standard_normal(len(t)) * np.exp(-t * 25) * 0.5).astype(np.float32)
+    hat = (rng.standard_normal(len(t) // 5) * np.exp(-t[: len(t) // 5] * 80) * 0.2).astype(np.float32)
+    for k, b in enumerate(beats):
+        add(b, kick)
+        if k % 2 == 1:
+            add(b, snare)
+        add(b + beat * (0.5 + swing / 2), hat)
+    out /= max(1e-6, float(np.abs(out).max())) / 0.8
+    return out, [float(b) for b in beats]
+
+
+def ambient_track(seconds: float, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A beatless pad: slowly drifting sines, no onsets."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    pad = sum(np.sin(2 * np.pi * f * t + p) for f, p in ((220.0, 0), (277.2, 1), (329.6, 2)))
+    env = 0.6 + 0.4 * np.sin(2 * np.pi * t / max(seconds, 1.0))
+    return (pad * env / 4).astype(np.float32)
+
+
+def write_audio(path: Path, samples: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write mono float samples; .wav directly, anything else (.mp3, .m4a, .ogg) through ffmpeg."""
+    path = Path(path)
+    wav_path = path if path.suffix == ".wav" else path.with_suffix(".src.wav")
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(wav_path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.tobytes())
+    if wav_path != path:
+        _ffmpeg("-i", str(wav_path), str(path))
+        wav_path.unlink()
+    return path
+
+
+def make_song(path: Path, *, bpm: float = 120, seconds: float = 8.0, swing: float = 0.0) -> Path:
+    """A drum-loop song file at a known tempo."""
+    samples, _ = drum_track(bpm, seconds, swing=swing)
+    return write_audio(path, samples)
