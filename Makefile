@@ -1,0 +1,37 @@
+# Two commands: `make run` (web + worker on http://127.0.0.1:$(PORT)) and `make test`.
+PORT ?= 8000
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell scripts/find-python)
+# librosa's numba JIT caches here; unwritable or cold, a worker pays ~18 s per start.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
+
+.PHONY: run test setup ffmpeg migrate bench clean
+
+run: setup migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Cutline: http://127.0.0.1:$(PORT)  (admin: /admin/, health: /health; Ctrl-C stops web and worker)"
+	PATH="$(abspath $(VENV))/bin:$$PATH" BIND=127.0.0.1 $(VENV)/bin/honcho start --port $(PORT) web worker
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/render_bench.py $(BENCH_ARGS)
+
+setup: $(VENV)/.installed ffmpeg
+
+$(VENV)/.installed: requirements.txt
+	@[ -n "$(PYTHON)" ] || { echo "Cutline needs Python 3.12 or newer: install python3.12 (or 'pyenv install 3.12'), or run make PYTHON=/path/to/python3.12" >&2; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+ffmpeg:
+	@scripts/ensure-ffmpeg
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,59 @@
+"""The operators' view: inspect jobs, their media and plan; retry or re-render."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from . import services
+from .models import Audio, Job, Video
+
+
+class VideoInline(admin.TabularInline):
+    model = Video
+    extra = 0
+    can_delete = False
+    fields = ("order", "original_name", "file_type", "width", "height", "duration", "file_size", "file")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AudioInline(admin.StackedInline):
+    model = Audio
+    extra = 0
+    can_delete = False
+    fields = ("original_name", "duration", "file_size", "file")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "style", "progress", "duration", "aspect_ratio", "attempts", "created_at", "updated_at")
+    list_filter = ("status", "style", "aspect_ratio")
+    search_fields = ("id", "videos__original_name", "audio__original_name")
+    date_hierarchy = "created_at"
+    inlines = (VideoInline, AudioInline)
+    actions = ("retry_jobs",)
+    readonly_fields = (
+        "id", "status", "progress", "current_step", "error_message", "attempts", "attempt_limit",
+        "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at", "output_video", "plan_pretty",
+    )
+    exclude = ("plan",)
+
+    @admin.display(description="Plan")
+    def plan_pretty(self, job: Job) -> str:
+        if not job.plan:
+            return "-"
+        return format_html("<pre style='max-height:30em;overflow:auto'>{}</pre>", json.dumps(job.plan, indent=2))
+
+    @admin.action(description="Retry / re-render selected jobs")
+    def retry_jobs(self, request, queryset) -> None:
+        for job in queryset:
+            ok, why = services.job_retry(job.id)
+            level = messages.SUCCESS if ok else messages.WARNING
+            self.message_user(request, f"Job {job.id}: {why}.", level)

@@ -1,0 +1,51 @@
+"""The bridge from a Job row to the media pipeline: probe, beats, plan, render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from .models import Job, job_dir
+
+# Share of the progress bar each step takes; rendering dominates.
+RENDER_FROM, RENDER_TO = 20.0, 99.0
+
+
+def output_name(job: Job) -> str:
+    """The render's path relative to MEDIA_ROOT."""
+    return f"{job_dir(job.id)}/cutline-{job.id.hex[:8]}.mp4"
+
+
+def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[str, dict]:
+    """Render the job's files into its output MP4. Returns (output name, plan as a dict)."""
+    from media_pipeline.beat import analyze_music
+    from media_pipeline.edit_plan import plan_to_dict
+    from media_pipeline.probe import probe_audio, probe_visual
+    from media_pipeline.render import render
+    from media_pipeline.segment import plan_edit
+    from media_pipeline.style import get_style
+
+    from .services import job_save_plan
+
+    report(2, "Reading your files")
+    visuals = [probe_visual(video.file.path) for video in job.videos.all()]
+    music = probe_audio(job.audio.file.path)
+    report(8, "Finding the beat")
+    grid = analyze_music(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
+    report(15, "Planning the cuts")
+    plan = plan_edit(visuals, music, grid, get_style(job.style), duration=job.duration, aspect=job.aspect_ratio)
+    plan_dict = plan_to_dict(plan)
+    job_save_plan(job.id, plan_dict)
+    report(RENDER_FROM, "Rendering")
+    name = output_name(job)
+    span = RENDER_TO - RENDER_FROM
+    render(
+        plan,
+        str(Path(settings.MEDIA_ROOT) / name),
+        on_progress=lambda percent, step: report(RENDER_FROM + percent * span / 100, step),
+        timeout=settings.RENDER_TIMEOUT_S,
+        should_cancel=getattr(report, "should_cancel", None),
+    )
+    return name, plan_dict

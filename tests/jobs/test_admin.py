@@ -1,0 +1,68 @@
+import pytest
+from django.urls import reverse
+
+from jobs.models import Job
+
+S = Job.Status
+
+
+@pytest.fixture
+def admin_client_retry(admin_client, django_capture_on_commit_callbacks):
+    def retry(*jobs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return admin_client.post(
+                reverse("admin:jobs_job_changelist"),
+                {"action": "retry_jobs", "_selected_action": [str(j.id) for j in jobs]},
+                follow=True,
+            )
+
+    return retry
+
+
+def test_retry_puts_a_failed_job_back_in_the_queue(make_job, admin_client_retry, enqueued):
+    job = make_job(status=S.FAILED, error_message="boom", attempts=1)
+    response = admin_client_retry(job)
+    job.refresh_from_db()
+    assert job.status == S.PENDING and job.error_message == ""
+    assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+    assert "queued again" in response.content.decode()
+
+
+def test_retry_refuses_a_job_a_live_worker_is_rendering(make_job, admin_client_retry, enqueued):
+    job = make_job(status=S.PROCESSING, heartbeat_age=3, attempts=1)
+    response = admin_client_retry(job)
+    assert Job.objects.get(id=job.id).status == S.PROCESSING
+    assert enqueued == []
+    assert "a worker is rendering it right now" in response.content.decode()
+
+
+def test_retry_rescues_a_job_whose_worker_died(make_job, admin_client_retry, enqueued, settings):
+    job = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 1, attempts=1)
+    admin_client_retry(job)
+    assert Job.objects.get(id=job.id).status == S.PENDING
+    assert len(enqueued) == 1
+
+
+def test_a_retried_job_gets_fresh_attempts(make_job, admin_client_retry, enqueued, settings):
+    job = make_job(status=S.FAILED, attempts=settings.RENDER_MAX_ATTEMPTS)
+    admin_client_retry(job)
+    from jobs import services
+
+    assert services.job_claim(job.id) is not None
+    assert Job.objects.get(id=job.id).attempts == settings.RENDER_MAX_ATTEMPTS + 1
+
+
+def test_the_job_list_searches_by_original_file_name(make_job, admin_client):
+    job = make_job()
+    job.videos.create(original_name="beach-day.mp4", file="x", file_size=1, file_type="video")
+    other = make_job()
+    response = admin_client.get(reverse("admin:jobs_job_changelist"), {"q": "beach-day"})
+    body = response.content.decode()
+    assert str(job.id) in body and str(other.id) not in body
+
+
+def test_the_job_page_shows_the_plan(make_job, admin_client):
+    job = make_job(plan={"segments": [{"visual": 0, "start": 0.0, "end": 2.0}]})
+    response = admin_client.get(reverse("admin:jobs_job_change", args=[job.id]))
+    assert response.status_code == 200
+    assert "&quot;segments&quot;" in response.content.decode()
