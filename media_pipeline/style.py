@@ -1,12 +1,14 @@
 """Style presets, kept as data: pacing, transitions, reframe, colour grade and audio treatment.
 
-PRESETS ARE FILLED IN BY THE PLANNER WORK; the dataclasses below are the contract
-that the planner (segment.py) and the renderer (graph.py) both read.
+The dataclasses are the contract that the planner (segment.py) and the renderer
+(graph.py) both read; the presets below them are what a creator picks from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .edit_plan import BLUR, CUT, FILL, LETTERBOX  # noqa: F401  (re-exported for presets)
 
@@ -49,7 +51,91 @@ class Style:
     photo_zoom: float = 1.15  # Ken Burns end zoom for photos
 
 
-STYLES: dict[str, Style] = {}
+CLEAN_VLOG = Style(
+    name="CLEAN_VLOG",
+    label="Clean Vlog",
+    description="Bright, true-to-life colour; steady two-beat cuts with a few slides; keeps your clips' sound low.",
+    beats_per_cut=(2, 2, 4, 2),
+    transitions=(CUT, CUT, "slideleft", CUT, "fade", CUT, "slideup"),
+    transition_beats=0.5,
+    reframe=FILL,
+    grade=Grade(temperature=0.05, saturation=1.08, contrast=1.04, brightness=0.02),
+    audio=AudioTreatment(clip_volume=0.25),
+    photo_zoom=1.10,
+)
+
+ENERGETIC_DANCE = Style(
+    name="ENERGETIC_DANCE",
+    label="Energetic Dance",
+    description="Cuts on nearly every beat, punchy saturated colour, zoom and whip transitions, extra bass.",
+    beats_per_cut=(1, 1, 2, 1, 2),
+    transitions=(CUT, CUT, "zoomin", CUT, "hblur", CUT, "slideup"),
+    transition_beats=0.25,
+    reframe=FILL,
+    grade=Grade(temperature=0.15, saturation=1.35, contrast=1.15, brightness=0.02),
+    audio=AudioTreatment(fade_in=0.05, fade_out=0.8, bass_gain_db=3.0),
+    photo_zoom=1.25,
+)
+
+CINEMATIC_DRAMA = Style(
+    name="CINEMATIC_DRAMA",
+    label="Cinematic Drama",
+    description="Long bar-length shots, slow crossfades and dips to black, a cool teal grade with a vignette.",
+    beats_per_cut=(4, 4, 8),
+    transitions=("fade", "fadeblack", "fade", CUT, "dissolve"),
+    transition_beats=1.0,
+    reframe=BLUR,
+    grade=Grade(temperature=-0.25, saturation=0.85, contrast=1.18, brightness=-0.04, gamma=0.95, vignette=0.45),
+    audio=AudioTreatment(fade_in=1.0, fade_out=2.5),
+    photo_zoom=1.12,
+)
+
+CHILL_LOFI = Style(
+    name="CHILL_LOFI",
+    label="Chill Lo-fi",
+    description="Relaxed pacing, soft dissolves and smooth slides, warm faded colour with grain, muffled highs.",
+    beats_per_cut=(2, 4, 2, 4, 4),
+    transitions=("fade", "smoothleft", "dissolve", "fade", "smoothup"),
+    transition_beats=0.75,
+    reframe=BLUR,
+    grade=Grade(
+        temperature=0.35, saturation=0.78, contrast=0.88, brightness=0.04, gamma=1.08, vignette=0.3, grain=6
+    ),
+    audio=AudioTreatment(fade_in=0.8, fade_out=2.0, loudness=-16.0, lowpass_hz=9000),
+    photo_zoom=1.10,
+)
+
+VINTAGE_FILM = Style(
+    name="VINTAGE_FILM",
+    label="Vintage Film",
+    description="Old-film look: letterboxed, washed-out warm tones, heavy grain and vignette, dips to black.",
+    beats_per_cut=(4, 2, 2, 4),
+    transitions=(CUT, "fadeblack", CUT, "fadegrays", CUT, "fade"),
+    transition_beats=0.5,
+    reframe=LETTERBOX,
+    grade=Grade(temperature=0.5, saturation=0.6, contrast=1.06, vignette=0.6, grain=14, curves="vintage"),
+    audio=AudioTreatment(fade_in=0.5, fade_out=2.0, loudness=-16.0, lowpass_hz=7500),
+    photo_zoom=1.15,
+)
+
+NEON_NIGHT = Style(
+    name="NEON_NIGHT",
+    label="Neon Night",
+    description="Club energy: deep cool shadows, vivid colour, pixel and circle transitions, a bass boost.",
+    beats_per_cut=(2, 1, 1, 2, 4),
+    transitions=(CUT, "pixelize", CUT, "circleopen", CUT, "radial"),
+    transition_beats=0.5,
+    reframe=FILL,
+    grade=Grade(temperature=-0.6, saturation=1.5, contrast=1.22, brightness=-0.05, gamma=0.9, vignette=0.5),
+    audio=AudioTreatment(fade_in=0.2, fade_out=1.2, bass_gain_db=4.0),
+    photo_zoom=1.20,
+)
+
+# Read-only, so no caller can change a preset for everyone else in the process.
+STYLES: Mapping[str, Style] = MappingProxyType(
+    {s.name: s for s in (CLEAN_VLOG, ENERGETIC_DANCE, CINEMATIC_DRAMA, CHILL_LOFI, VINTAGE_FILM, NEON_NIGHT)}
+)
+STYLE_NAMES: tuple[str, ...] = tuple(STYLES)  # the order the UI lists them in
 
 
 def get_style(name: str) -> Style:

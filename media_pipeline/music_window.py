@@ -1,0 +1,60 @@
+"""Which part of the song the edit plays: the busiest stretch of the requested length, starting on a bar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .facts import BeatGrid
+
+GRID_STEP = 0.5  # seconds between candidate starts when the song has no beat
+SOUND_LEVEL = 0.1  # onset strength (0..1) at which the music counts as started
+_EPS = 1e-6
+
+
+def mean_energy(grid: BeatGrid, start: float, end: float) -> float:
+    """Mean onset strength of the song from `start` to `end` seconds; 0 where the envelope has no data."""
+    rate = grid.envelope_rate
+    if rate <= 0 or not grid.envelope or end <= start:
+        return 0.0
+    first = max(0, round(start * rate))
+    last = max(first + 1, round(end * rate))
+    # Divide by the span asked for, not the samples held, so missing data counts as silence.
+    return sum(grid.envelope[first:last]) / (last - first)
+
+
+def choose_window(grid: BeatGrid, duration: float) -> tuple[float, float]:
+    """(start, end) in song seconds of the `duration`-long stretch with the most onset energy.
+
+    Starts are tried on downbeats, else beats, else every GRID_STEP seconds, and
+    not before the music starts when that can be avoided. Ties go to the earliest.
+    A song no longer than `duration` is used whole.
+    """
+    if grid.duration <= duration + _EPS:
+        return 0.0, grid.duration
+    latest = grid.duration - duration
+    starts = _candidate_starts(grid, latest)
+    best = max(starts, key=lambda s: (mean_energy(grid, s, s + duration), -s))
+    return best, best + duration
+
+
+def _candidate_starts(grid: BeatGrid, latest: float) -> list[float]:
+    starts = (_fitting(grid.downbeats, latest) or _fitting(grid.beats, latest)) if grid.has_beat else []
+    if not starts:
+        starts = [i * GRID_STEP for i in range(int(latest / GRID_STEP + _EPS) + 1)]
+    sound = _music_starts(grid)
+    # Opening on the silence before the first note wastes the viewer's first second.
+    return [s for s in starts if s >= sound - _EPS] or starts
+
+
+def _fitting(times: Sequence[float], latest: float) -> list[float]:
+    return [min(t, latest) for t in times if 0 <= t <= latest + _EPS]
+
+
+def _music_starts(grid: BeatGrid) -> float:
+    """Seconds until the envelope first reaches SOUND_LEVEL; 0 when it never does."""
+    if grid.envelope_rate <= 0:
+        return 0.0
+    for i, value in enumerate(grid.envelope):
+        if value >= SOUND_LEVEL:
+            return i / grid.envelope_rate
+    return 0.0

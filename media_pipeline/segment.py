@@ -1,0 +1,466 @@
+"""The edit planner: media facts, the song's beats and a style in; a beat-synced Plan out.
+
+Pure and deterministic: no I/O, no ffmpeg, no randomness. Internally every time
+is a whole output frame, so each segment is a whole number of frames and a
+rendered chain of crossfades cannot drift off the beat; a cut therefore sits on
+the frame nearest its beat (within half a frame).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import zlib
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from .edit_plan import ASPECTS, CUT, Motion, Plan, Segment
+from .facts import IMAGE, VIDEO, BeatGrid, MediaInfo
+from .music_window import choose_window, mean_energy
+from .style import Style
+
+MAX_VISUALS = 5
+MIN_DURATION = 5.0
+MAX_DURATION = 60.0
+MIN_SONG = 3.0  # seconds: below this five visuals can't each get a readable moment
+MIN_CLIP = 0.5  # seconds: a shorter clip can't hold even a quick cut at half speed
+MIN_GAP = 0.4  # seconds: cuts closer than this read as a glitch
+MIN_SPEED = 0.5  # slower than this looks broken rather than slow-motion
+MIN_WINDOW_BEATS = 4  # fewer beats than this in the window: treat the song as beatless
+BEATLESS_SLOT = 2.5  # seconds per cut when there is no beat to cut on
+BEATLESS_BEAT = 0.75  # seconds: what "a beat" of transition means without a beat
+LOUD = 1.3  # local energy / window energy above which cuts come twice as fast
+QUIET = 0.7  # ... and below which they come half as fast
+MAX_SLOWED_BEATS = 8  # quiet passages slow the pacing down to at most this
+LONG_BEATS = 4  # segments this long (in beats) start on a downbeat
+DOWNBEAT_REACH = 2  # beats a cut may move to land on a downbeat
+TRANSITION_SHARE = 0.45  # a transition takes at most this share of either neighbouring slot
+LIVELY_FROM, LIVELY_TO = 0.10, 0.20  # first use of a long clip starts this far in (the intro is often dull)
+_PANS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
+
+BEATLESS_NOTE = "No steady beat was found in the music, so the cuts are evenly spaced."
+OFF_BEAT_NOTE = "A few cuts fall between beats so that every clip fits."
+
+
+@dataclass(frozen=True)
+class _Rhythm:
+    """The output timeline in frames: its length, beats and downbeats."""
+
+    fps: int
+    frames: int
+    beats: tuple[int, ...]  # ascending, unique, all < frames
+    downbeats: frozenset[int]  # a subset of beats
+    gap: int  # MIN_GAP in frames
+
+
+def plan_edit(
+    visuals: Sequence[MediaInfo],
+    music: MediaInfo,
+    grid: BeatGrid,
+    style: Style,
+    *,
+    duration: float = 30.0,
+    aspect: str = "9:16",
+    fps: int = 30,
+    size: tuple[int, int] | None = None,
+) -> Plan:
+    """Plan a beat-synced edit of `visuals` (1..5 clips or photos) to `music`.
+
+    `size` overrides the frame size ASPECTS gives `aspect` (for small test renders).
+    Raises ValueError, with a message fit for the creator, on a request it can't plan.
+    """
+    width, height = _check_request(visuals, duration, aspect, fps, size)
+    song = _song_length(music, grid)
+    frames = math.floor(min(duration, song) * fps + 1e-6)
+    length = frames / fps
+    music_start, _ = choose_window(grid, length)
+    beats = _beats_in_window(grid.beats, music_start, length)
+    beatless = not grid.has_beat or len(beats) < MIN_WINDOW_BEATS
+    rhythm = _rhythm(grid, () if beatless else beats, music_start, fps, frames)
+    notes = [_short_song_note(song, length, duration)] if song < duration - 1e-6 else []
+    if beatless:
+        notes.append(BEATLESS_NOTE)
+    level = _loudness(grid, music_start, length, fps)
+    bounds, off_beat = _slot_bounds(rhythm, style, visuals, level, beatless)
+    if off_beat:
+        notes.append(OFF_BEAT_NOTE)
+    beat = BEATLESS_BEAT if beatless else _beat_length(beats)
+    transitions = _transitions(rhythm, bounds, visuals, style, beat)
+    segments = _segments(rhythm, bounds, transitions, visuals, style)
+    notes += _slow_motion_notes(segments, visuals)
+    return Plan(
+        style=style.name,
+        width=width,
+        height=height,
+        fps=fps,
+        duration=length,
+        requested_duration=float(duration),
+        visuals=tuple(visuals),
+        music=music,
+        music_start=music_start,
+        music_end=music_start + length,
+        tempo=grid.tempo,
+        beats=beats,
+        beatless=beatless,
+        segments=segments,
+        notes=tuple(notes),
+        aspect_ratio=aspect,
+    )
+
+
+# --- the request ---------------------------------------------------------------------------------
+
+
+def _check_request(
+    visuals: Sequence[MediaInfo], duration: float, aspect: str, fps: int, size: tuple[int, int] | None
+) -> tuple[int, int]:
+    """The output frame size; ValueError if anything asked for can't be planned."""
+    if not 1 <= len(visuals) <= MAX_VISUALS:
+        raise ValueError(f"Choose between 1 and {MAX_VISUALS} clips or photos (got {len(visuals)}).")
+    for number, info in enumerate(visuals, start=1):
+        if info.kind not in (VIDEO, IMAGE):
+            raise ValueError(f"Item {number} is {info.kind or 'unknown'}, not a video clip or a photo.")
+        if info.kind == VIDEO and not info.duration >= MIN_CLIP:
+            raise ValueError(f"Clip {number} is {info.duration:.2f} s long; clips need at least {MIN_CLIP:g} s.")
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        raise ValueError(
+            f"The video can be {MIN_DURATION:g} to {MAX_DURATION:g} seconds long (asked for {duration:g})."
+        )
+    if aspect not in ASPECTS:
+        raise ValueError(f"Unknown aspect ratio {aspect!r}; choose one of {', '.join(ASPECTS)}.")
+    if not isinstance(fps, int) or not 1 <= fps <= 120:
+        raise ValueError(f"The frame rate must be a whole number from 1 to 120 (got {fps!r}).")
+    if size is None:
+        return ASPECTS[aspect]
+    width, height = size
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ValueError(f"The frame size must be two positive even numbers (got {width}x{height}).")
+    return width, height
+
+
+def _song_length(music: MediaInfo, grid: BeatGrid) -> float:
+    """The shorter of what ffprobe and the beat analysis say, so the window never runs off the end."""
+    known = [d for d in (grid.duration, music.duration) if d > 0]
+    song = min(known, default=0.0)
+    if song < MIN_SONG:
+        raise ValueError(f"The song is {song:.1f} s long; choose a song of at least {MIN_SONG:g} seconds.")
+    return song
+
+
+def _short_song_note(song: float, length: float, requested: float) -> str:
+    return f"The song is only {song:.1f} s long, so the video is {length:.1f} s instead of {requested:g} s."
+
+
+# --- the rhythm ----------------------------------------------------------------------------------
+
+
+def _beats_in_window(beats: Sequence[float], start: float, length: float) -> tuple[float, ...]:
+    """The song's beats inside the window, in seconds on the output timeline."""
+    return tuple(round(max(0.0, b - start), 6) for b in beats if start - 1e-6 <= b < start + length)
+
+
+def _rhythm(grid: BeatGrid, beats: Sequence[float], start: float, fps: int, frames: int) -> _Rhythm:
+    beat_frames = tuple(sorted({f for b in beats if (f := round(b * fps)) < frames}))
+    downbeats = set()
+    for d in grid.downbeats:
+        if beat_frames and 0 <= d - start < frames / fps:
+            nearest = _nearest(beat_frames, (d - start) * fps)
+            # Trust a downbeat only when the beat tracker also called it a beat.
+            if abs(nearest - (d - start) * fps) <= 2:
+                downbeats.add(nearest)
+    return _Rhythm(fps, frames, beat_frames, frozenset(downbeats), math.ceil(MIN_GAP * fps - 1e-9))
+
+
+def _nearest(frames: Sequence[int], at: float) -> int:
+    i = bisect_left(frames, at)
+    return min(frames[max(0, i - 1) : i + 1], key=lambda f: (abs(f - at), f))
+
+
+def _beat_length(beats: Sequence[float]) -> float:
+    """Seconds per beat in the window: the median gap, robust to a few missed or extra beats."""
+    return statistics.median(b - a for a, b in pairwise(beats))
+
+
+def _loudness(grid: BeatGrid, start: float, length: float, fps: int) -> Callable[[int, int], float]:
+    """Energy between two output frames relative to the whole window's: above 1 is busier than usual."""
+    overall = mean_energy(grid, start, start + length)
+
+    def level(first: int, last: int) -> float:
+        if overall <= 0:
+            return 1.0
+        return mean_energy(grid, start + first / fps, start + last / fps) / overall
+
+    return level
+
+
+# --- where the cuts go ---------------------------------------------------------------------------
+# `bounds` is the ascending list of slot boundaries in frames: 0, every cut, the last frame.
+
+
+def _slot_bounds(
+    r: _Rhythm, style: Style, visuals: Sequence[MediaInfo], level: Callable[[int, int], float], beatless: bool
+) -> tuple[list[int], bool]:
+    """Where the cuts go, and whether some had to leave the beat so every visual fits."""
+    if beatless:
+        bounds = _even_bounds(r.frames, max(len(visuals), round(r.frames / r.fps / BEATLESS_SLOT)))
+    else:
+        bounds = _paced_bounds(r, style.beats_per_cut or (LONG_BEATS,), level)
+    bounds, squeezed = _split_for_everyone(r, bounds, len(visuals))
+    bounds, trimmed = _fit_clips(r, bounds, visuals)
+    return bounds, (squeezed or trimmed) and not beatless
+
+
+def _even_bounds(frames: int, count: int) -> list[int]:
+    return [round(i * frames / count) for i in range(count + 1)]
+
+
+def _paced_bounds(r: _Rhythm, pattern: Sequence[int], level: Callable[[int, int], float]) -> list[int]:
+    """Cuts on beats following the style's pattern, faster where the music is busier, slower where calm."""
+    bounds = [0]
+    count = _beats_per_cut(r, pattern, 0, 0, level)
+    while (i := _next_cut(r, bounds[-1], count)) is not None:
+        count = _beats_per_cut(r, pattern, len(bounds), i, level)
+        if count >= LONG_BEATS:
+            i = _snap_to_downbeat(r, bounds[-1], i)
+        bounds.append(r.beats[i])
+    bounds.append(r.frames)
+    return bounds
+
+
+def _beats_per_cut(
+    r: _Rhythm, pattern: Sequence[int], n: int, beat: int, level: Callable[[int, int], float]
+) -> int:
+    """Beats for segment `n` starting at beat index `beat`: the pattern's, halved or doubled by the music."""
+    base = max(1, pattern[n % len(pattern)])
+    ahead = beat + max(base, 2)  # at least two beats, so one loud hit doesn't decide
+    ratio = level(r.beats[beat], r.beats[ahead] if ahead < len(r.beats) else r.frames)
+    if ratio >= LOUD:
+        return max(1, base // 2)
+    if ratio <= QUIET:
+        return max(base, min(2 * base, MAX_SLOWED_BEATS))
+    return base
+
+
+def _next_cut(r: _Rhythm, current: int, count: int) -> int | None:
+    """Index of the beat `count` beats after `current`, pushed on past MIN_GAP; None if none fits."""
+    i = bisect_right(r.beats, current) + count - 1
+    while i < len(r.beats) and r.beats[i] - current < r.gap:
+        i += 1
+    if i >= len(r.beats) or r.beats[i] > r.frames - r.gap:
+        return None
+    return i
+
+
+def _snap_to_downbeat(r: _Rhythm, current: int, i: int) -> int:
+    """The downbeat nearest beat `i` (within DOWNBEAT_REACH beats) that keeps the gaps; else `i`."""
+    near = [
+        j
+        for j in range(max(0, i - DOWNBEAT_REACH), min(len(r.beats), i + DOWNBEAT_REACH + 1))
+        if r.beats[j] in r.downbeats and r.beats[j] - current >= r.gap and r.beats[j] <= r.frames - r.gap
+    ]
+    return min(near, key=lambda j: (abs(j - i), j), default=i)
+
+
+def _beats_between(r: _Rhythm, first: int, last: int) -> int:
+    return bisect_left(r.beats, last) - bisect_left(r.beats, first)
+
+
+def _long_slots_on_downbeats(r: _Rhythm, bounds: list[int]) -> list[int]:
+    """Split each slot of LONG_BEATS or more that starts off a downbeat at its first usable downbeat."""
+    if not r.downbeats:
+        return bounds
+    result = [bounds[0]]
+    for end in bounds[1:]:
+        start = result[-1]
+        if start not in r.downbeats and _beats_between(r, start, end) >= LONG_BEATS:
+            split = next(
+                (f for f in r.beats if f in r.downbeats and start + r.gap <= f <= end - r.gap), None
+            )
+            if split is not None:
+                result.append(split)
+        result.append(end)
+    return result
+
+
+def _split_for_everyone(r: _Rhythm, bounds: list[int], count: int) -> tuple[list[int], bool]:
+    """At least `count` slots, splitting the longest on a beat near its middle; True if off a beat."""
+    bounds = list(bounds)
+    off_beat = False
+    while len(bounds) - 1 < count:
+        widest = sorted(range(len(bounds) - 1), key=lambda i: (bounds[i] - bounds[i + 1], i))
+        split = next(
+            (f for i in widest if (f := _beat_near_middle(r, bounds[i], bounds[i + 1])) is not None), None
+        )
+        if split is None:
+            first, last = bounds[widest[0]], bounds[widest[0] + 1]
+            if last - first < 2 * r.gap:
+                return _even_bounds(r.frames, count), True
+            split, off_beat = (first + last) // 2, True
+        insort(bounds, split)
+    return bounds, off_beat
+
+
+def _beat_near_middle(r: _Rhythm, first: int, last: int) -> int | None:
+    inside = [f for f in r.beats if first + r.gap <= f <= last - r.gap]
+    return min(inside, key=lambda f: (abs(2 * f - first - last), f), default=None)
+
+
+def _capacity(info: MediaInfo, fps: int) -> int | None:
+    """The most frames a visual can fill: a clip at half speed; None for a photo (it can hold any length)."""
+    if info.kind == IMAGE:
+        return None
+    return math.floor(info.duration / MIN_SPEED * fps + 1e-9)
+
+
+def _fit_clips(r: _Rhythm, bounds: list[int], visuals: Sequence[MediaInfo]) -> tuple[list[int], bool]:
+    """Split every slot its clip can't fill at half speed; the rest goes to the next visual in turn."""
+    off_beat = False
+    while True:
+        bounds = _long_slots_on_downbeats(r, bounds)
+        over = _first_overfull(r, bounds, visuals)
+        if over is None:
+            return bounds, off_beat
+        first, last = bounds[over], bounds[over + 1]
+        reach = first + (_capacity(visuals[over % len(visuals)], r.fps) or 0)
+        reachable = [f for f in r.beats if first + r.gap <= f <= reach]
+        if reachable and reachable[-1] <= last - r.gap:
+            insort(bounds, reachable[-1])
+        elif reachable and last < r.frames:
+            # The beat is too near the next cut to split there: move that cut back onto it instead.
+            bounds[over + 1] = reachable[-1]
+        else:
+            insort(bounds, max(first + r.gap, min(reach, last - r.gap)))
+            off_beat = True
+
+
+def _first_overfull(r: _Rhythm, bounds: list[int], visuals: Sequence[MediaInfo]) -> int | None:
+    for i, (first, last) in enumerate(pairwise(bounds)):
+        capacity = _capacity(visuals[i % len(visuals)], r.fps)
+        if capacity is not None and last - first > capacity:
+            return i
+    return None
+
+
+# --- transitions and segments --------------------------------------------------------------------
+
+
+def _transitions(
+    r: _Rhythm, bounds: list[int], visuals: Sequence[MediaInfo], style: Style, beat: float
+) -> list[tuple[str, int]]:
+    """(name, frames) of the transition into each slot. The first is a hard cut.
+
+    A transition is an even number of frames, so its cut falls on a whole frame
+    in its middle; it takes under half of either neighbouring slot and never
+    pushes a clip below half speed.
+    """
+    slots = [last - first for first, last in pairwise(bounds)]
+    spare = [_spare(visuals[i % len(visuals)], slot, r.fps) for i, slot in enumerate(slots)]
+    wanted = math.floor(style.transition_beats * beat * r.fps / 2) * 2
+    result = [(CUT, 0)]
+    for k in range(1, len(slots)):
+        name = style.transitions[(k - 1) % len(style.transitions)] if style.transitions else CUT
+        cap = min(math.floor(TRANSITION_SHARE * min(slots[k - 1], slots[k])), spare[k - 1], spare[k])
+        frames = min(wanted, cap - cap % 2)
+        result.append((name, frames) if name != CUT and frames > 0 else (CUT, 0))
+    return result
+
+
+def _spare(info: MediaInfo, slot: int, fps: int) -> int:
+    """Frames of transition a slot can add and still be filled by its visual at half speed."""
+    capacity = _capacity(info, fps)
+    return slot if capacity is None else max(0, capacity - slot)
+
+
+def _segments(
+    r: _Rhythm,
+    bounds: list[int],
+    transitions: list[tuple[str, int]],
+    visuals: Sequence[MediaInfo],
+    style: Style,
+) -> tuple[Segment, ...]:
+    used: dict[int, list[tuple[float, float]]] = {}  # per clip: source spans already shown
+    segments = []
+    for k, (first, last) in enumerate(pairwise(bounds)):
+        name, into = transitions[k]
+        out_of = transitions[k + 1][1] if k + 1 < len(transitions) else 0
+        start, end = (first - into // 2) / r.fps, (last + out_of // 2) / r.fps
+        which = k % len(visuals)
+        info = visuals[which]
+        if info.kind == IMAGE:
+            source_in, source_out, speed = 0.0, end - start, 1.0
+            motion = _ken_burns(k, k // len(visuals) + which, style.photo_zoom)
+        else:
+            spans = used.setdefault(which, [])
+            source_in, source_out, speed = _clip_source(info, end - start, spans)
+            spans.append((source_in, source_out))
+            motion = None
+        segments.append(
+            Segment(
+                visual=which,
+                source_in=source_in,
+                source_out=source_out,
+                speed=speed,
+                start=start,
+                end=end,
+                transition=name,
+                transition_duration=into / r.fps,
+                reframe=style.reframe,
+                motion=motion,
+            )
+        )
+    return tuple(segments)
+
+
+def _clip_source(info: MediaInfo, length: float, used: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    """(source_in, source_out, speed): a real-time trim if the clip is long enough, else the whole clip slowed."""
+    if length <= info.duration:
+        source_in = _least_overlap_start(info.duration, length, used, _lively_start(info, length))
+        return source_in, source_in + length, 1.0
+    speed = max(MIN_SPEED, info.duration / length)
+    return 0.0, min(info.duration, length * speed), speed
+
+
+def _lively_start(info: MediaInfo, length: float) -> float:
+    """A start 10-20% into the clip, fixed per file so the same inputs give the same plan."""
+    share = LIVELY_FROM + (LIVELY_TO - LIVELY_FROM) * (zlib.crc32(info.path.encode()) % 1001) / 1000
+    return min(share * info.duration, info.duration - length)
+
+
+def _least_overlap_start(
+    duration: float, length: float, used: Sequence[tuple[float, float]], preferred: float
+) -> float:
+    """Where to start `length` seconds of a clip to repeat as little as possible of what was shown."""
+    latest = duration - length
+    candidates = [used[-1][1] if used else preferred, preferred, 0.0, latest]
+    candidates += [end for _, end in used] + [start - length for start, _ in used]
+    candidates = [min(max(c, 0.0), latest) for c in candidates]
+    # min() keeps the first of equals: carrying on from the last use beats jumping around.
+    return min(candidates, key=lambda c: _overlap(c, c + length, used))
+
+
+def _overlap(first: float, last: float, spans: Sequence[tuple[float, float]]) -> float:
+    return sum(max(0.0, min(last, end) - max(first, start)) for start, end in spans)
+
+
+def _ken_burns(index: int, turn: int, zoom: float) -> Motion:
+    """A slow zoom in (even `turn`) or out (odd) to `zoom`, panning in a direction set by `index`.
+
+    The crop centre stays within 0.5/zoom of the picture's edges, so the crop never leaves it.
+    """
+    zoom = max(zoom, 1.0)
+    dx, dy = _PANS[index % len(_PANS)]
+    reach = 0.9 * (0.5 - 0.5 / zoom)
+    x, y = 0.5 + dx * reach, 0.5 + dy * reach
+    if turn % 2 == 0:
+        return Motion(zoom_from=1.0, zoom_to=zoom, x_from=0.5, y_from=0.5, x_to=x, y_to=y)
+    return Motion(zoom_from=zoom, zoom_to=1.0, x_from=x, y_from=y, x_to=0.5, y_to=0.5)
+
+
+def _slow_motion_notes(segments: Sequence[Segment], visuals: Sequence[MediaInfo]) -> list[str]:
+    slowed = sorted({s.visual for s in segments if s.speed < 1.0})
+    return [
+        f"Clip {i + 1} ({visuals[i].duration:.1f} s) is shorter than its moment, so it plays slowed down."
+        for i in slowed
+    ]

@@ -1,0 +1,403 @@
+"""The edit planner, checked on hand-built media facts and beat grids (no ffmpeg)."""
+
+import json
+import math
+import random
+from bisect import bisect_left
+
+import pytest
+
+from media_pipeline.edit_plan import ASPECTS, CUT, plan_from_dict, plan_to_dict
+from media_pipeline.facts import AUDIO, IMAGE, VIDEO, BeatGrid, MediaInfo
+from media_pipeline.segment import MIN_GAP, MIN_SPEED, plan_edit
+from media_pipeline.style import STYLE_NAMES, STYLES
+
+FPS = 30
+FRAME = 1 / FPS
+RATE = 20.0
+EPS = 1e-6
+
+
+def grid(duration=90.0, tempo=120.0, envelope=lambda t: 0.5, offset=0.0, bar=4, jitter=0.0, missing=()):
+    """Steady beats (optionally jittered, with some missing), a downbeat every `bar` beats, an envelope."""
+    step = 60.0 / tempo
+    count = int((duration - offset) / step)
+    # A fixed wobble, not random: the same grid every run.
+    times = [offset + i * step + jitter * math.sin(i * 1.7) for i in range(count)]
+    beats = tuple(t for i, t in enumerate(times) if i not in missing and 0 <= t < duration)
+    downbeats = tuple(t for i, t in enumerate(times) if bar and i % bar == 0 and t in beats)
+    values = tuple(float(envelope(i / RATE)) for i in range(int(duration * RATE)))
+    return BeatGrid(duration, tempo, beats, downbeats, RATE, values)
+
+
+def beatless_grid(duration=90.0):
+    return BeatGrid(duration, 0.0, (), (), RATE, tuple(0.3 for _ in range(int(duration * RATE))))
+
+
+def clip(n, duration=20.0):
+    return MediaInfo(f"/media/clip{n}.mp4", VIDEO, duration, 1920, 1080, 30.0, True, "h264", "mov,mp4,m4a")
+
+
+def photo(n):
+    return MediaInfo(f"/media/photo{n}.jpg", IMAGE, 0.0, 4000, 3000, codec="mjpeg", format_name="image2")
+
+
+def song(g):
+    return MediaInfo("/media/song.mp3", AUDIO, g.duration, has_audio=True, codec="mp3", format_name="mp3")
+
+
+def plan(visuals=None, g=None, style="CLEAN_VLOG", **options):
+    g = g or grid()
+    visuals = [clip(1), clip(2), photo(3), clip(4)] if visuals is None else visuals
+    return plan_edit(visuals, song(g), g, STYLES[style], **options)
+
+
+def beats_on_output(p, times):
+    return [t - p.music_start for t in times if p.music_start - EPS <= t < p.music_end]
+
+
+def slots(p):
+    """(cut, next cut) for every segment: the stretch it is perceived to fill."""
+    cuts = [0.0, *p.cuts, p.duration]
+    return list(zip(cuts, cuts[1:]))
+
+
+def busy(t):
+    """Music that keeps changing: calm and loud passages a few seconds each."""
+    return 0.5 + 0.45 * math.sin(2 * math.pi * t / 9.0)
+
+
+GRIDS = {
+    "steady 120": grid(),
+    "busy 100": grid(tempo=100.0, envelope=busy, offset=0.31),
+    "jittery 128": grid(tempo=128.0, envelope=busy, jitter=0.012, missing={9, 10, 37}),
+    "fast 174": grid(tempo=174.0, envelope=busy),
+    "slow 64": grid(tempo=64.0, envelope=busy),
+}
+CASES = [(s, g) for s in STYLE_NAMES for g in GRIDS]
+
+
+# --- beats and timing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("style", "grid_name"), CASES)
+def test_every_cut_lands_within_a_frame_of_a_beat(style, grid_name):
+    p = plan(g=GRIDS[grid_name], style=style)
+    beats = beats_on_output(p, GRIDS[grid_name].beats)
+    assert p.cuts
+    for cut in p.cuts:
+        assert min(abs(cut - b) for b in beats) <= FRAME / 2 + EPS
+
+
+@pytest.mark.parametrize(("style", "grid_name"), CASES)
+def test_segments_tile_the_video_overlapping_by_exactly_their_transitions(style, grid_name):
+    p = plan(g=GRIDS[grid_name], style=style)
+    assert p.segments[0].start == 0.0
+    assert p.segments[-1].end == p.duration
+    for before, after in zip(p.segments, p.segments[1:]):
+        assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
+        assert before.start < after.start and before.end < after.end
+
+
+@pytest.mark.parametrize(("style", "grid_name"), CASES)
+def test_cuts_are_never_closer_than_the_minimum_gap_to_each_other_or_the_ends(style, grid_name):
+    p = plan(g=GRIDS[grid_name], style=style)
+    for first, last in slots(p):
+        assert last - first >= MIN_GAP - EPS
+
+
+@pytest.mark.parametrize(("style", "grid_name"), CASES)
+def test_no_transition_is_longer_than_half_a_neighbouring_segment(style, grid_name):
+    p = plan(g=GRIDS[grid_name], style=style)
+    for before, after in zip(p.segments, p.segments[1:]):
+        assert after.transition_duration < before.length / 2
+        assert after.transition_duration < after.length / 2
+
+
+@pytest.mark.parametrize(("style", "grid_name"), CASES)
+def test_long_segments_start_on_downbeats(style, grid_name):
+    g = GRIDS[grid_name]
+    p = plan(g=g, style=style)
+    beats = beats_on_output(p, g.beats)
+    downbeats = beats_on_output(p, g.downbeats)
+    long_ones = 0
+    for first, last in slots(p)[1:]:
+        beats_held = bisect_left(beats, last - FRAME) - bisect_left(beats, first - FRAME)
+        if beats_held >= 4:
+            long_ones += 1
+            assert min(abs(first - d) for d in downbeats) <= FRAME / 2 + EPS
+    if style == "CINEMATIC_DRAMA":
+        assert long_ones > 0
+
+
+def test_the_first_segment_opens_with_a_hard_cut():
+    for style in STYLE_NAMES:
+        first = plan(style=style).segments[0]
+        assert (first.transition, first.transition_duration, first.start) == (CUT, 0.0, 0.0)
+
+
+def test_transitions_come_from_the_style_and_last_at_most_its_share_of_a_beat():
+    for style in STYLE_NAMES:
+        p = plan(style=style)
+        beat = 60.0 / p.tempo
+        assert {s.transition for s in p.segments} <= {*STYLES[style].transitions, CUT}
+        assert {s.transition for s in p.segments} - {CUT}, "every preset shows at least one xfade"
+        for s in p.segments:
+            assert s.transition_duration <= STYLES[style].transition_beats * beat + EPS
+            assert (s.transition == CUT) == (s.transition_duration == 0)
+
+
+# --- pacing --------------------------------------------------------------------------------------
+
+
+def mean_slot(p):
+    return sum(last - first for first, last in slots(p)) / len(slots(p))
+
+
+def test_cinematic_holds_its_shots_longer_than_dance_on_the_same_song():
+    g = grid(envelope=busy)
+    assert mean_slot(plan(g=g, style="CINEMATIC_DRAMA")) > 2 * mean_slot(plan(g=g, style="ENERGETIC_DANCE"))
+
+
+def test_the_styles_pace_differently():
+    means = {style: round(mean_slot(plan(style=style)), 2) for style in STYLE_NAMES}
+    assert len(set(means.values())) >= 4
+
+
+def test_busier_louder_music_gets_shorter_cuts():
+    g = grid(duration=30.0, envelope=lambda t: 0.1 if t < 15 else 0.8)  # the whole song is the window
+    p = plan(g=g)
+    calm = [last - first for first, last in slots(p) if last <= 15.0]
+    loud = [last - first for first, last in slots(p) if first >= 15.0]
+    assert calm and loud
+    assert sum(calm) / len(calm) > 2 * sum(loud) / len(loud)
+
+
+def test_the_video_plays_the_loudest_part_of_the_song():
+    g = grid(duration=120.0, envelope=lambda t: 0.9 if 60 <= t < 90 else 0.2)
+    p = plan(g=g)
+    assert (p.music_start, p.music_end) == (pytest.approx(60.0), pytest.approx(90.0))
+    assert p.tempo == 120.0
+    assert p.beats == pytest.approx(beats_on_output(p, g.beats), abs=EPS)
+    assert p.beats[0] == pytest.approx(0.0, abs=EPS)
+
+
+# --- sharing out the visuals ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("style", ["CINEMATIC_DRAMA", "ENERGETIC_DANCE"])
+def test_every_visual_appears_at_least_once(count, style):
+    visuals = [photo(n) if n % 3 == 2 else clip(n) for n in range(count)]
+    g = grid(tempo=60.0)  # slow beats and the shortest video: the fewest slots
+    p = plan(visuals, g=g, style=style, duration=5.0)
+    assert {s.visual for s in p.segments} == set(range(count))
+    for cut in p.cuts:
+        assert min(abs(cut - b) for b in p.beats) <= FRAME / 2 + EPS
+
+
+def test_visuals_take_turns_and_return_when_there_are_few():
+    p = plan([clip(1), clip(2), photo(3)])
+    assert [s.visual for s in p.segments] == [k % 3 for k in range(len(p.segments))]
+    assert len(p.segments) > 6
+
+
+def test_a_returning_clip_shows_a_fresh_part_of_its_source():
+    p = plan([clip(1, duration=120.0)], style="ENERGETIC_DANCE")
+    spans = sorted((s.source_in, s.source_out) for s in p.segments)
+    assert len(spans) > 10
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end - EPS
+
+
+def test_a_long_clip_is_trimmed_at_real_speed_from_its_lively_middle():
+    p = plan([clip(1, duration=60.0), clip(2, duration=60.0)], style="CINEMATIC_DRAMA")
+    for n in (0, 1):
+        first_use = next(s for s in p.segments if s.visual == n)
+        assert first_use.speed == 1.0
+        assert 6.0 - EPS <= first_use.source_in <= 12.0 + EPS
+
+
+def test_a_short_clip_is_slowed_but_never_below_half_speed():
+    short = clip(1, duration=1.2)
+    p = plan([short, clip(2)], style="CINEMATIC_DRAMA")
+    mine = [s for s in p.segments if s.visual == 0]
+    assert any(s.speed < 1.0 for s in mine)
+    assert all(MIN_SPEED <= s.speed <= 1.0 for s in mine)
+    assert all(0.0 <= s.source_in < s.source_out <= short.duration for s in mine)
+    assert any("slowed" in note for note in p.notes)
+
+
+def test_a_clip_too_short_for_its_slot_even_at_half_speed_gets_a_shorter_slot():
+    short = clip(1, duration=0.8)  # cinematic wants 2 s+ shots: 0.8 s can fill 1.6 s at most
+    p = plan([short, photo(2)], style="CINEMATIC_DRAMA")
+    for s in p.segments:
+        if s.visual == 0:
+            assert s.length <= 2 * short.duration + EPS
+            assert s.speed >= MIN_SPEED
+            assert s.source_out <= short.duration
+    for cut in p.cuts:
+        assert min(abs(cut - b) for b in p.beats) <= FRAME / 2 + EPS
+
+
+@pytest.mark.parametrize(("style", "grid_name"), CASES)
+def test_each_segment_uses_exactly_its_length_times_its_speed_of_source(style, grid_name):
+    visuals = [clip(1, 3.0), clip(2, 40.0), photo(3), clip(4, 1.0), clip(5, 9.0)]
+    p = plan(visuals, g=GRIDS[grid_name], style=style)
+    for s in p.segments:
+        info = visuals[s.visual]
+        assert s.source_out - s.source_in == pytest.approx(s.length * s.speed, abs=EPS)
+        assert MIN_SPEED <= s.speed <= 1.0
+        assert s.reframe == STYLES[style].reframe
+        if info.kind == VIDEO:
+            assert 0.0 <= s.source_in and s.source_out <= info.duration
+
+
+def test_photos_zoom_and_pan_without_leaving_the_picture():
+    p = plan([photo(1), photo(2)], style="ENERGETIC_DANCE")
+    directions = set()
+    for s in p.segments:
+        m = s.motion
+        assert m is not None and m.zoom_from != m.zoom_to
+        assert (s.source_in, s.source_out, s.speed) == (0.0, pytest.approx(s.length), 1.0)
+        for zoom, x, y in ((m.zoom_from, m.x_from, m.y_from), (m.zoom_to, m.x_to, m.y_to)):
+            assert zoom >= 1.0
+            assert 0.5 / zoom - EPS <= x <= 1 - 0.5 / zoom + EPS
+            assert 0.5 / zoom - EPS <= y <= 1 - 0.5 / zoom + EPS
+        directions.add((m.zoom_to > m.zoom_from, round(m.x_to - m.x_from, 3), round(m.y_to - m.y_from, 3)))
+    assert {zoom_in for zoom_in, _, _ in directions} == {True, False}
+    assert len(directions) >= 4
+
+
+def test_clips_have_no_motion():
+    p = plan([clip(1), clip(2)])
+    assert all(s.motion is None for s in p.segments)
+
+
+# --- songs without a beat, and short songs -------------------------------------------------------
+
+
+def test_a_beatless_song_gets_even_cuts_and_says_so():
+    p = plan(g=beatless_grid())
+    assert p.beatless
+    assert any("beat" in note for note in p.notes)
+    lengths = [last - first for first, last in slots(p)]
+    assert all(2.0 <= n <= 3.0 for n in lengths)
+    assert max(lengths) - min(lengths) <= FRAME + EPS
+
+
+def test_a_song_whose_beat_stops_before_the_chosen_window_is_planned_as_beatless():
+    g = grid(duration=40.0, envelope=lambda t: 0.8 if t >= 2.0 else 0.2)
+    fades_out = BeatGrid(g.duration, 120.0, g.beats[:5], g.downbeats[:2], g.envelope_rate, g.envelope)
+    p = plan(g=fades_out)
+    assert p.music_start == 2.0
+    assert p.beatless
+    assert any("beat" in note for note in p.notes)
+
+
+def test_a_short_song_sets_the_duration_and_says_so():
+    p = plan(g=grid(duration=21.5))
+    assert p.duration == 21.5
+    assert p.requested_duration == 30.0
+    assert p.segments[-1].end == 21.5
+    assert (p.music_start, p.music_end) == (0.0, 21.5)
+    assert any("21.5" in note for note in p.notes)
+
+
+def test_the_duration_is_rounded_down_to_a_whole_frame():
+    p = plan(g=grid(duration=17.123))
+    assert p.duration * FPS == pytest.approx(round(p.duration * FPS))
+    assert 17.123 - FRAME < p.duration <= 17.123
+
+
+def test_a_long_enough_song_gives_the_requested_duration_with_no_notes():
+    p = plan(duration=45.0)
+    assert p.duration == 45.0
+    assert p.notes == ()
+    assert p.music_end - p.music_start == pytest.approx(45.0)
+
+
+# --- frame, serialising, determinism -------------------------------------------------------------
+
+
+def test_the_aspect_sets_the_frame_unless_a_size_overrides_it():
+    assert (plan(aspect="1:1").width, plan(aspect="1:1").height) == ASPECTS["1:1"]
+    small = plan(aspect="9:16", size=(108, 192), fps=24)
+    assert (small.width, small.height, small.fps, small.aspect_ratio) == (108, 192, 24, "9:16")
+
+
+def test_a_plan_survives_a_json_round_trip():
+    p = plan([clip(1), photo(2), clip(3, 1.0)], g=GRIDS["jittery 128"], style="NEON_NIGHT")
+    assert plan_from_dict(json.loads(json.dumps(plan_to_dict(p)))) == p
+
+
+def test_the_same_inputs_give_the_same_plan():
+    for style in STYLE_NAMES:
+        assert plan(g=GRIDS["busy 100"], style=style) == plan(g=GRIDS["busy 100"], style=style)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("visuals", "options", "message"),
+    [
+        ([], {}, "between 1 and 5"),
+        ([clip(n) for n in range(6)], {}, "between 1 and 5"),
+        ([clip(1)], {"duration": 4.9}, "5 to 60 seconds"),
+        ([clip(1)], {"duration": 61}, "5 to 60 seconds"),
+        ([clip(1)], {"duration": float("nan")}, "5 to 60 seconds"),
+        ([clip(1)], {"aspect": "3:2"}, "9:16"),
+        ([clip(1)], {"fps": 0}, "frame rate"),
+        ([clip(1)], {"size": (107, 192)}, "even"),
+        ([clip(1, duration=0.2)], {}, "at least 0.5 s"),
+        ([MediaInfo("/media/a.mp3", AUDIO, 10.0)], {}, "not a video clip or a photo"),
+    ],
+)
+def test_a_request_that_cannot_be_planned_is_refused_with_a_clear_message(visuals, options, message):
+    with pytest.raises(ValueError, match=message):
+        plan(visuals, **options)
+
+
+def test_a_song_too_short_to_edit_is_refused():
+    with pytest.raises(ValueError, match="at least 3 seconds"):
+        plan(g=grid(duration=2.0))
+
+
+# --- many requests at once -----------------------------------------------------------------------
+
+
+def random_request(rng):
+    """A plausible request drawn from a seeded generator: odd tempos, wobbly beats, short clips."""
+    tempo = 0.0 if rng.random() < 0.2 else rng.uniform(50, 190)
+    duration = rng.uniform(6.0, 100.0)
+    g = grid(duration, tempo, busy, rng.uniform(0, 0.5), rng.choice([0, 3, 4]), 0.015) if tempo else beatless_grid()
+    visuals = [
+        photo(n) if rng.random() < 0.3 else clip(n, rng.choice([1.0, 2.5, 6.0, rng.uniform(1.0, 90.0)]))
+        for n in range(rng.randint(1, 5))
+    ]
+    options = {"duration": rng.uniform(5.0, 60.0), "fps": rng.choice([24, 25, 30, 60])}
+    return visuals, g, rng.choice(STYLE_NAMES), options
+
+
+def test_random_requests_keep_every_promise():
+    rng = random.Random(20240611)
+    for _ in range(150):
+        visuals, g, style, options = random_request(rng)
+        p = plan(visuals, g=g, style=style, **options)
+        frame = 1 / p.fps
+        assert (p.segments[0].start, p.segments[-1].end) == (0.0, p.duration)
+        assert {s.visual for s in p.segments} == set(range(len(visuals)))
+        for first, last in slots(p):
+            assert last - first >= MIN_GAP - EPS
+        for before, after in zip(p.segments, p.segments[1:]):
+            assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
+            assert after.transition_duration < min(before.length, after.length) / 2
+        for s in p.segments:
+            assert MIN_SPEED <= s.speed <= 1.0
+            assert s.source_out - s.source_in == pytest.approx(s.length * s.speed, abs=EPS)
+            if visuals[s.visual].kind == VIDEO:
+                assert 0.0 <= s.source_in and s.source_out <= visuals[s.visual].duration
+        if not p.beatless and not any("between beats" in note for note in p.notes):
+            for cut in p.cuts:
+                assert min(abs(cut - b) for b in p.beats) <= frame / 2 + EPS
