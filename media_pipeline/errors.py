@@ -19,3 +19,7 @@ class RenderTimeout(RenderFailed):
 
 class RenderCancelled(RenderFailed):
     """The render was cancelled by the caller."""
+
+
+class PlanError(MediaError, ValueError):
+    """The request can't be planned (too many visuals, a clip too short, a song too short, ...)."""

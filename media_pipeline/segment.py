@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from .edit_plan import ASPECTS, CUT, Motion, Plan, Segment
+from .errors import PlanError
 from .facts import IMAGE, VIDEO, BeatGrid, MediaInfo
 from .music_window import choose_window, mean_energy
 from .style import Style
@@ -69,7 +70,7 @@ def plan_edit(
     """Plan a beat-synced edit of `visuals` (1..5 clips or photos) to `music`.
 
     `size` overrides the frame size ASPECTS gives `aspect` (for small test renders).
-    Raises ValueError, with a message fit for the creator, on a request it can't plan.
+    Raises PlanError (a ValueError), with a message fit for the creator, on a request it can't plan.
     """
     width, height = _check_request(visuals, duration, aspect, fps, size)
     song = _song_length(music, grid)
@@ -116,27 +117,27 @@ def plan_edit(
 def _check_request(
     visuals: Sequence[MediaInfo], duration: float, aspect: str, fps: int, size: tuple[int, int] | None
 ) -> tuple[int, int]:
-    """The output frame size; ValueError if anything asked for can't be planned."""
+    """The output frame size; PlanError if anything asked for can't be planned."""
     if not 1 <= len(visuals) <= MAX_VISUALS:
-        raise ValueError(f"Choose between 1 and {MAX_VISUALS} clips or photos (got {len(visuals)}).")
+        raise PlanError(f"Choose between 1 and {MAX_VISUALS} clips or photos (got {len(visuals)}).")
     for number, info in enumerate(visuals, start=1):
         if info.kind not in (VIDEO, IMAGE):
-            raise ValueError(f"Item {number} is {info.kind or 'unknown'}, not a video clip or a photo.")
+            raise PlanError(f"Item {number} is {info.kind or 'unknown'}, not a video clip or a photo.")
         if info.kind == VIDEO and not info.duration >= MIN_CLIP:
-            raise ValueError(f"Clip {number} is {info.duration:.2f} s long; clips need at least {MIN_CLIP:g} s.")
+            raise PlanError(f"Clip {number} is {info.duration:.2f} s long; clips need at least {MIN_CLIP:g} s.")
     if not MIN_DURATION <= duration <= MAX_DURATION:
-        raise ValueError(
+        raise PlanError(
             f"The video can be {MIN_DURATION:g} to {MAX_DURATION:g} seconds long (asked for {duration:g})."
         )
     if aspect not in ASPECTS:
-        raise ValueError(f"Unknown aspect ratio {aspect!r}; choose one of {', '.join(ASPECTS)}.")
+        raise PlanError(f"Unknown aspect ratio {aspect!r}; choose one of {', '.join(ASPECTS)}.")
     if not isinstance(fps, int) or not 1 <= fps <= 120:
-        raise ValueError(f"The frame rate must be a whole number from 1 to 120 (got {fps!r}).")
+        raise PlanError(f"The frame rate must be a whole number from 1 to 120 (got {fps!r}).")
     if size is None:
         return ASPECTS[aspect]
     width, height = size
     if width <= 0 or height <= 0 or width % 2 or height % 2:
-        raise ValueError(f"The frame size must be two positive even numbers (got {width}x{height}).")
+        raise PlanError(f"The frame size must be two positive even numbers (got {width}x{height}).")
     return width, height
 
 
@@ -145,7 +146,7 @@ def _song_length(music: MediaInfo, grid: BeatGrid) -> float:
     known = [d for d in (grid.duration, music.duration) if d > 0]
     song = min(known, default=0.0)
     if song < MIN_SONG:
-        raise ValueError(f"The song is {song:.1f} s long; choose a song of at least {MIN_SONG:g} seconds.")
+        raise PlanError(f"The song is {song:.1f} s long; choose a song of at least {MIN_SONG:g} seconds.")
     return song
 
 
