@@ -35,6 +35,9 @@ AUDIO_CODEC_PREFIXES = ("pcm_",)
 # A moov-indexed file whose bytes fall this far short of what its index promises was cut off.
 _MIN_PAYLOAD_FRACTION = 0.9
 
+_EXIF_ORIENTATION = 0x0112
+_ORIENTATION_TURNS = {3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
+
 _NOT_MEDIA = "the file is not a video, photo or song we can read"
 
 
@@ -111,10 +114,26 @@ def _image_info(path: str, data: dict, stream: dict) -> MediaInfo:
     codec = _video_codec(stream)
     width, height, rotation, sar = _display_geometry(stream)
     _check_decodes(path, stream, strict=True)
+    # ffmpeg 5.1 ignores EXIF orientation: a phone's portrait photo is stored on its side.
+    rotation = _exif_rotation(path)
+    if rotation in (90, 270):
+        width, height = height, width
     return MediaInfo(
         path=path, kind=IMAGE, duration=0.0, width=width, height=height, codec=codec,
         format_name=data["format"].get("format_name", ""), rotation=rotation, sample_aspect=sar,
     )
+
+
+def _exif_rotation(path: str) -> int:
+    """Clockwise turn the photo's EXIF orientation asks for (mirrored variants read as their turn)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=("JPEG", "PNG", "WEBP", "TIFF")) as image:
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # no EXIF, or a format Pillow does not read: ffmpeg's reading stands
+        return 0
+    return _ORIENTATION_TURNS.get(orientation, 0)
 
 
 def _video_info(path: str, data: dict, stream: dict) -> MediaInfo:

@@ -237,3 +237,16 @@ def test_it_refuses_a_file_with_more_than_eight_streams(media):
     _ffmpeg(*inputs, *maps, "-c:a", "pcm_s16le", str(many))
     with pytest.raises(UnsupportedMedia, match="more than 8 tracks"):
         probe(str(many))
+
+
+def test_it_reads_a_phone_photo_stored_on_its_side_as_portrait(tmp_path):
+    from PIL import Image
+
+    from media_pipeline.probe import probe
+
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display", as phones write portrait shots
+    Image.new("RGB", (400, 300), "orange").save(path, exif=exif)
+    info = probe(str(path))
+    assert (info.width, info.height, info.rotation) == (300, 400, 90)
