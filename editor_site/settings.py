@@ -34,7 +34,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# Browsers on other origins may call the JSON API only when listed here (and never the HTML pages).
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "django_htmx",
     "django_q",
     "jobs",
@@ -51,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before anything that can answer (whitenoise, CommonMiddleware)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,10 +131,13 @@ BEAT_CACHE_DIR = MEDIA_ROOT / "cache" / "beats"
 
 MAX_UPLOAD_MB = envint("MAX_UPLOAD_MB", "100")
 MAX_VISUALS = envint("MAX_VISUALS", "5")
-# Uploads stream to disk past this size instead of being held in memory.
+# Every uploaded file streams to a temporary file under MEDIA_ROOT/tmp (the same filesystem as the
+# job folders, so keeping it is a rename); the handler refuses a file once it passes MAX_UPLOAD_MB.
+FILE_UPLOAD_HANDLERS = ["jobs.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = MEDIA_ROOT / "tmp"  # jobs.uploads derives it from MEDIA_ROOT at request time
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)  # Django's checks require it to exist
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # the form's text fields; files do not count
 
 # Rendering and the queue (django-q2 with the database as its broker).
 RENDER_TIMEOUT_S = envint("RENDER_TIMEOUT_S", "600")

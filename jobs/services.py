@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +17,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import Audio, Job, Video, job_dir
+
+if TYPE_CHECKING:
+    from media_pipeline.facts import MediaInfo
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +97,13 @@ def job_create(
 
 def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> None:
     from media_pipeline.errors import UnsupportedMedia
-    from media_pipeline.probe import probe_audio, probe_visual
 
     folder = Path(settings.MEDIA_ROOT) / job_dir(job.id)
     folder.mkdir(parents=True, exist_ok=True)
     for order, source in enumerate(visuals):
         path = _write(source, folder / f"visual-{order + 1}{_suffix(source.name, VISUAL_SUFFIXES)}", "videos")
         try:
-            info = probe_visual(str(path))
+            info = check_visual(path)
         except UnsupportedMedia as exc:
             raise JobInputError("videos", f"{source.name}: {exc}") from exc
         Video.objects.create(
@@ -110,13 +112,56 @@ def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> 
         )
     path = _write(music, folder / f"music{_suffix(music.name, MUSIC_SUFFIXES)}", "music")
     try:
-        info = probe_audio(str(path))
+        info = check_music(path)
     except UnsupportedMedia as exc:
         raise JobInputError("music", f"{music.name}: {exc}") from exc
     Audio.objects.create(
         job=job, file=_relative(path), original_name=music.name[:255],
         file_size=path.stat().st_size, duration=info.duration,
     )
+
+
+# What we accept, by probed content (ffprobe's container and codec names), never by extension.
+VIDEO_CONTAINERS = {"mov", "mp4", "m4v", "matroska", "webm", "avi"}
+VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "prores", "mpeg2video", "mjpeg"}
+MUSIC_CONTAINERS = {"mp3", "wav", "ogg", "aac", "mov", "mp4", "m4a"}
+MUSIC_CODECS = {"mp3", "aac", "vorbis", "opus"}  # and any pcm_* (WAV)
+VIDEO_TYPES_TEXT = "MP4, MOV, WebM, MKV or AVI"
+MUSIC_TYPES_TEXT = "MP3, WAV, M4A, AAC or OGG"
+
+
+def check_visual(path: Path) -> MediaInfo:
+    """Probe a clip or photo and hold it to the allow-lists; UnsupportedMedia says what is wrong."""
+    from media_pipeline.errors import UnsupportedMedia
+    from media_pipeline.facts import IMAGE
+    from media_pipeline.image_check import check_photo
+    from media_pipeline.probe import probe_visual
+
+    info = probe_visual(str(path))  # ffprobe with a container allow-list
+    if info.kind == IMAGE:
+        check_photo(path)  # Pillow, JPEG/PNG/WebP only, within its pixel limit
+        return info
+    if not _containers(info.format_name) & VIDEO_CONTAINERS:
+        raise UnsupportedMedia(f"videos must be {VIDEO_TYPES_TEXT}")
+    if info.codec not in VIDEO_CODECS:
+        raise UnsupportedMedia(f"the video is encoded as {info.codec or 'an unknown codec'}, which we cannot use")
+    return info
+
+
+def check_music(path: Path) -> MediaInfo:
+    """Probe a song and hold it to the allow-list: MP3, WAV, M4A, AAC or OGG."""
+    from media_pipeline.errors import UnsupportedMedia
+    from media_pipeline.probe import probe_audio
+
+    info = probe_audio(str(path))  # ffprobe with a container allow-list
+    codec_ok = info.codec in MUSIC_CODECS or info.codec.startswith("pcm_")
+    if not (_containers(info.format_name) & MUSIC_CONTAINERS and codec_ok):
+        raise UnsupportedMedia(f"music must be {MUSIC_TYPES_TEXT}")
+    return info
+
+
+def _containers(format_name: str) -> set[str]:
+    return {name.strip() for name in format_name.split(",") if name.strip()}
 
 
 def _write(source: SourceFile, target: Path, field: str) -> Path:
@@ -199,8 +244,16 @@ def job_claim(job_id) -> Job | None:
 class ProgressReporter:
     """Writes percent and step to the job row, at most about once a second, and says if the job was taken away."""
 
-    def __init__(self, job: Job, *, interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        job: Job,
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        listener: Callable[[float, str], None] | None = None,
+    ):
         self.job_id = job.id
+        self.listener = listener
         self.attempt = job.attempts
         self.interval = interval
         self.clock = clock
@@ -210,6 +263,8 @@ class ProgressReporter:
         self._last_write = float("-inf")
 
     def __call__(self, percent: float, step: str) -> None:
+        if self.listener is not None:
+            self.listener(percent, step)
         percent = max(self.percent, min(99, int(percent)))  # 100 only when the file is in place
         now = self.clock()
         if step == self.step and (percent == self.percent or now - self._last_write < self.interval):
@@ -247,7 +302,9 @@ def job_save_plan(job_id, plan: dict) -> None:
     Job.objects.filter(id=job_id).update(plan=plan, updated_at=timezone.now())
 
 
-def job_render(job_id, *, engine: Callable | None = None) -> Job | None:
+def job_render(
+    job_id, *, engine: Callable | None = None, listener: Callable[[float, str], None] | None = None
+) -> Job | None:
     """Claim the job, run the media pipeline on it and end it COMPLETED or FAILED. None if not ours to run."""
     from media_pipeline.errors import MediaError
 
@@ -256,7 +313,7 @@ def job_render(job_id, *, engine: Callable | None = None) -> Job | None:
     job = job_claim(job_id)
     if job is None:
         return None
-    report = ProgressReporter(job)
+    report = ProgressReporter(job, listener=listener)
     run = engine or default_engine.render_job_media
     try:
         output_name, plan = run(job, report)
@@ -275,8 +332,11 @@ def job_render(job_id, *, engine: Callable | None = None) -> Job | None:
 # ---------------------------------------------------------------- operators
 
 
-def job_retry(job_id) -> tuple[bool, str]:
-    """Put a failed, finished or stuck job back in the queue. Refuses one that a live worker is rendering."""
+def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
+    """Put a failed, finished or stuck job back in the queue. Refuses one that a live worker is rendering.
+
+    With enqueue=False the job is left PENDING for the caller to render (the render_job command).
+    """
     now = timezone.now()
     stuck = Q(status=Status.PROCESSING, heartbeat_at__lt=_stale_before()) | Q(
         status=Status.PENDING, updated_at__lt=_stale_before()
@@ -287,7 +347,8 @@ def job_retry(job_id) -> tuple[bool, str]:
         completed_at=None, updated_at=now, attempt_limit=F("attempts") + settings.RENDER_MAX_ATTEMPTS,
     )
     if requeued:
-        job_enqueue(job_id)
+        if enqueue:
+            job_enqueue(job_id)
         return True, "queued again"
     status = Job.objects.filter(id=job_id).values_list("status", flat=True).first()
     if status is None:

@@ -1,10 +1,31 @@
 """HTML pages and the health check."""
 
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from media_pipeline import ffmpeg
+
+from . import services, uploads
+from .forms import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATION, JobForm, PrefillForm, style_choices
+from .models import Job
+
+FORM_FIELDS = ("videos", "music", "style", "duration", "aspect_ratio", "__all__")
+RECENT_JOBS = 50
 
 
 @require_GET
@@ -18,3 +39,109 @@ def health(request: HttpRequest) -> JsonResponse:
     if not ffmpeg.available():
         return JsonResponse({"status": "error", "detail": "ffmpeg or ffprobe is not installed"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@require_http_methods(["GET", "POST"])
+def editor(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _submit(request)
+    prefill = PrefillForm(request.GET).initial_values()
+    form = JobForm(initial={"duration": DEFAULT_DURATION, "aspect_ratio": DEFAULT_ASPECT, **prefill})
+    return render(request, "jobs/editor.html", _editor_context(form))
+
+
+def _submit(request: HttpRequest) -> HttpResponse:
+    form = uploads.read_job_form(request)
+    try:
+        job = uploads.create_job(form)
+    finally:
+        uploads.discard_uploads(request)
+    if job is not None:
+        url = reverse("job", args=[job.id])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    # 422, not 400: django-htmx's debug script (DEBUG on) replaces the whole page on a 400.
+    if request.htmx:  # the page keeps its form and files; only the messages change
+        return render(request, "jobs/_form_errors.html", _editor_context(form), status=422)
+    return render(request, "jobs/editor.html", {**_editor_context(form), "files_dropped": True}, status=422)
+
+
+def _editor_context(form: JobForm) -> dict[str, Any]:
+    from media_pipeline.style import STYLES
+
+    def chosen(name: str, default: Any) -> Any:
+        value = form[name].value()
+        return default if value in (None, "") else value
+
+    first_style = next(iter(STYLES), "")
+    return {
+        "form": form,
+        "styles": list(STYLES.values()),
+        "aspects": list(ASPECT_LABELS.items()),
+        "chosen_style": chosen("style", first_style),
+        "chosen_duration": chosen("duration", DEFAULT_DURATION),
+        "chosen_aspect": chosen("aspect_ratio", DEFAULT_ASPECT),
+        "errors": {name.strip("_"): form.errors.get(name, []) if form.is_bound else [] for name in FORM_FIELDS},
+        "min_duration": services.MIN_DURATION,
+        "max_duration": services.MAX_DURATION,
+        "max_visuals": settings.MAX_VISUALS,
+        "max_upload_mb": settings.MAX_UPLOAD_MB,
+    }
+
+
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.select_related("audio").annotate(visual_count=Count("videos"))[:RECENT_JOBS]
+    labels = dict(style_choices())
+    now = timezone.now()
+    rows = [{"job": job, "style_label": labels.get(job.style, job.style), "age": _age(job.created_at, now)} for job in jobs]
+    return render(request, "jobs/job_list.html", {"rows": rows})
+
+
+@require_GET
+def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = get_object_or_404(Job.objects.select_related("audio"), id=job_id)
+    return render(request, "jobs/job.html", {**_job_context(job), "videos": job.videos.all()})
+
+
+@require_GET
+def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The progress fragment the job page polls; once the job has ended it no longer asks to be polled."""
+    job = get_object_or_404(Job, id=job_id)
+    return render(request, "jobs/_job_status.html", _job_context(job))
+
+
+@require_POST
+def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = get_object_or_404(Job, id=job_id)
+    queued, why = services.job_retry(job.id)
+    if queued:
+        messages.success(request, "Your video is queued again.")
+    else:
+        messages.warning(request, f"We could not try again: {why}.")
+    return redirect("job", job.id)
+
+
+def _age(moment, now) -> str:
+    return "just now" if (now - moment).total_seconds() < 60 else f"{timesince(moment, now)} ago"
+
+
+def _job_context(job: Job) -> dict[str, Any]:
+    end = job.completed_at if job.is_finished and job.completed_at else timezone.now()
+    seconds = max(0, int((end - job.created_at).total_seconds()))
+    plan = job.plan or {}
+    duration = int(job.duration) if float(job.duration).is_integer() else job.duration
+    settings_query = urlencode({"style": job.style, "duration": duration, "aspect_ratio": job.aspect_ratio})
+    return {
+        "job": job,
+        "style_label": dict(style_choices()).get(job.style, job.style),
+        "job_duration": duration,
+        "elapsed": f"{seconds // 60}:{seconds % 60:02d}",
+        "css_aspect": job.aspect_ratio.replace(":", " / "),
+        "aspect_label": ASPECT_LABELS.get(job.aspect_ratio, ""),
+        "plan_summary": {
+            "tempo": round(plan.get("tempo") or 0),
+            "shots": len(plan.get("segments") or []),
+            "notes": plan.get("notes") or [],
+        } if plan else None,
+        "edit_again_url": f"{reverse('editor')}?{settings_query}",
+    }

@@ -1,0 +1,126 @@
+"""Render a job in the foreground: an existing one by id, or a new one made from local files."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs import services
+from jobs.models import Job
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = (
+        "Render a job now. `render_job JOB_ID` re-renders an existing job; "
+        "`render_job --video a.mp4 --video b.jpg --music song.mp3 --style NAME --output out.mp4` "
+        "makes a job from local files and renders it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("job_id", nargs="?", help="id of an existing job to render again")
+        parser.add_argument("--video", action="append", default=[], metavar="PATH", help="a clip or photo (1-5)")
+        parser.add_argument("--music", metavar="PATH", help="the song")
+        parser.add_argument("--style", help="a style name, e.g. ENERGETIC_DANCE")
+        parser.add_argument("--duration", type=float, default=30.0, help="seconds, 5-60 (default 30)")
+        parser.add_argument("--aspect", default="9:16", help="9:16 (default), 1:1, 4:5 or 16:9")
+        parser.add_argument("--output", metavar="PATH", help="where to write the MP4")
+
+    def handle(self, *args, **options) -> None:
+        if options["job_id"]:
+            if options["video"] or options["music"]:
+                raise CommandError("give either a JOB_ID or --video/--music files, not both")
+            job = self._existing_job(options["job_id"])
+        else:
+            job = self._new_job(options)
+        finished = services.job_render(job.id, listener=ProgressBar(self.stderr_stream()))
+        self.stderr_stream().write("\n")
+        if finished is None:
+            raise CommandError(f"job {job.id} was taken by another worker")
+        if finished.status != Job.Status.COMPLETED:
+            raise CommandError(f"job {job.id} failed: {finished.error_message}")
+        result = Path(finished.output_video.path)
+        if options["output"]:
+            result = _copy_into_place(result, Path(options["output"]))
+        self.stdout.write(str(result))
+
+    def stderr_stream(self):
+        return sys.stderr
+
+    def _existing_job(self, job_id: str) -> Job:
+        try:
+            job = Job.objects.get(id=uuid.UUID(job_id))
+        except (ValueError, Job.DoesNotExist):
+            raise CommandError(f"no job with id {job_id!r}") from None
+        if job.status != Job.Status.PENDING:
+            ok, why = services.job_retry(job.id, enqueue=False)
+            if not ok:
+                raise CommandError(f"job {job.id} cannot be rendered now: {why}")
+        return job
+
+    def _new_job(self, options: dict) -> Job:
+        if not options["video"]:
+            raise CommandError("give at least one --video (a clip or a photo), or a JOB_ID")
+        if not options["music"]:
+            raise CommandError("give the song with --music")
+        if not options["style"]:
+            raise CommandError("give a --style")
+        output = options["output"]
+        if output and not Path(output).parent.resolve().is_dir():
+            raise CommandError(f"cannot write {output}: its folder does not exist")
+        visuals = [_source(path) for path in options["video"]]
+        try:
+            return services.job_create(
+                visuals=visuals,
+                music=_source(options["music"]),
+                style=options["style"].upper(),
+                duration=options["duration"],
+                aspect_ratio=options["aspect"],
+                enqueue=False,
+            )
+        except services.JobInputError as exc:
+            raise CommandError(exc.message) from None
+
+
+def _source(path: str) -> services.SourceFile:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise CommandError(f"{path}: no such file")
+    return services.SourceFile(name=file.name, path=file)
+
+
+def _copy_into_place(source: Path, target: Path) -> Path:
+    # Copy beside the target, then rename: a reader never sees half a file.
+    target = target.expanduser().resolve()
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CommandError(f"cannot write {target}: {exc.strerror}") from None
+    return target
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; plain lines when not a terminal."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = (-1, "")
+
+    def __call__(self, percent: float, step: str) -> None:
+        percent = int(max(0, min(100, percent)))
+        if (percent, step) == self.last or (not self.tty and step == self.last[1] and percent - self.last[0] < 10):
+            return
+        self.last = (percent, step)
+        filled = BAR_WIDTH * percent // 100
+        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:3d}% {step}"
+        self.stream.write(f"\r{line:<80}" if self.tty else f"{line}\n")
+        self.stream.flush()
