@@ -1,0 +1,299 @@
+"""Render benchmark: a reference 30 s 9:16 edit against a bare x264 encode of the same size.
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/render_bench.py                 # CINEMATIC_DRAMA, 2 runs
+    .venv/bin/python benchmarks/render_bench.py --style all     # every preset
+    .venv/bin/python benchmarks/render_bench.py --runs 3 --keep # keep the MP4s in benchmarks/out/
+
+The reference media (four 20 s 1080p clips: two landscape, one portrait, one
+landscape with a 90-degree rotation flag as phones write it; a 4000x3000 photo; a
+3-minute drum song) is generated once into benchmarks/out/media and reused. The
+plan comes from probe + beat analysis + segment.plan_edit when those modules are
+there (cached as JSON per style), else from a hand-built 12-segment plan.
+
+Figures printed per run:
+- render: wall time of media_pipeline.render.render (one ffmpeg process);
+- baseline: wall time of ffmpeg encoding 30 s of 1080x1920 testsrc2 with the
+  renderer's own encoder options (graph.encoder_args), no filters, no audio;
+- ratio: render / baseline (target <= 1.5 on a 2-core machine);
+- peak RSS: the largest sum of resident memory over this Python process and all
+  its descendants, sampled from /proc every 50 ms during the render (target
+  < 500 MB). Also shown: ffmpeg's own peak (getrusage RUSAGE_CHILDREN, which is
+  the peak of the largest single child, i.e. the render's ffmpeg) and Python's.
+
+The machine may be shared: run a few times and read the best and typical values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from media_pipeline import ffmpeg, graph  # noqa: E402
+from media_pipeline.edit_plan import CUT, FILL, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
+from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
+from media_pipeline.render import render  # noqa: E402
+from media_pipeline.style import STYLES, get_style  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out"
+MEDIA = OUT / "media"
+DURATION = 30.0
+WIDTH, HEIGHT, FPS = 1080, 1920, 30
+CLIP_SECONDS = 20
+SONG_SECONDS = 180
+
+
+# ---------------------------------------------------------------- reference media
+
+
+def _ff(*args: str) -> None:
+    ffmpeg.run([ffmpeg.FFMPEG, "-y", "-loglevel", "error", *args], timeout=600)
+
+
+def _clip(name: str, size: str, *, rotate: int = 0, pattern: str = "testsrc2") -> Path:
+    path = MEDIA / name
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".tmp.mp4")
+    # Phone-like: 2 s keyframe interval, a sound track, a decent bitrate.
+    _ff(
+        "-f", "lavfi", "-i", f"{pattern}=s={size}:r={FPS}:d={CLIP_SECONDS}",
+        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={CLIP_SECONDS}",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "60", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "128k", str(tmp),
+    )
+    if rotate:
+        _ff("-i", str(tmp), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path))
+        tmp.unlink()
+    else:
+        tmp.rename(path)
+    return path
+
+
+def _photo() -> Path:
+    path = MEDIA / "photo_4000x3000.jpg"
+    if not path.exists():
+        _ff("-f", "lavfi", "-i", "testsrc2=s=4000x3000:d=1", "-frames:v", "1", "-q:v", "3", str(path))
+    return path
+
+
+def _song() -> Path:
+    path = MEDIA / "song_3min.m4a"
+    if not path.exists():
+        sys.path.insert(0, str(ROOT / "tests"))
+        from media_factory import drum_track, write_audio
+
+        samples, _ = drum_track(124, SONG_SECONDS)
+        write_audio(path, samples)
+    return path
+
+
+def reference_media() -> tuple[list[Path], Path]:
+    """The visuals (4 clips, 1 photo) and the song, generated on first use."""
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    visuals = [
+        _clip("landscape_a.mp4", "1920x1080"),
+        _clip("portrait_b.mp4", "1080x1920", pattern="smptehdbars"),
+        _clip("phone_rotated_c.mp4", "1920x1080", rotate=90),
+        _photo(),
+        _clip("landscape_d.mp4", "1920x1080", pattern="smptehdbars"),
+    ]
+    return visuals, _song()
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def planned(style_name: str, visuals: list[Path], song: Path, *, hand: bool) -> tuple[Plan, str]:
+    """The 30 s plan for `style_name` and where it came from; cached as JSON."""
+    if hand:
+        return _hand_plan(style_name, visuals, song), "hand-built"
+    cache = OUT / f"plan_{style_name}.json"
+    if cache.exists():
+        return plan_from_dict(json.loads(cache.read_text())), f"plan_edit, cached in {cache.name}"
+    try:
+        plan = _auto_plan(style_name, visuals, song)
+    except Exception as exc:  # the planner is optional here: any failure falls back
+        return _hand_plan(style_name, visuals, song), f"hand-built (plan_edit unavailable: {exc!r})"
+    cache.write_text(json.dumps(plan_to_dict(plan)))
+    return plan, "probe + beat + plan_edit"
+
+
+def _auto_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
+    from media_pipeline.beat import analyze_music
+    from media_pipeline.probe import probe_audio, probe_visual
+    from media_pipeline.segment import plan_edit
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(OUT / "numba"))
+    infos = [probe_visual(str(p)) for p in visuals]
+    grid = analyze_music(str(song), cache_dir=str(OUT / "beats"))
+    return plan_edit(infos, probe_audio(str(song)), grid, get_style(style_name), duration=DURATION)
+
+
+def _hand_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
+    """Twelve 2.5 s segments at 120 BPM, alternating cuts and half-beat transitions."""
+    style = get_style(style_name)
+    dims = [(1920, 1080, 0), (1080, 1920, 0), (1080, 1920, 90), (4000, 3000, 0), (1920, 1080, 0)]
+    infos = tuple(
+        MediaInfo(str(p), IMAGE if p.suffix == ".jpg" else VIDEO, 0.0 if p.suffix == ".jpg" else CLIP_SECONDS,
+                  w, h, 0.0 if p.suffix == ".jpg" else FPS, p.suffix != ".jpg", rotation=r)
+        for p, (w, h, r) in zip(visuals, dims)
+    )
+    names = [t for t in style.transitions if t != CUT] or ["fade"]
+    segments = []
+    count, slot, overlap = 12, DURATION / 12, 0.25
+    for k in range(count):
+        transition = CUT if k == 0 or k % 2 else names[k // 2 % len(names)]
+        into = 0.0 if transition == CUT else overlap
+        nxt = 0.0 if k + 1 >= count or (k + 1) % 2 else overlap
+        start, end = k * slot - into / 2, min(DURATION, (k + 1) * slot + nxt / 2)
+        which = k % len(infos)
+        photo = infos[which].kind == IMAGE
+        source_in = 0.0 if photo else (k * 1.3) % (CLIP_SECONDS - 4)
+        motion = Motion(1.0, style.photo_zoom, 0.5, 0.5, 0.55, 0.45) if photo else None
+        segments.append(Segment(which, source_in, source_in + end - start, 1.0, start, end,
+                                transition, into, style.reframe, motion))
+    return Plan(style_name, WIDTH, HEIGHT, FPS, DURATION, DURATION, infos,
+                MediaInfo(str(song), AUDIO, SONG_SECONDS, codec="aac"), 20.0, 20.0 + DURATION, 120.0,
+                (), False, tuple(segments))
+
+
+# ---------------------------------------------------------------- measuring
+
+
+class TreeRss:
+    """Samples the resident memory of this process plus all its descendants, every `interval` s."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        root = os.getpid()
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _tree(root)))
+            self._stop.wait(self.interval)
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def baseline(path: Path) -> float:
+    """Seconds to encode 30 s of 1080x1920 testsrc2 with the renderer's encoder options."""
+    args = [
+        ffmpeg.FFMPEG, "-y", "-loglevel", "error",
+        "-f", "lavfi", "-i", f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}:d={DURATION}",
+        *graph.encoder_args(FPS), "-an", "-movflags", "+faststart", "-f", "mp4", str(path),
+    ]
+    started = time.monotonic()
+    ffmpeg.run(args, timeout=600)
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Run:
+    style: str
+    render: float
+    baseline: float
+    tree_mb: float
+
+    @property
+    def ratio(self) -> float:
+        return self.render / self.baseline
+
+
+def bench_once(plan: Plan, out: Path) -> tuple[float, float]:
+    """(render seconds, peak tree RSS in MB) for one render of `plan`."""
+    with TreeRss() as rss:
+        result = render(plan, str(out), timeout=900)
+    return result.elapsed, rss.peak_kb / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--style", default="CINEMATIC_DRAMA", help="a style name, or 'all'")
+    parser.add_argument("--runs", type=int, default=2, help="renders (and baselines) per style")
+    parser.add_argument("--keep", action="store_true", help="keep the rendered MP4s in benchmarks/out/")
+    parser.add_argument("--hand-plan", action="store_true", help="use the hand-built plan, not plan_edit")
+    parser.add_argument("--print-graph", action="store_true", help="print the filter graph")
+    args = parser.parse_args()
+
+    visuals, song = reference_media()
+    names = list(STYLES) if args.style == "all" else [args.style]
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="render-bench-", dir=OUT) as tmp:
+        for name in names:
+            plan, source = planned(name, visuals, song, hand=args.hand_plan)
+            cuts = sum(1 for s in plan.segments[1:] if s.transition == CUT)
+            print(f"\n{name}: {len(plan.segments)} segments ({cuts} cuts, "
+                  f"{len(plan.segments) - 1 - cuts} transitions), plan: {source}")
+            if args.print_graph:
+                command = graph.build_command(plan, "out.mp4")
+                print(command[command.index("-filter_complex") + 1].replace(";", ";\n"))
+            for k in range(args.runs):
+                out = (OUT if args.keep else Path(tmp)) / f"bench_{name}_{k}.mp4"
+                seconds, tree_mb = bench_once(plan, out)
+                base = baseline(Path(tmp) / "baseline.mp4")
+                run = Run(name, seconds, base, tree_mb)
+                runs.append(run)
+                print(f"  run {k + 1}: render {seconds:6.2f} s  baseline {base:5.2f} s  "
+                      f"ratio {run.ratio:4.2f}  peak tree RSS {tree_mb:5.0f} MB")
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ratios = [r.ratio for r in runs]
+    print(f"\nratio best {min(ratios):.2f}, median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
+    print(f"peak tree RSS max {max(r.tree_mb for r in runs):.0f} MB "
+          f"(largest single ffmpeg {children_mb:.0f} MB, this Python {self_mb:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

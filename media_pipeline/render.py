@@ -1,0 +1,223 @@
+"""Render a plan: one ffmpeg run into a hidden partial file, checked against the plan, then moved into place.
+
+The output path only ever holds a finished, verified video: ffmpeg writes to
+`.<name>.partial.mp4` beside it, and whatever goes wrong (ffmpeg fails, times
+out, is cancelled, or writes something that does not match the plan) the
+partial file is deleted and the error is raised.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import ffmpeg
+from .edit_plan import Plan
+from .errors import RenderFailed, UnsupportedMedia
+from .graph import build_command, output_duration, output_frames
+from .style import Style
+
+ProgressCallback = Callable[[float, str], None]
+
+RENDERING = "Rendering"
+CHECKING = "Checking the video"
+DONE = "Done"
+
+# How often ffmpeg reports progress (and the cancel flag is polled), in seconds.
+PROGRESS_PERIOD = 0.2
+# Rendering stops its percentage short of 100: the last step is the check.
+_RENDER_SHARE = 99.0
+# Slack on top of one frame when comparing durations: container rounding.
+_DURATION_SLACK = 0.005
+# AAC codes 1024-sample frames; the sound may end up to one of them from the picture.
+_AUDIO_SLACK = 1024 / 48000
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: str
+    duration: float  # seconds, as probed
+    width: int
+    height: int
+    size_bytes: int
+    elapsed: float  # wall-clock seconds for the render and its check
+
+
+@dataclass(frozen=True)
+class OutputFacts:
+    """What the rendered file turned out to be (from ffprobe)."""
+
+    duration: float
+    width: int
+    height: int
+    fps: float
+    frames: int
+    audio_duration: float
+
+
+def partial_path(output_path: str) -> str:
+    """The hidden name ffmpeg writes to, in the output's own directory (so the final move is atomic)."""
+    folder, name = os.path.split(os.path.abspath(output_path))
+    stem = os.path.splitext(name)[0]
+    return os.path.join(folder, f".{stem}.partial.mp4")
+
+
+def render(
+    plan: Plan,
+    output_path: str,
+    on_progress: ProgressCallback | None = None,
+    *,
+    timeout: float = 600,
+    should_cancel: Callable[[], bool] | None = None,
+    style: Style | None = None,
+) -> RenderResult:
+    """Render `plan` to `output_path` (MP4) and return what was written.
+
+    on_progress gets (percent 0..100, step text), with percent never going
+    down and ending at exactly 100. style overrides the plan's named style.
+    Raises RenderFailed (or its RenderTimeout / RenderCancelled) and leaves no
+    file behind when the render does not complete and verify.
+    """
+    started = time.monotonic()
+    partial = partial_path(output_path)
+    command = build_command(plan, partial, style=style)
+    # A global option: must come before the inputs.
+    command[1:1] = ["-stats_period", str(PROGRESS_PERIOD)]
+    progress = _Progress(on_progress, output_duration(plan))
+    try:
+        progress.report(0.0, RENDERING)
+        ffmpeg.run(command, timeout=timeout, on_progress=progress.rendered, should_cancel=should_cancel)
+        progress.report(_RENDER_SHARE, CHECKING)
+        facts = verify_output(partial, plan)
+        os.replace(partial, output_path)
+    except BaseException:
+        _remove(partial)
+        raise
+    progress.report(100.0, DONE)
+    return RenderResult(
+        path=output_path,
+        duration=facts.duration,
+        width=facts.width,
+        height=facts.height,
+        size_bytes=os.path.getsize(output_path),
+        elapsed=time.monotonic() - started,
+    )
+
+
+def verify_output(path: str, plan: Plan) -> OutputFacts:
+    """Check a rendered file against its plan; RenderFailed says what is off.
+
+    H.264 yuv420p video of exactly plan.width x plan.height at plan.fps, AAC
+    stereo 48 kHz sound, and a duration within one frame of the plan's, with
+    picture and sound ending together.
+    """
+    try:
+        data = ffmpeg.ffprobe_json(path, formats="mov,mp4,m4a,3gp,3g2,mj2")
+    except UnsupportedMedia as exc:
+        raise RenderFailed(f"the rendered video cannot be read back: {exc}") from exc
+    video = _stream(data, "video")
+    audio = _stream(data, "audio")
+    problems = _video_problems(video, plan) + _audio_problems(audio)
+    if problems:
+        raise RenderFailed("the rendered video is not what was planned: " + "; ".join(problems))
+    facts = OutputFacts(
+        duration=_float(data.get("format", {}).get("duration")),
+        width=int(video["width"]),
+        height=int(video["height"]),
+        fps=_rate(video.get("avg_frame_rate")),
+        frames=int(video.get("nb_frames") or 0),
+        audio_duration=_float(audio.get("duration")),
+    )
+    problems = _timing_problems(facts, _float(video.get("duration")), plan)
+    if problems:
+        raise RenderFailed("the rendered video is not what was planned: " + "; ".join(problems))
+    return facts
+
+
+def _stream(data: dict, kind: str) -> dict:
+    for stream in data.get("streams", []):
+        if stream.get("codec_type") == kind:
+            return stream
+    raise RenderFailed(f"the rendered video has no {kind} stream")
+
+
+def _video_problems(video: dict, plan: Plan) -> list[str]:
+    problems = []
+    if video.get("codec_name") != "h264":
+        problems.append(f"video codec {video.get('codec_name')}, not h264")
+    if (video.get("width"), video.get("height")) != (plan.width, plan.height):
+        problems.append(f"size {video.get('width')}x{video.get('height')}, not {plan.width}x{plan.height}")
+    if video.get("pix_fmt") != "yuv420p":
+        problems.append(f"pixel format {video.get('pix_fmt')}, not yuv420p")
+    fps = _rate(video.get("avg_frame_rate"))
+    if abs(fps - plan.fps) > 0.01:
+        problems.append(f"{fps:.3f} frames per second, not {plan.fps}")
+    return problems
+
+
+def _audio_problems(audio: dict) -> list[str]:
+    problems = []
+    if audio.get("codec_name") != "aac":
+        problems.append(f"audio codec {audio.get('codec_name')}, not aac")
+    if audio.get("channels") != 2:
+        problems.append(f"{audio.get('channels')} audio channels, not 2")
+    if str(audio.get("sample_rate")) != "48000":
+        problems.append(f"audio at {audio.get('sample_rate')} Hz, not 48000")
+    return problems
+
+
+def _timing_problems(facts: OutputFacts, video_duration: float, plan: Plan) -> list[str]:
+    frame = 1.0 / plan.fps
+    problems = []
+    if abs(facts.duration - plan.duration) > frame + _DURATION_SLACK:
+        problems.append(f"{facts.duration:.3f} s long, not {plan.duration:.3f} s")
+    if facts.frames and facts.frames != output_frames(plan):
+        problems.append(f"{facts.frames} frames, not {output_frames(plan)}")
+    if abs(video_duration - output_duration(plan)) > frame + _DURATION_SLACK:
+        problems.append(f"the picture lasts {video_duration:.3f} s, not {output_duration(plan):.3f} s")
+    if abs(facts.audio_duration - video_duration) > frame + _AUDIO_SLACK:
+        problems.append(f"the sound lasts {facts.audio_duration:.3f} s but the picture {video_duration:.3f} s")
+    return problems
+
+
+def _rate(text: object) -> float:
+    num, _, den = str(text or "0/1").partition("/")
+    try:
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+class _Progress:
+    """Turns ffmpeg's output time into a percentage that only goes up, reported only when it moves."""
+
+    def __init__(self, callback: ProgressCallback | None, duration: float) -> None:
+        self._callback = callback
+        self._duration = max(duration, 1e-6)
+        self._last = -1.0
+
+    def rendered(self, seconds: float) -> None:
+        self.report(min(_RENDER_SHARE, seconds / self._duration * _RENDER_SHARE), RENDERING)
+
+    def report(self, percent: float, step: str) -> None:
+        percent = round(max(0.0, min(100.0, percent)), 1)
+        if self._callback is None or percent <= self._last:
+            return
+        self._last = percent
+        self._callback(percent, step)

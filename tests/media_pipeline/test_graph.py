@@ -1,0 +1,362 @@
+"""The render command: one ffmpeg process, one filter graph, built from a plan (no ffmpeg run here).
+
+The helpers at the top build plans by hand (test_render.py uses them too): a plan
+is described as shots, each lasting from its cut to the next, with the transition
+into it; segment start/end then follow the edit_plan timeline convention.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, replace
+
+import pytest
+
+from media_pipeline import ffmpeg, graph
+from media_pipeline.edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
+from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo
+from media_pipeline.style import AudioTreatment, Grade, Style
+
+# ---------------------------------------------------------------- helpers shared with test_render.py
+
+
+def clip_info(path: str, width: int, height: int, seconds: float, *, audio: bool = False,
+              rotation: int = 0, sar: float = 1.0) -> MediaInfo:
+    """A video clip's facts as probe reports them: width/height are the display size."""
+    return MediaInfo(path=path, kind=VIDEO, duration=seconds, width=width, height=height, fps=30.0,
+                     has_audio=audio, codec="h264", format_name="mov,mp4,m4a,3gp,3g2,mj2",
+                     rotation=rotation, sample_aspect=sar)
+
+
+def photo_info(path: str, width: int, height: int) -> MediaInfo:
+    return MediaInfo(path=path, kind=IMAGE, duration=0.0, width=width, height=height, codec="mjpeg")
+
+
+def song_info(path: str, seconds: float) -> MediaInfo:
+    return MediaInfo(path=path, kind=AUDIO, duration=seconds, codec="pcm_s16le", format_name="wav")
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One segment as an editor thinks of it: what shows from its cut to the next cut."""
+
+    visual: int
+    seconds: float
+    transition: str = CUT  # into this shot
+    overlap: float = 0.0  # the transition's length, centred on the cut
+    source_in: float = 0.0
+    speed: float = 1.0
+    reframe: str = FILL
+    motion: Motion | None = None
+
+
+def build_plan(visuals: list[MediaInfo], music: MediaInfo, shots: list[Shot], *, style: str = "TEST",
+               width: int = 180, height: int = 320, fps: int = 30, music_start: float = 0.0) -> Plan:
+    """A Plan following the edit_plan timeline convention (start/end include transition overlaps)."""
+    cuts = [0.0]
+    for shot in shots:
+        cuts.append(cuts[-1] + shot.seconds)
+    duration = cuts[-1]
+    segments = []
+    for i, shot in enumerate(shots):
+        incoming = shot.overlap if i > 0 else 0.0
+        outgoing = shots[i + 1].overlap if i + 1 < len(shots) else 0.0
+        start, end = cuts[i] - incoming / 2, cuts[i + 1] + outgoing / 2
+        photo = visuals[shot.visual].kind == IMAGE
+        source_in = 0.0 if photo else shot.source_in
+        source_out = source_in + (end - start) * (1.0 if photo else shot.speed)
+        segments.append(Segment(
+            visual=shot.visual, source_in=source_in, source_out=source_out, speed=shot.speed,
+            start=start, end=end, transition=shot.transition if i > 0 else CUT,
+            transition_duration=incoming, reframe=shot.reframe, motion=shot.motion,
+        ))
+    return Plan(style=style, width=width, height=height, fps=fps, duration=duration, requested_duration=duration,
+                visuals=tuple(visuals), music=music, music_start=music_start, music_end=music_start + duration,
+                tempo=120.0, beats=tuple(cuts[1:-1]), beatless=False, segments=tuple(segments))
+
+
+def make_style(*, reframe: str = FILL, grade: Grade = Grade(), audio: AudioTreatment = AudioTreatment()) -> Style:
+    return Style(name="TEST", label="Test", description="for tests", beats_per_cut=(2,), transitions=(CUT,),
+                 transition_beats=0.5, reframe=reframe, grade=grade, audio=audio)
+
+
+# ---------------------------------------------------------------- fixtures
+
+CLIP_A = clip_info("/media/a.mp4", 1920, 1080, 20.0, audio=True)
+CLIP_B = clip_info("/media/b.mov", 1080, 1920, 20.0, rotation=90)
+PHOTO = photo_info("/media/p.jpg", 4000, 3000)
+SONG = song_info("/media/song.wav", 180.0)
+
+
+def command(plan: Plan, style: Style | None = None) -> list[str]:
+    return graph.build_command(plan, "/out/edit.mp4", style=style or make_style())
+
+
+def filter_graph(args: list[str]) -> str:
+    return args[args.index("-filter_complex") + 1]
+
+
+def inputs(args: list[str]) -> list[tuple[list[str], str]]:
+    """(the options before it, path) for every -i."""
+    found, options = [], []
+    for i, arg in enumerate(args):
+        if arg == "-i":
+            found.append((options, args[i + 1]))
+            options = []
+        elif i == 0 or args[i - 1] != "-i":
+            options.append(arg)
+    return found
+
+
+def option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def mixed_plan() -> Plan:
+    return build_plan(
+        [CLIP_A, CLIP_B, PHOTO],
+        SONG,
+        [
+            Shot(0, 2.0, source_in=1.0),
+            Shot(1, 2.0, "fade", 0.5, source_in=3.0),
+            Shot(2, 2.0, CUT, motion=Motion(1.0, 1.2, 0.5, 0.5, 0.6, 0.4)),
+            Shot(0, 2.0, "wipeleft", 0.4, source_in=10.0),
+            Shot(2, 2.0, "fadeblack", 0.5),
+        ],
+    )
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_the_command_is_an_argument_list_for_ffmpeg_not_a_shell_string():
+    args = command(mixed_plan())
+    assert args[0] == ffmpeg.FFMPEG
+    assert all(isinstance(a, str) for a in args)
+    assert len(args) > 40
+    outside_graph = [a for a in args if a != filter_graph(args)]
+    assert not any(token in a for a in outside_graph for token in ("&&", "|", ";", "`", "$("))
+
+
+def test_ffmpeg_run_adds_nostdin_to_the_render_command(monkeypatch):
+    seen = []
+
+    class FakePopen:
+        def __init__(self, argv, **kwargs):
+            seen.append(argv)
+            self.stdout, self.stderr, self.pid, self.returncode = iter(()), iter(()), 999999, 0
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(ffmpeg, "_kill_group", lambda proc: None)
+    ffmpeg.run(command(mixed_plan()), timeout=5)
+    assert seen[0][0] == ffmpeg.FFMPEG and "-nostdin" in seen[0]
+
+
+def test_every_input_is_locked_to_local_files_and_known_containers():
+    found = inputs(command(mixed_plan()))
+    assert len(found) == 5  # three runs of clip footage, one photo, the song
+    for options, path in found:
+        assert option(options, "-protocol_whitelist") == "file"
+        assert option(options, "-format_whitelist")
+        assert path.startswith("/media/")
+
+
+def test_each_video_input_is_seeked_to_its_footage_with_a_short_margin():
+    plan = mixed_plan()
+    videos = [(o, p) for o, p in inputs(command(plan)) if p.endswith((".mp4", ".mov"))]
+    assert [p for _, p in videos] == ["/media/a.mp4", "/media/b.mov", "/media/a.mp4"]
+    for (options, _), seg in zip(videos, [plan.segments[0], plan.segments[1], plan.segments[3]]):
+        assert float(option(options, "-ss")) == pytest.approx(seg.source_in, abs=1e-6)
+        length = float(option(options, "-t"))
+        assert seg.source_out - seg.source_in < length <= seg.source_out - seg.source_in + 0.2
+        assert options.index("-ss") < options.index("-protocol_whitelist")
+
+
+def test_segments_moving_forward_through_a_clip_share_one_seeked_input():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [
+        Shot(0, 2.0, source_in=1.0), Shot(1, 2.0), Shot(0, 2.0, source_in=3.0), Shot(1, 2.0, source_in=2.0),
+    ])
+    found = inputs(command(plan))
+    assert [p for _, p in found] == ["/media/a.mp4", "/media/b.mov", "/media/song.wav"]
+    options = found[0][0]
+    assert float(option(options, "-ss")) == pytest.approx(1.0)
+    assert 4.0 < float(option(options, "-t")) < 4.2  # one decode from 1 s to 5 s
+
+
+def test_a_clip_reused_further_back_opens_a_second_input():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [
+        Shot(0, 2.0, source_in=8.0), Shot(1, 2.0), Shot(0, 2.0, source_in=1.0),
+    ])
+    paths = [p for _, p in inputs(command(plan))]
+    assert paths.count("/media/a.mp4") == 2
+
+
+def test_a_photo_is_decoded_once_without_the_loop_option_even_when_shown_twice():
+    args = command(mixed_plan())
+    assert [p for _, p in inputs(args)].count("/media/p.jpg") == 1
+    assert "-loop" not in args
+    text = filter_graph(args)
+    assert text.count("zoompan=") == 1  # the Ken Burns shot; the still one repeats a single frame
+    assert "loop=loop=" in text
+
+
+def test_the_ken_burns_move_follows_the_segment_motion():
+    text = filter_graph(command(mixed_plan()))
+    zoompan = next(part for part in text.split(";") if "zoompan" in part)
+    assert "(1+0.2*on/" in zoompan  # zoom 1.0 -> 1.2 over the segment's frames
+    assert "(0.5+0.1*on/" in zoompan and "(0.5+-0.1*on/" in zoompan
+    assert "s=180x320" in zoompan and "fps=30" in zoompan
+
+
+def test_segment_frames_follow_the_plan_and_add_up_to_its_duration():
+    plan = mixed_plan()
+    timings = graph.segment_timings(plan)
+    assert sum(t.frames - t.overlap for t in timings) == 300 == graph.output_frames(plan)
+    for seg, timing in zip(plan.segments, timings):
+        assert timing.first_frame == graph.frame_count(seg.start, 30)
+        assert timing.end_frame == graph.frame_count(seg.end, 30)
+    assert [t.overlap for t in timings] == [0, 15, 0, 12, 15]
+
+
+def test_a_transition_starts_at_its_segments_start_and_ends_where_the_previous_segment_ends():
+    plan = mixed_plan()
+    timings = graph.segment_timings(plan)
+    for previous, (seg, timing) in zip(timings, list(zip(plan.segments, timings))[1:]):
+        if seg.transition == CUT:
+            assert timing.first_frame == previous.end_frame
+        else:
+            assert timing.first_frame / 30 == pytest.approx(seg.start, abs=1 / 60)
+            assert timing.first_frame + timing.overlap == previous.end_frame
+
+
+def test_a_transition_that_would_start_before_the_previous_one_ends_is_moved_later():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.0), Shot(1, 0.2, "fade", 0.4), Shot(0, 1.0, "fade", 0.4)])
+    timings = graph.segment_timings(plan)
+    assert timings[2].first_frame >= timings[1].first_frame + timings[1].overlap
+    assert timings[-1].end_frame == graph.output_frames(plan)
+
+
+def test_hard_cuts_are_joined_by_concat_and_never_by_xfade():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 2.0), Shot(1, 2.0), Shot(0, 2.0, source_in=5.0)])
+    text = filter_graph(command(plan))
+    assert "xfade" not in text and "overlay" not in text
+    assert "[s0][s1][s2]concat=n=3:v=1:a=0" in text
+
+
+def test_an_xfade_transition_blends_exactly_the_overlapping_frames():
+    text = filter_graph(command(mixed_plan()))
+    assert "xfade=transition=wipeleft:duration=0.400000:offset=0" in text
+    # Segment 2 gives its last 12 frames to the transition, segment 3 its first 12
+    # (and, before the dip that follows it, its last 15).
+    assert "[s2]segment=frames=54[s2b][s2t]" in text
+    assert "[s3]segment=frames=12|59[s3h][s3b][s3t]" in text
+    assert "[s2t]format=yuv444p[xt0]" in text and "[s3h]format=yuv444p[xh0]" in text
+
+
+def test_xfade_transitions_share_their_colour_conversions():
+    shots = [Shot(k % 2, 1.0, "wipeleft" if k else CUT, 0.4 if k else 0.0, source_in=k) for k in range(6)]
+    text = filter_graph(command(build_plan([CLIP_A, CLIP_B], SONG, shots)))
+    assert text.count("xfade=") == 5
+    assert text.count("format=yuv444p") == 2  # one lane of tails, one of heads
+    assert "concat=n=5:v=1:a=0,settb=1/30,format=yuv444p,segment=frames=12|24|36|48" in text
+
+
+def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.0), Shot(1, 1.0, "zoomin", 0.1)])
+    text = filter_graph(command(plan))
+    assert "xfade" not in text and "fade=t=in:s=0:n=3:alpha=1" in text
+
+
+def test_a_crossfade_fades_the_incoming_picture_in_over_the_outgoing_one():
+    text = filter_graph(command(mixed_plan()))
+    assert "fade=t=in:s=0:n=15:alpha=1" in text
+    assert "overlay=format=yuv420" in text
+
+
+def test_a_dip_to_black_fades_out_then_in_without_blending():
+    text = filter_graph(command(mixed_plan()))
+    assert "fade=t=out:s=0:n=7:c=black" in text
+    assert "fade=t=in:s=0:n=8:c=black" in text
+
+
+def test_an_unknown_transition_is_refused_before_ffmpeg_runs():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 2.0), Shot(1, 2.0, "spin", 0.5)])
+    with pytest.raises(ValueError, match="spin"):
+        command(plan)
+
+
+@pytest.mark.parametrize("mode, expected", [
+    (FILL, "crop=w=trunc(iw*0.316406/2)*2:h=ih,scale=180:320"),
+    (LETTERBOX, "scale=180:102:flags=bilinear,pad=180:320:0:109:black"),
+    (BLUR, "boxblur="),
+])
+def test_each_reframe_mode_fits_a_landscape_clip_into_the_portrait_frame(mode, expected):
+    plan = build_plan([CLIP_A], SONG, [Shot(0, 2.0, reframe=mode)])
+    text = filter_graph(command(plan))
+    assert expected in text
+    assert "setsar=1" in text
+
+
+def test_a_clip_already_the_right_shape_is_only_scaled():
+    plan = build_plan([CLIP_B], SONG, [Shot(0, 2.0, reframe=BLUR)])
+    text = filter_graph(command(plan))
+    assert "boxblur" not in text and "crop=" not in text
+    assert "scale=180:320" in text
+
+
+def test_non_square_pixels_are_reframed_from_the_display_size():
+    anamorphic = clip_info("/media/c.mp4", 214, 180, 5.0, sar=2 / 3)  # stored 320x180 at 2:3
+    plan = build_plan([anamorphic], SONG, [Shot(0, 2.0, reframe=LETTERBOX)])
+    text = filter_graph(command(plan))
+    assert "scale=180:152" in text  # 214:180 fitted into 180 wide, whatever the stored width
+    assert "pad=180:320:0:84:black" in text
+
+
+def test_the_video_is_graded_once_after_the_join():
+    style = make_style(grade=Grade(contrast=1.2, vignette=0.5))
+    text = filter_graph(command(mixed_plan(), style))
+    assert text.count("eq=contrast=1.2") == 1
+    assert text.index("concat=n=") < text.index("eq=contrast=1.2")
+
+
+def test_the_final_streams_are_mapped_and_encoded_to_the_output_spec():
+    args = command(mixed_plan())
+    assert args[-1] == "/out/edit.mp4" and option(args, "-f") == "mp4"
+    maps = [args[i + 1] for i, a in enumerate(args) if a == "-map"]
+    assert maps == ["[vout]", "[aout]"]
+    assert option(args, "-c:v") == "libx264" and option(args, "-profile:v") == "high"
+    assert option(args, "-pix_fmt") == "yuv420p" and option(args, "-r") == "30"
+    assert (option(args, "-b:v"), option(args, "-maxrate"), option(args, "-bufsize")) == ("6M", "8M", "12M")
+    assert option(args, "-c:a") == "aac" and option(args, "-b:a") == "192k"
+    assert (option(args, "-ar"), option(args, "-ac")) == ("48000", "2")
+    assert option(args, "-movflags") == "+faststart"
+    assert option(args, "-map_metadata") == "-1"
+
+
+def test_the_music_is_seeked_to_the_window_normalised_and_cut_to_the_exact_length():
+    plan = replace(mixed_plan(), music_start=42.0, music_end=52.0)
+    args = command(plan)
+    options, path = inputs(args)[-1]
+    assert path == "/media/song.wav" and float(option(options, "-ss")) == 42.0 and "-vn" in options
+    text = filter_graph(args)
+    assert "loudnorm=I=-14:TP=-1.5:LRA=11" in text
+    assert "afade=t=in:st=0:d=0.300000" in text and "afade=t=out:st=9.000000:d=1.000000" in text
+    assert text.endswith("apad=whole_len=480000,atrim=end_sample=480000,asetpts=PTS-STARTPTS[aout]")
+
+
+def test_the_clips_own_sound_is_mixed_under_the_music_only_when_the_style_asks():
+    quiet = command(mixed_plan())
+    assert "amix" not in filter_graph(quiet)
+    assert all("-an" in o for o, p in inputs(quiet) if p.endswith(".mp4"))
+
+    style = make_style(audio=AudioTreatment(clip_volume=0.3, lowpass_hz=9000, bass_gain_db=3))
+    args = command(mixed_plan(), style)
+    text = filter_graph(args)
+    sound_inputs = [o for o, p in inputs(args) if p == "/media/a.mp4" and "-vn" in o]
+    assert len(sound_inputs) == 2  # clip A's two runs; clip B has no sound
+    assert "volume=0.3" in text and "amix=inputs=2:normalize=0" in text
+    assert text.count("anullsrc") == 3  # clip B's shot and both photo shots are silent
+    assert "lowpass=f=9000" in text and "bass=g=3" in text
