@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from media_pipeline import ffmpeg, graph  # noqa: E402
-from media_pipeline.edit_plan import CUT, FILL, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
+from media_pipeline.edit_plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
 from media_pipeline.render import render  # noqa: E402
 from media_pipeline.style import STYLES, get_style  # noqa: E402

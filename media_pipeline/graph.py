@@ -2,24 +2,31 @@
 
 The graph, in the order frames flow:
 
-- one input per video segment, seeked with -ss/-t before -i, so each decodes only
-  the footage the edit uses; one input per photo, decoded once; one music input;
-- per segment: retime, constant fps, trim to its exact frame count (before any
-  scaling, so no work is spent on frames that are dropped), reframe to WxH;
-- photos: the reframed composition is built once, on a single frame, a little
-  larger than the output, then zoompan (Ken Burns) or loop makes the frames;
-- segments joined in order by one concat; a transition is an xfade of only the
-  overlapping frames (the tail of one segment, the head of the next);
-- the colour grade, once, on the joined stream;
-- music (plus, for some styles, the clips' own sound placed at their segments)
-  loudness-normalised, faded, and cut to exactly the picture's length.
+- inputs, all seeked with -ss/-t before -i so each decodes only what the edit
+  uses: one per "run" of a clip (its segments, while they move forward through
+  it; usually one per clip), one per photo (decoded once), one for the music,
+  and for styles that keep the clips' sound, one audio-only input per run;
+- per run: frames outside its segments dropped, the rest reframed to WxH once,
+  then split; per segment: cut, retimed, set to constant fps, trimmed to its
+  exact frame count;
+- per photo: the reframed composition built once, on a single frame, a little
+  larger than the output; zoompan (Ken Burns) or loop makes each segment's frames;
+- all segments joined in order by one concat; a transition is made from only
+  the overlapping frames (the tail of one segment and the head of the next):
+  crossfades and dips with cheap 4:2:0 filters, anything else with xfade;
+- the colour grade, once, on the joined stream (see grade.py);
+- music loudness-normalised (with the clips' sound mixed under it for some
+  styles), faded, and cut to exactly the picture's length.
 
 Timing works in whole output frames. Every segment boundary from the plan is
 rounded to the frame grid and segment i covers frames [first_frame, first_frame +
-frames). A transition into segment i covers its first `overlap` frames, so it
+frames). A transition into segment i covers its first `overlap` frames: it
 starts at the segment's first frame (the plan's `start`, the offset a chained
-xfade would use) and ends where the previous segment ends. The joined stream
-is exactly the plan's duration, in frames, by construction.
+xfade would be given) and ends where the previous segment ends. The joined
+stream is exactly the plan's duration, in frames, by construction.
+
+Costs measured on the benchmark (see benchmarks/README.md) shaped most choices
+here; the comments next to them give the numbers.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ _STEREO_48K = f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layo
 # Each clip's sound fades in and out over this long at its cuts, so they never click.
 _CLIP_FADE = 0.01
 
+# Every transition name the renderer can draw (ffmpeg 5.1's xfade names).
 XFADE_TRANSITIONS = frozenset(
     "fade wipeleft wiperight wipeup wipedown slideleft slideright slideup slidedown circlecrop "
     "rectcrop distance fadeblack fadewhite radial smoothleft smoothright smoothup smoothdown "
@@ -88,7 +96,7 @@ class SegmentTiming:
 
     first_frame: int  # output frame where the segment starts (its incoming transition included)
     frames: int  # how many frames the segment contributes
-    overlap: int  # frames shared with the previous segment by an xfade; 0 for a hard cut
+    overlap: int  # frames shared with the previous segment by a transition; 0 for a hard cut
 
     @property
     def end_frame(self) -> int:
@@ -320,7 +328,8 @@ def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, 
     parts = [
         _reframe(
             first.reframe, info, plan.width, plan.height,
-            src=f"{index}:v", head=head, tail=["format=yuv420p", "setsar=1", _HOLD_LAST_FRAME, f"split={len(copies)}"],
+            src=f"{index}:v", head=head,
+            tail=["format=yuv420p", "setsar=1", _HOLD_LAST_FRAME, f"split={len(copies)}"],
             dst=_labels(copies), tag=f"r{index}", flags=VIDEO_SCALE_FLAGS,
         )
     ]
@@ -488,7 +497,10 @@ def _blurred_fit(
     ]
     return ";".join(
         [
-            _chain(src, [*head, f"scale={fit[0]}:{fit[1]}:flags={flags}", "setsar=1", "split"], _labels([f"{tag}f", f"{tag}b"])),
+            _chain(
+                src, [*head, f"scale={fit[0]}:{fit[1]}:flags={flags}", "setsar=1", "split"],
+                _labels([f"{tag}f", f"{tag}b"]),
+            ),
             _chain(f"{tag}b", background, f"{tag}bg"),
             f"[{tag}bg][{tag}f]overlay=x={x}:y={y}:shortest=1," + ",".join(["setsar=1", *tail]) + f"[{dst}]",
         ]
@@ -522,7 +534,6 @@ def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str
     """
     parts: list[str] = []
     pieces: list[str] = []
-    xfades: list[_Xfade] = []
     previous_tail = ""
     for i, timing in enumerate(timings):
         outgoing = timings[i + 1].overlap if i + 1 < len(timings) else 0
@@ -533,13 +544,11 @@ def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str
             parts += made
             pieces += labels
         elif head:
-            xfades.append(_Xfade(name, previous_tail, head, timing.overlap, f"x{i}"))
+            parts.append(_xfade(name, previous_tail, head, timing.overlap, plan.fps, f"x{i}"))
             pieces.append(f"x{i}")
         if body:
             pieces.append(body)
         previous_tail = tail
-    if xfades:
-        parts += _xfade_lanes(xfades, plan.fps)
     inputs = "".join(f"[{label}]" for label in pieces)
     # Renumbering after concat makes every timestamp exactly frame / fps.
     parts.append(f"{inputs}concat=n={len(pieces)}:v=1:a=0,settb=1/{plan.fps},setpts=N[{dst}]")
@@ -572,8 +581,16 @@ def _transition(name: str, tail: str, head: str, frames: int, tag: str) -> tuple
     if name in CROSSFADES:
         # The incoming picture's opacity rises from 0 on the first frame, as xfade's
         # fade does. overlay pairs frames by timestamp, so both sides start at zero.
+        # The fifos matter: overlay (framesync) pulls on its inputs as soon as any
+        # frame reaches it, and a head frame can arrive early (the decoder reads a
+        # frame or two past the previous segment); without them it pulls the
+        # previous segment's tail at once, parking that segment's whole body in
+        # memory (1.8 GB instead of 0.5 GB for a 30 s edit of crossfades).
         return [
-            _chain(head, ["fifo", "setpts=PTS-STARTPTS", "format=yuva420p", f"fade=t=in:s=0:n={frames}:alpha=1"], f"{tag}a"),
+            _chain(
+                head, ["fifo", "setpts=PTS-STARTPTS", "format=yuva420p", f"fade=t=in:s=0:n={frames}:alpha=1"],
+                f"{tag}a",
+            ),
             _chain(tail, ["fifo", "setpts=PTS-STARTPTS"], f"{tag}b"),
             f"[{tag}b][{tag}a]overlay=format=yuv420:eof_action=endall,format=yuv420p[{tag}]",
         ], [tag]
@@ -589,55 +606,16 @@ def _transition(name: str, tail: str, head: str, frames: int, tag: str) -> tuple
     raise ValueError(f"{name!r} is an xfade transition")
 
 
-@dataclass(frozen=True)
-class _Xfade:
-    name: str
-    tail: str  # label of the outgoing segment's last frames
-    head: str  # label of the incoming segment's first frames
-    frames: int
-    tag: str  # label of the result
+def _xfade(name: str, tail: str, head: str, frames: int, fps: int, tag: str) -> str:
+    """Any other transition, by xfade over just the overlapping frames.
 
-
-def _xfade_lanes(xfades: list[_Xfade], fps: int) -> list[str]:
-    """All xfade transitions, sharing their colour conversions.
-
-    xfade needs 4:4:4 and every conversion filter keeps its own full-size frame
-    buffers to the end of the render (about 21 MB per transition in all). So the
-    tails are queued into one lane and converted once, the heads likewise, each
-    xfade works on its piece of the two lanes, and the results go back to 4:2:0
-    through a third shared conversion. The lanes run in edit order, as the
-    transitions are needed, so nothing waits in memory.
+    xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to 4:4:4 and
+    back, and those conversions keep about 21 MB of frame buffers per transition
+    to the end of the render. (Sharing one conversion between transitions was
+    tried: a converted lane must see the next transition's first frame before it
+    can end this one's piece, which drags a whole segment body into memory.)
     """
-    bounds = _cumulative([x.frames for x in xfades])
-    tails = _lane([x.tail for x in xfades], "yuv444p", bounds, "xt", fps)
-    heads = _lane([x.head for x in xfades], "yuv444p", bounds, "xh", fps)
-    parts = [tails, heads]
-    for k, x in enumerate(xfades):
-        parts.append(
-            f"[xt{k}][xh{k}]xfade=transition={x.name}:duration={_t(x.frames / fps)}:offset=0[xo{k}]"
-        )
-    parts.append(_lane([f"xo{k}" for k in range(len(xfades))], "yuv420p", bounds, "xr", fps))
-    # The lane's pieces take the names the main concat expects.
-    parts += [f"[xr{k}]null[{x.tag}]" for k, x in enumerate(xfades)]
-    return parts
-
-
-def _lane(labels: list[str], pix_fmt: str, bounds: list[int], prefix: str, fps: int) -> str:
-    """Concatenate `labels`, convert once to pix_fmt, and cut back into pieces named prefix0, prefix1..."""
-    inputs = "".join(f"[{label}]" for label in labels)
-    outputs = "".join(f"[{prefix}{k}]" for k in range(len(labels)))
-    if len(labels) == 1:
-        return f"{inputs}format={pix_fmt}{outputs}"
-    cut = "|".join(str(b) for b in bounds[:-1])
-    return f"{inputs}concat=n={len(labels)}:v=1:a=0,settb=1/{fps},format={pix_fmt},segment=frames={cut}{outputs}"
-
-
-def _cumulative(sizes: list[int]) -> list[int]:
-    total, out = 0, []
-    for size in sizes:
-        total += size
-        out.append(total)
-    return out
+    return f"[{tail}][{head}]xfade=transition={name}:duration={_t(frames / fps)}:offset=0,format=yuv420p[{tag}]"
 
 
 def _cut_segment(i: int, timing: SegmentTiming, outgoing: int, parts: list[str]) -> tuple[str, str, str]:
@@ -677,7 +655,7 @@ def _finish_video(plan: Plan, style: Style, src: str, dst: str) -> str:
 def _audio_graph(
     plan: Plan, audio: AudioTreatment, timings: tuple[SegmentTiming, ...], inputs: _Inputs, dst: str
 ) -> str:
-    """Music, loudness-normalised, with the clips' own sound under it if the style wants it; faded; cut to the picture."""
+    """Music, loudness-normalised, with the clips' own sound under it if the style asks, faded, cut to the picture."""
     samples = round(output_duration(plan) * SAMPLE_RATE)
     seconds = samples / SAMPLE_RATE
     shape = [f for f in (_lowpass(audio), _bass(audio)) if f]

@@ -23,7 +23,8 @@ def graded_rgb(grade: Grade, tmp_path: Path, *, colour: str = "0x808080", frames
         [
             ffmpeg.FFMPEG, "-y", "-loglevel", "error",
             "-filter_complex",
-            f"color=c={colour}:s={W}x{H}:r=30,format=yuv420p,trim=end_frame={frames}[in];{graph};[out]format=rgb24[rgb]",
+            f"color=c={colour}:s={W}x{H}:r=30,format=yuv420p,trim=end_frame={frames}[in];"
+            f"{graph};[out]format=rgb24[rgb]",
             "-map", "[rgb]", "-f", "rawvideo", str(out),
         ],
         timeout=30,

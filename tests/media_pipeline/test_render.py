@@ -209,6 +209,27 @@ def test_a_clip_that_runs_out_a_few_frames_early_holds_its_last_frame(media, tmp
     assert int(probe(result.path)["video"]["nb_frames"]) == 66
 
 
+@pytest.mark.parametrize("style_name", ["CLEAN_VLOG", "VINTAGE_FILM", "NEON_NIGHT"])
+def test_a_plan_from_the_planner_in_a_real_style_renders_to_spec(media, tmp_path, style_name):
+    # The contract between planner and renderer, end to end: probed files, a beat
+    # grid known from the synthetic song (no beat analysis), plan_edit, render.
+    from media_pipeline.facts import BeatGrid
+    from media_pipeline.probe import probe_audio, probe_visual
+    from media_pipeline.segment import plan_edit
+    from media_pipeline.style import get_style
+
+    visuals = [probe_visual(media[k].path) for k in ("phone", "wide", "photo", "black")]
+    song = probe_audio(media["song"].path)
+    beats = tuple(i * 0.5 for i in range(16))
+    grid = BeatGrid(8.0, 120.0, beats, beats[::4], 10.0, (0.5,) * 80)
+    plan = plan_edit(visuals, song, grid, get_style(style_name), duration=5.0, size=(180, 320))
+    result = render(plan, str(tmp_path / "planned.mp4"))
+    info = probe(result.path)
+    assert int(info["video"]["nb_frames"]) == round(plan.duration * FPS)
+    assert (info["video"]["width"], info["video"]["height"]) == (180, 320)
+    assert abs(float(info["video"]["duration"]) - float(info["audio"]["duration"])) <= FRAME
+
+
 # ---------------------------------------------------------------- failures leave nothing behind
 
 
