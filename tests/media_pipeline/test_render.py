@@ -267,3 +267,27 @@ def test_an_output_that_does_not_match_its_plan_is_rejected(rendered):
         verify_output(result.path, replace(plan, duration=plan.duration + 0.5))
     with pytest.raises(RenderFailed, match="size"):
         verify_output(result.path, replace(plan, width=360))
+
+
+def test_a_phone_photo_stored_on_its_side_comes_out_upright(media, tmp_path):
+    from PIL import Image
+
+    from media_pipeline.probe import probe as probe_file
+
+    # Upright the portrait is white on the left, black on the right; the file stores it
+    # turned a quarter anticlockwise with EXIF orientation 6 ("turn clockwise to show").
+    upright = Image.new("RGB", (400, 600), "black")
+    upright.paste((255, 255, 255), (0, 0, 200, 600))
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+    info = probe_file(str(path))
+    assert (info.width, info.height, info.rotation) == (400, 600, 90)
+    plan = build_plan([info], media["song"], [Shot(0, 1.0, reframe=LETTERBOX)])
+    out = tmp_path / "upright.mp4"
+    render(plan, str(out), style=make_style(reframe=LETTERBOX))
+    first = gray_frames(str(out), tmp_path)[0]  # 320 rows x 180 columns; the picture fills rows 25-295
+    picture = first[40:280]
+    assert picture[:, :80].mean() > 200, "the left half is white"
+    assert picture[:, 100:].mean() < 50, "the right half is black"
