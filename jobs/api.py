@@ -75,11 +75,7 @@ def _job_or_none(job_id: str) -> Job | None:
 
 @api_view("POST")
 def upload(request: HttpRequest) -> JsonResponse:
-    form = uploads.read_job_form(request)
-    try:
-        job = uploads.create_job(form)
-    finally:
-        uploads.discard_uploads(request)
+    job, form = uploads.submit(request)
     if job is None:
         field, message = form.first_error()
         return error(message, 400, field=field)

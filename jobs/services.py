@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from media_pipeline.segment import MIN_CLIP, MIN_SONG
+
 from .models import Audio, Job, Video, job_dir
 
 if TYPE_CHECKING:
@@ -96,29 +98,31 @@ def job_create(
 
 
 def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> None:
-    from media_pipeline.errors import UnsupportedMedia
-
     folder = Path(settings.MEDIA_ROOT) / job_dir(job.id)
     folder.mkdir(parents=True, exist_ok=True)
     for order, source in enumerate(visuals):
         path = _write(source, folder / f"visual-{order + 1}{_suffix(source.name, VISUAL_SUFFIXES)}", "videos")
-        try:
-            info = check_visual(path)
-        except UnsupportedMedia as exc:
-            raise JobInputError("videos", f"{source.name}: {exc}") from exc
+        info = _checked(check_visual, path, source.name, "videos")
         Video.objects.create(
             job=job, file=_relative(path), original_name=source.name[:255], file_size=path.stat().st_size,
             duration=info.duration, width=info.width, height=info.height, file_type=info.kind, order=order,
         )
     path = _write(music, folder / f"music{_suffix(music.name, MUSIC_SUFFIXES)}", "music")
-    try:
-        info = check_music(path)
-    except UnsupportedMedia as exc:
-        raise JobInputError("music", f"{music.name}: {exc}") from exc
+    info = _checked(check_music, path, music.name, "music")
     Audio.objects.create(
         job=job, file=_relative(path), original_name=music.name[:255],
         file_size=path.stat().st_size, duration=info.duration,
     )
+
+
+def _checked(check: Callable[[Path], MediaInfo], path: Path, name: str, field: str) -> MediaInfo:
+    """Run a content check; its refusal becomes the field's error, prefixed with the creator's file name."""
+    from media_pipeline.errors import UnsupportedMedia
+
+    try:
+        return check(path)
+    except UnsupportedMedia as exc:
+        raise JobInputError(field, f"{name}: {exc}") from exc
 
 
 # What we accept, by probed content (ffprobe's container and codec names), never by extension.
@@ -145,6 +149,8 @@ def check_visual(path: Path) -> MediaInfo:
         raise UnsupportedMedia(f"videos must be {VIDEO_TYPES_TEXT}")
     if info.codec not in VIDEO_CODECS:
         raise UnsupportedMedia(f"the video is encoded as {info.codec or 'an unknown codec'}, which we cannot use")
+    if info.duration < MIN_CLIP:
+        raise UnsupportedMedia(f"the clip is only {info.duration:.2f} s long; clips need at least {MIN_CLIP:g} s")
     return info
 
 
@@ -157,6 +163,8 @@ def check_music(path: Path) -> MediaInfo:
     codec_ok = info.codec in MUSIC_CODECS or info.codec.startswith("pcm_")
     if not (_containers(info.format_name) & MUSIC_CONTAINERS and codec_ok):
         raise UnsupportedMedia(f"music must be {MUSIC_TYPES_TEXT}")
+    if info.duration < MIN_SONG:
+        raise UnsupportedMedia(f"the song is only {info.duration:.1f} s long; songs need at least {MIN_SONG:g} s")
     return info
 
 

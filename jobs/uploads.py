@@ -155,6 +155,18 @@ def create_job(form: JobForm) -> Job | None:
         return None
 
 
+def submit(request: HttpRequest) -> tuple[Job | None, JobForm]:
+    """Read the posted job, create and queue it, and always drop the request's temporary files.
+
+    Returns the job (None when refused) and the bound form carrying any errors.
+    """
+    form = read_job_form(request)
+    try:
+        return create_job(form), form
+    finally:
+        discard_uploads(request)
+
+
 def discard_uploads(request: HttpRequest) -> None:
     """Delete the request's temporary files now (those moved into a job are already gone from tmp)."""
     files = getattr(request, "_files", None)

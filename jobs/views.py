@@ -51,11 +51,7 @@ def editor(request: HttpRequest) -> HttpResponse:
 
 
 def _submit(request: HttpRequest) -> HttpResponse:
-    form = uploads.read_job_form(request)
-    try:
-        job = uploads.create_job(form)
-    finally:
-        uploads.discard_uploads(request)
+    job, form = uploads.submit(request)
     if job is not None:
         url = reverse("job", args=[job.id])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

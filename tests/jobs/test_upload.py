@@ -199,3 +199,17 @@ def test_a_photo_past_the_pixel_limit_is_refused(send, db, media_root, monkeypat
     assert response.status_code == 400
     assert response.json()["detail"].startswith("sunset.jpg: the photo is too large")
     assert stored_files(media_root) == []
+
+
+def test_it_refuses_a_song_too_short_to_cut_to(client, db, tmp_path, media_root):
+    from jobs.models import Job
+    from tests.media_factory import make_clip, make_song
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2)
+    song = make_song(tmp_path / "jingle.wav", seconds=2)
+    with open(clip, "rb") as v, open(song, "rb") as m:
+        response = client.post("/api/upload", {"videos": v, "music": m, "style": "CLEAN_VLOG"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "jingle.wav: the song is only 2.0 s long; songs need at least 3 s"
+    assert Job.objects.count() == 0
+    assert not [p for p in media_root.rglob("*") if p.is_file()]
