@@ -366,3 +366,32 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
     if status == Status.UPLOADING:
         return False, "its files are still being uploaded"
     return False, "it is already queued"
+
+
+UPLOAD_ABANDONED_S = 3600  # an upload request never takes this long: its process died
+
+
+def job_sweep() -> dict[str, int]:
+    """Rescue jobs whose worker died, and clear what crashed uploads left behind. Runs every minute."""
+    from django_q.tasks import async_task
+
+    stale = Job.objects.filter(status=Status.PROCESSING, heartbeat_at__lt=_stale_before())
+    requeued = 0
+    for job_id in stale.values_list("id", flat=True):
+        # Let job_claim decide: it re-takes the job, or fails it once its attempts are used up.
+        async_task("jobs.tasks.render_job", str(job_id), group="render")
+        requeued += 1
+    cutoff = timezone.now() - timedelta(seconds=UPLOAD_ABANDONED_S)
+    abandoned = list(Job.objects.filter(status=Status.UPLOADING, created_at__lt=cutoff))
+    for job in abandoned:
+        _discard(job)
+    tmp_files = 0
+    from .uploads import TEMP_DIR_NAME
+
+    tmp = Path(settings.MEDIA_ROOT) / TEMP_DIR_NAME
+    if tmp.is_dir():
+        for leftover in tmp.iterdir():
+            if leftover.is_file() and leftover.stat().st_mtime < cutoff.timestamp():
+                leftover.unlink(missing_ok=True)
+                tmp_files += 1
+    return {"requeued": requeued, "abandoned_uploads": len(abandoned), "temp_files": tmp_files}
