@@ -332,6 +332,11 @@ def job_render(
         log.exception("job %s crashed", job_id)
         job_fail(job_id, f"Something went wrong on our side while rendering ({type(exc).__name__}). Try again.")
         raise
+    except BaseException:
+        # Ctrl-C on `render_job`, or the worker shutting down: stopped on purpose, so the sweep must not
+        # hand it to another worker behind the operator's back.
+        job_fail(job_id, "Rendering was stopped before it finished. Retry the job to render it again.")
+        raise
     else:
         job_complete(job_id, output_name, plan)
     return Job.objects.get(id=job_id)

@@ -100,3 +100,13 @@ def test_a_failed_render_exits_non_zero_with_the_reason(db, files, monkeypatch):
     monkeypatch.setattr("jobs.engine.render_job_media", failing)
     with pytest.raises(CommandError, match="failed: the song could not be decoded"):
         call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG")
+
+
+def test_ctrl_c_ends_with_one_line_and_a_failed_job(db, files, monkeypatch):
+    def interrupted(job, report):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("jobs.engine.render_job_media", interrupted)
+    with pytest.raises(CommandError, match="interrupted: job .* is marked FAILED"):
+        call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG")
+    assert Job.objects.get().status == Job.Status.FAILED

@@ -60,3 +60,16 @@ def test_creating_a_job_enqueues_it_only_after_commit(make_job, enqueued, django
     assert enqueued == []
     callbacks[0]()
     assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+
+
+def test_a_render_stopped_with_ctrl_c_ends_failed_not_stuck_processing(make_job):
+    job = make_job()
+
+    def engine(job, report):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        services.job_render(job.id, engine=engine)
+    job.refresh_from_db()
+    assert job.status == S.FAILED
+    assert job.error_message.startswith("Rendering was stopped before it finished")

@@ -38,8 +38,12 @@ class Command(BaseCommand):
             job = self._existing_job(options["job_id"])
         else:
             job = self._new_job(options)
-        finished = services.job_render(job.id, listener=ProgressBar(self.stderr_stream()))
-        self.stderr_stream().write("\n")
+        try:
+            finished = services.job_render(job.id, listener=ProgressBar(self.stderr_stream()))
+        except KeyboardInterrupt:
+            raise CommandError(f"interrupted: job {job.id} is marked FAILED; retry it to render again") from None
+        finally:
+            self.stderr_stream().write("\n")
         if finished is None:
             raise CommandError(f"job {job.id} was taken by another worker")
         if finished.status != Job.Status.COMPLETED:
