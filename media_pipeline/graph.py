@@ -32,10 +32,11 @@ here; the comments next to them give the numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import ffmpeg
-from .edit_plan import BLUR, CUT, FILL, LETTERBOX, Plan, Segment
+from .edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .facts import MediaInfo
 from .grade import grade_graph, is_neutral
 from .style import AudioTreatment, Style, get_style
@@ -393,7 +394,13 @@ def _segment_tail(fps: int) -> list[str]:
 
 
 def _photo_segments(plan: Plan, visual: int, index: int, timings: tuple[SegmentTiming, ...]) -> list[str]:
-    """The photo's composition is built once per reframe mode, then split to its segments."""
+    """The photo's composition is built once per reframe mode; one zoompan (or loop) makes all its segments.
+
+    One filter per photo and mode, not per segment, matters for memory: ffmpeg
+    5.1 keeps each zoompan's frame buffers (about 6 MB at 1080x1920) until the
+    render ends. The frames come out in output order and a segment filter deals
+    them to the segments, each taking them only when the join reaches it.
+    """
     info = plan.visuals[visual]
     used = [i for i, seg in enumerate(plan.segments) if seg.visual == visual]
     modes = sorted({plan.segments[i].reframe for i in used})
@@ -406,52 +413,65 @@ def _photo_segments(plan: Plan, visual: int, index: int, timings: tuple[SegmentT
         moving = any(plan.segments[i].motion is not None for i in group)
         scale = zoom * PHOTO_SUPERSAMPLE if moving else 1.0
         width, height = _even(plan.width * scale), _even(plan.height * scale)
-        copies = [f"p{visual}c{m}s{i}" for i in group]
+        frames = [timings[i].frames for i in group]
+        if moving:
+            make = [_ken_burns([plan.segments[i] for i in group], frames, plan), f"trim=end_frame={sum(frames)}"]
+        else:
+            # Repeat the one composed frame: nothing is computed per frame.
+            make = [f"loop=loop={sum(frames) - 1}:size=1"]
+        pieces = [f"p{visual}c{m}s{i}" for i in group]
+        split = f"segment=frames={'|'.join(str(b) for b in _cumulative(frames)[:-1])}" if len(group) > 1 else "null"
         parts.append(
             _reframe(
                 mode, info, width, height,
-                src=f"p{visual}m{m}", head=[], tail=["format=yuv420p", "setsar=1", f"split={len(group)}"],
-                dst=_labels(copies), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS,
+                src=f"p{visual}m{m}", head=[],
+                tail=["format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N", split],
+                dst=_labels(pieces), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS,
             )
         )
-        parts += [
-            _chain(copy, _photo_frames(plan, i, timings[i], width, height), f"s{i}")
-            for copy, i in zip(copies, group)
-        ]
+        parts += [_chain(piece, _segment_tail(plan.fps), f"s{i}") for piece, i in zip(pieces, group)]
     return parts
+
+
+def _cumulative(values: list[int]) -> list[int]:
+    totals, running = [], 0
+    for value in values:
+        running += value
+        totals.append(running)
+    return totals
 
 
 def _max_zoom(seg: Segment) -> float:
     return max(seg.motion.zoom_from, seg.motion.zoom_to) if seg.motion else 1.0
 
 
-def _photo_frames(plan: Plan, i: int, timing: SegmentTiming, width: int, height: int) -> list[str]:
-    """Filters turning the single composed frame into the segment's frames."""
-    seg = plan.segments[i]
-    n = timing.frames
-    if seg.motion is None:
-        scale = [] if (width, height) == (plan.width, plan.height) else [
-            f"scale={plan.width}:{plan.height}:flags={PHOTO_SCALE_FLAGS}"
+def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan) -> str:
+    """One zoompan making every segment's move in turn: each expression is piecewise over the output frame `on`.
+
+    zoompan crops iw/zoom x ih/zoom around the moving centre and scales it to
+    the output size, once per output frame. A segment without motion holds the
+    whole composition still.
+    """
+    starts = [0, *_cumulative(frames)[:-1]]
+    still = Motion(1.0, 1.0)
+
+    def piecewise(part: Callable[[Motion, str], str]) -> str:
+        pieces = [
+            part(seg.motion or still, f"{f'(on-{start})' if start else 'on'}/{max(n - 1, 1)}")
+            for seg, start, n in zip(segments, starts, frames)
         ]
-        # Scale the one frame, then repeat it: nothing is computed per frame.
-        return [*scale, f"loop=loop={n - 1}:size=1", f"settb=1/{plan.fps}", "setpts=N", f"fps={plan.fps}", "setsar=1"]
-    return [_ken_burns(seg, n, plan), f"trim=end_frame={n}", *_segment_tail(plan.fps), f"fps={plan.fps}"]
+        text = pieces[-1]
+        for start, piece in zip(reversed(starts[1:]), reversed(pieces[:-1])):
+            text = f"if(lt(on,{start}),{piece},{text})"
+        return text
 
-
-def _ken_burns(seg: Segment, frames: int, plan: Plan) -> str:
-    # zoompan crops iw/zoom x ih/zoom around the moving centre and scales it to
-    # the output size, once per output frame; `on` counts output frames.
-    m = seg.motion
-    assert m is not None
-    progress = f"on/{max(frames - 1, 1)}"
-
-    def lerp(a: float, b: float) -> str:
+    def lerp(a: float, b: float, progress: str) -> str:
         return _n(a) if a == b else f"({_n(a)}+{_n(b - a)}*{progress})"
 
-    zoom = f"max(1,{lerp(m.zoom_from, m.zoom_to)})"
-    x = f"max(0,min(iw-iw/zoom,{lerp(m.x_from, m.x_to)}*iw-iw/zoom/2))"
-    y = f"max(0,min(ih-ih/zoom,{lerp(m.y_from, m.y_to)}*ih-ih/zoom/2))"
-    return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={frames}:s={plan.width}x{plan.height}:fps={plan.fps}"
+    zoom = piecewise(lambda m, p: f"max(1,{lerp(m.zoom_from, m.zoom_to, p)})")
+    x = piecewise(lambda m, p: f"max(0,min(iw-iw/zoom,{lerp(m.x_from, m.x_to, p)}*iw-iw/zoom/2))")
+    y = piecewise(lambda m, p: f"max(0,min(ih-ih/zoom,{lerp(m.y_from, m.y_to, p)}*ih-ih/zoom/2))")
+    return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={sum(frames)}:s={plan.width}x{plan.height}:fps={plan.fps}"
 
 
 # ---------------------------------------------------------------- reframing
@@ -538,84 +558,153 @@ def _fit_size(info: MediaInfo, width: int, height: int) -> tuple[int, int]:
 
 
 def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str:
-    """All segments in order through one concat; each transition is made from just the overlapping frames.
+    """All segments in order, each transition made from just the overlapping frames.
 
-    A segment with transitions is cut (segment filter) into head | body | tail:
-    its head is blended with the previous segment's tail, and the pieces
-    body 0, transition 1, body 1, ... are concatenated.
+    A segment with transitions is cut (segment filter) into head | body | tail.
+    Every output frame comes from the main lane, one concat of body 0, tail 0,
+    body 1, ... Crossfades and dips are drawn by a single blend of the main lane
+    with an over lane that holds the incoming heads (or a black or white frame
+    for a dip) during transitions and a repeated filler frame elsewhere; sendcmd
+    sets the blend's opacity frame by frame and the blend is off between
+    transitions, so the main lane's frames pass through untouched. Other
+    transitions are one xfade each, on the main lane.
     """
     parts: list[str] = []
-    pieces: list[str] = []
+    main: list[str] = []
+    over = _OverLane()
     previous_tail = ""
     for i, timing in enumerate(timings):
         outgoing = timings[i + 1].overlap if i + 1 < len(timings) else 0
         head, body, tail = _cut_segment(i, timing, outgoing, parts)
         name = _transition_name(plan.segments[i].transition, timing.overlap)
-        if head and (name in CROSSFADES or name in DIPS):
-            made, labels = _transition(name, previous_tail, head, timing.overlap, f"x{i}")
-            parts += made
-            pieces += labels
+        if head and name in CROSSFADES:
+            main.append(previous_tail)
+            over.add(timing.first_frame, head, timing.overlap)
+        elif head and name in DIPS:
+            out_frames = timing.overlap // 2
+            parts.append(_chain(previous_tail, [f"trim=end_frame={out_frames}"], f"x{i}o"))
+            parts.append(_chain(head, [f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS"], f"x{i}i"))
+            main += [f"x{i}o", f"x{i}i"]
+            over.add_dip(timing.first_frame, DIPS[name], timing.overlap, out_frames)
         elif head:
             parts.append(_xfade(name, previous_tail, head, timing.overlap, plan.fps, f"x{i}"))
-            pieces.append(f"x{i}")
+            main.append(f"x{i}")
         if body:
-            pieces.append(body)
+            main.append(body)
         previous_tail = tail
-    inputs = "".join(f"[{label}]" for label in pieces)
     # Renumbering after concat makes every timestamp exactly frame / fps.
-    parts.append(f"{inputs}concat=n={len(pieces)}:v=1:a=0,settb=1/{plan.fps},setpts=N[{dst}]")
+    renumber = f"settb=1/{plan.fps},setpts=N"
+    lane = "joined_main" if over.windows else dst
+    parts.append("".join(f"[{label}]" for label in main) + f"concat=n={len(main)}:v=1:a=0,{renumber}[{lane}]")
+    if over.windows:
+        parts += over.graph(plan, output_frames(plan), renumber, main=lane, dst=dst)
     return ";".join(parts)
 
 
-# Transitions done without xfade. ffmpeg 5.1's xfade has no 4:2:0 mode: every
-# transition converts both sides to 4:4:4 and back, and each instance keeps about
-# 21 MB of 1080x1920 frame buffers to the end of the render. A crossfade as an
-# alpha fade plus overlay costs a fifth of xfade's time (about 2 ms a frame) and
-# a dip to a colour is two fade filters (about 7 MB kept, no blending at all).
+# Transitions done without xfade. ffmpeg 5.1 keeps every filter's frame buffers
+# until the render ends, so a filter per transition costs memory per transition:
+# an xfade about 21 MB (it has no 4:2:0 mode, so both sides go to 4:4:4 and back),
+# an alpha-fade-and-overlay crossfade about 10 MB. Crossfades and dips instead
+# share one blend for the whole edit (see _OverLane), a fixed cost of about
+# 8 MB, and 8 ms of CPU per transition frame (nothing between transitions).
 # "dissolve" is done as the soft cross-dissolve editors mean by it (and the styles'
 # descriptions promise), not xfade's pixel-noise dissolve, which is 20 times dearer.
 CROSSFADES = frozenset({"fade", "dissolve"})
 MIN_XFADE_FRAMES = 4
 DIPS = {"fadeblack": "black", "fadewhite": "white"}
 
+# The blend that draws crossfades and dips, named so sendcmd reaches only it.
+_JOIN_BLEND = "blend@join"
+
 
 def _transition_name(name: str, frames: int) -> str:
     """The transition actually drawn: one only a few frames long is shown as a crossfade.
 
     Over two or three frames a wipe, zoom or blur cannot be told from a quick
-    blend, and each xfade costs ten times a crossfade's memory.
+    blend, and each xfade costs far more memory than a crossfade.
     """
     return "fade" if frames < MIN_XFADE_FRAMES and name not in DIPS else name
 
 
-def _transition(name: str, tail: str, head: str, frames: int, tag: str) -> tuple[list[str], list[str]]:
-    """(graph parts, pieces for the concat) turning `frames` of [tail] and [head] into a crossfade or a dip."""
-    if name in CROSSFADES:
-        # The incoming picture's opacity rises from 0 on the first frame, as xfade's
-        # fade does. overlay pairs frames by timestamp, so both sides start at zero.
-        # The fifos matter: overlay (framesync) pulls on its inputs as soon as any
-        # frame reaches it, and a head frame can arrive early (the decoder reads a
-        # frame or two past the previous segment); without them it pulls the
-        # previous segment's tail at once, parking that segment's whole body in
-        # memory (1.8 GB instead of 0.5 GB for a 30 s edit of crossfades).
-        return [
-            _chain(
-                head, ["fifo", "setpts=PTS-STARTPTS", "format=yuva420p", f"fade=t=in:s=0:n={frames}:alpha=1"],
-                f"{tag}a",
-            ),
-            _chain(tail, ["fifo", "setpts=PTS-STARTPTS"], f"{tag}b"),
-            f"[{tag}b][{tag}a]overlay=format=yuv420:eof_action=endall,format=yuv420p[{tag}]",
-        ], [tag]
-    if name in DIPS:
-        # Out to the colour over the first half, in from it over the second.
-        out_frames = frames // 2
-        colour = DIPS[name]
-        return [
-            _chain(tail, [f"trim=end_frame={out_frames}", f"fade=t=out:s=0:n={out_frames}:c={colour}"], f"{tag}o"),
-            _chain(head, [f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS",
-                          f"fade=t=in:s=0:n={frames - out_frames}:c={colour}"], f"{tag}i"),
-        ], [f"{tag}o", f"{tag}i"]
-    raise ValueError(f"{name!r} is an xfade transition")
+@dataclass(frozen=True)
+class _Window:
+    """Output frames [first, first + frames) where the main lane is blended with the over lane."""
+
+    first: int
+    frames: int
+    opacity: str  # the main lane's opacity as an expression of F, the frame's number in the window
+
+
+class _OverLane:
+    """The second lane of the join: heads of crossfades, a colour for dips, a filler frame elsewhere.
+
+    Fillers and dip colours are one frame each, repeated by loop, so the lane
+    costs three frames of memory however many transitions the edit has.
+    """
+
+    def __init__(self) -> None:
+        self.pieces: list[tuple[str, int]] = []  # (label or colour, frames), in output order
+        self.windows: list[_Window] = []
+        self._at = 0  # output frames the lane covers so far
+
+    def add(self, first: int, head: str, frames: int) -> None:
+        """A crossfade: the head shows through from 0 on the window's first frame, as xfade's fade."""
+        self._fill(first)
+        self.pieces.append((head, frames))
+        self._at += frames
+        self.windows.append(_Window(first, frames, f"1-F/{frames}"))
+
+    def add_dip(self, first: int, colour: str, frames: int, out_frames: int) -> None:
+        """A dip: the outgoing picture fades to `colour` over out_frames, then the incoming one from it."""
+        self._fill(first)
+        self.pieces.append((f"={colour}", frames))
+        self._at += frames
+        in_frames = frames - out_frames
+        if out_frames:
+            self.windows.append(_Window(first, out_frames, f"1-(F+1)/{out_frames}"))
+        self.windows.append(_Window(first + out_frames, in_frames, f"(F+1)/{in_frames}"))
+
+    def _fill(self, until: int) -> None:
+        if until > self._at:
+            self.pieces.append(("=black", until - self._at))
+            self._at = until
+
+    def graph(self, plan: Plan, total: int, renumber: str, *, main: str, dst: str) -> list[str]:
+        """Graph parts that build the lane and blend it into [main], ending in [dst]."""
+        self._fill(total)
+        colours = [p for p, _ in self.pieces if p.startswith("=")]
+        labels: list[str] = []
+        parts: list[str] = []
+        for colour in sorted(set(colours)):
+            uses = [k for k, (p, _) in enumerate(self.pieces) if p == colour]
+            copies = [f"over{k}c" for k in uses]
+            source = f"color=c={colour[1:]}:s={plan.width}x{plan.height}:r={plan.fps}"
+            parts.append(f"{source},format=yuv420p,setsar=1,trim=end_frame=1,split={len(copies)}[{_labels(copies)}]")
+            for k, copy in zip(uses, copies):
+                parts.append(_chain(copy, [f"loop=loop={self.pieces[k][1] - 1}:size=1"], f"over{k}"))
+        for k, (piece, _) in enumerate(self.pieces):
+            labels.append(f"over{k}" if piece.startswith("=") else piece)
+        parts.append("".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0,{renumber}[over]")
+        parts.append(
+            f"[{main}]sendcmd=c='{self._commands(plan.fps)}'[{main}c];"
+            f"[{main}c][over]{_JOIN_BLEND}=all_mode=normal:enable='{self._enable()}',format=yuv420p[{dst}]"
+        )
+        return parts
+
+    def _commands(self, fps: int) -> str:
+        # Each window's interval runs from half a frame before its first frame to
+        # half a frame before the frame after it: exactly its frames, whatever the
+        # float rounding. F is the frame's number within the window. The opacity is
+        # set per plane: blend 5.1 ignores an all_opacity of exactly 1.
+        intervals = []
+        for w in self.windows:
+            opacity = w.opacity.replace("F", f"(T*{fps}-{w.first})")
+            commands = ", ".join(f"[expr] {_JOIN_BLEND} c{plane}_opacity {opacity}" for plane in range(3))
+            intervals.append(f"{_t((w.first - 0.5) / fps)}-{_t((w.first + w.frames - 0.5) / fps)} {commands}")
+        return ";".join(intervals)
+
+    def _enable(self) -> str:
+        return "+".join(f"between(n,{w.first},{w.first + w.frames - 1})" for w in self.windows)
 
 
 def _xfade(name: str, tail: str, head: str, frames: int, fps: int, tag: str) -> str:

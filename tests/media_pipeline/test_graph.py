@@ -199,8 +199,16 @@ def test_a_photo_is_decoded_once_without_the_loop_option_even_when_shown_twice()
     assert [p for _, p in inputs(args)].count("/media/p.jpg") == 1
     assert "-loop" not in args
     text = filter_graph(args)
-    assert text.count("zoompan=") == 1  # the Ken Burns shot; the still one repeats a single frame
-    assert "loop=loop=" in text
+    # One zoompan makes both shots (the still one at zoom 1); a segment filter deals them out.
+    assert text.count("zoompan=") == 1
+    assert "segment=frames=" in text.split("zoompan=")[1].split(";")[0]
+
+
+def test_a_photo_shown_only_still_repeats_one_composed_frame():
+    plan = build_plan([CLIP_A, PHOTO], SONG, [Shot(0, 1.0), Shot(1, 1.0), Shot(0, 1.0, source_in=1.0), Shot(1, 1.0)])
+    text = filter_graph(command(plan))
+    assert "zoompan" not in text
+    assert text.count("loop=loop=59:size=1") == 1
 
 
 def test_the_ken_burns_move_follows_the_segment_motion():
@@ -259,19 +267,51 @@ def test_an_xfade_transition_blends_exactly_the_overlapping_frames():
 def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
     plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.0), Shot(1, 1.0, "zoomin", 0.1)])
     text = filter_graph(command(plan))
-    assert "xfade" not in text and "fade=t=in:s=0:n=3:alpha=1" in text
+    first = graph.segment_timings(plan)[1].first_frame
+    assert "xfade" not in text
+    assert f"between(n,{first},{first + 2})" in text and f"c2_opacity 1-(T*30-{first})/3" in text
 
 
-def test_a_crossfade_fades_the_incoming_picture_in_over_the_outgoing_one():
-    text = filter_graph(command(mixed_plan()))
-    assert "fade=t=in:s=0:n=15:alpha=1" in text
-    assert "overlay=format=yuv420" in text
+def _join_blend(text: str) -> str:
+    return next(part for part in text.split(";") if "blend@join=" in part)
 
 
-def test_a_dip_to_black_fades_out_then_in_without_blending():
-    text = filter_graph(command(mixed_plan()))
-    assert "fade=t=out:s=0:n=7:c=black" in text
-    assert "fade=t=in:s=0:n=8:c=black" in text
+def test_every_crossfade_and_dip_is_drawn_by_one_blend_enabled_only_on_their_frames():
+    plan = mixed_plan()
+    text = filter_graph(command(plan))
+    timings = graph.segment_timings(plan)
+    assert text.count("blend@join=") == 1
+    windows = [
+        (t.first_frame, t.first_frame + t.overlap - 1)
+        for seg, t in zip(plan.segments, timings) if seg.transition in ("fade", "fadeblack")
+    ]
+    enable = _join_blend(text).split("enable='")[1].split("'")[0]
+    # The dip is two windows (out, then in); together they cover the same frames.
+    covered = set()
+    for term in enable.split("+"):
+        a, b = map(int, term[len("between(n,"):-1].split(","))
+        covered |= set(range(a, b + 1))
+    assert covered == {f for a, b in windows for f in range(a, b + 1)}
+
+
+def test_a_crossfade_shows_the_incoming_head_through_the_outgoing_tail_from_zero():
+    plan = mixed_plan()
+    text = filter_graph(command(plan))
+    first = graph.segment_timings(plan)[1].first_frame
+    # The main lane carries segment 0's tail, the over lane segment 1's head.
+    assert "[s1h]" in text.split("[over]")[0].split(";")[-1]
+    start, end = (first - 0.5) / 30, (first + 15 - 0.5) / 30
+    assert f"{start:.6f}-{end:.6f} [expr] blend@join c0_opacity 1-(T*30-{first})/15" in text
+
+
+def test_a_dip_to_black_fades_out_then_in_through_one_black_frame():
+    plan = mixed_plan()
+    text = filter_graph(command(plan))
+    first = graph.segment_timings(plan)[4].first_frame
+    assert text.count("color=c=black") == 1 and "trim=end_frame=1" in text
+    assert f"c0_opacity 1-((T*30-{first})+1)/7" in text
+    assert f"c1_opacity ((T*30-{first + 7})+1)/8" in text
+    assert "[x4o][x4i]" in text  # the tail's first 7 frames, then the head's last 8, on the main lane
 
 
 def test_an_unknown_transition_is_refused_before_ffmpeg_runs():

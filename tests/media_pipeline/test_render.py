@@ -175,6 +175,19 @@ def test_a_crossfade_blends_the_two_shots_over_the_planned_frames(media, tmp_pat
     assert np.all(np.diff(ramp) > 0) and ramp[0] < 40 and ramp[-1] > 60
 
 
+def test_a_dip_to_black_darkens_to_black_between_the_shots_and_comes_back(media, tmp_path):
+    plan = build_plan([media["phone"], media["wide"]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, "fadeblack", 0.4)])
+    out = tmp_path / "dip.mp4"
+    render(plan, str(out), style=make_style())
+    brightness = gray_frames(str(out), tmp_path).mean(axis=(1, 2))
+    start, end = round(plan.segments[1].start * FPS), round(plan.segments[0].end * FPS)
+    middle = (start + end) // 2
+    assert brightness[start - 1] > 60 and brightness[end] > 60
+    assert brightness[middle - 1] < 20  # the last frame of the fade out is black
+    assert np.all(np.diff(brightness[start:middle]) < 0)  # darker every frame on the way out
+    assert np.all(np.diff(brightness[middle:end]) > 0)  # brighter every frame on the way in
+
+
 def test_blur_grade_and_clip_sound_render_to_spec_too(media, tmp_path):
     style = make_style(
         reframe=BLUR,
