@@ -568,6 +568,7 @@ def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str
     sets the blend's opacity frame by frame and the blend is off between
     transitions, so the main lane's frames pass through untouched. Other
     transitions are one xfade each, on the main lane.
+    Slides are the over lane's heads moved in over the main lane by one overlay.
     """
     parts: list[str] = []
     main: list[str] = []
@@ -577,9 +578,9 @@ def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str
         outgoing = timings[i + 1].overlap if i + 1 < len(timings) else 0
         head, body, tail = _cut_segment(i, timing, outgoing, parts)
         name = _transition_name(plan.segments[i].transition, timing.overlap)
-        if head and name in CROSSFADES:
+        if head and (name in CROSSFADES or name in SLIDES):
             main.append(previous_tail)
-            over.add(timing.first_frame, head, timing.overlap)
+            over.add(timing.first_frame, head, timing.overlap, slide=SLIDES.get(name), eased=name in _EASED)
         elif head and name in DIPS:
             out_frames = timing.overlap // 2
             parts.append(_chain(previous_tail, [f"trim=end_frame={out_frames}"], f"x{i}o"))
@@ -594,9 +595,9 @@ def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str
         previous_tail = tail
     # Renumbering after concat makes every timestamp exactly frame / fps.
     renumber = f"settb=1/{plan.fps},setpts=N"
-    lane = "joined_main" if over.windows else dst
+    lane = "joined_main" if over.used else dst
     parts.append("".join(f"[{label}]" for label in main) + f"concat=n={len(main)}:v=1:a=0,{renumber}[{lane}]")
-    if over.windows:
+    if over.used:
         parts += over.graph(plan, output_frames(plan), renumber, main=lane, dst=dst)
     return ";".join(parts)
 
@@ -611,6 +612,17 @@ def _join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str
 # descriptions promise), not xfade's pixel-noise dissolve, which is 20 times dearer.
 CROSSFADES = frozenset({"fade", "dissolve"})
 MIN_XFADE_FRAMES = 4
+
+# Slides: the incoming picture moves in over the outgoing one from a side, by one
+# overlay for the whole edit (the same fixed cost as the blend, no 4:4:4 round
+# trip). The value is (x, y) of the picture's starting offset in frame widths
+# and heights. xfade's smooth* wipes are drawn as eased slides.
+SLIDES: dict[str, tuple[int, int]] = {
+    "slideleft": (1, 0), "slideright": (-1, 0), "slideup": (0, 1), "slidedown": (0, -1),
+    "smoothleft": (1, 0), "smoothright": (-1, 0), "smoothup": (0, 1), "smoothdown": (0, -1),
+}
+_EASED = frozenset({"smoothleft", "smoothright", "smoothup", "smoothdown"})
+
 DIPS = {"fadeblack": "black", "fadewhite": "white"}
 
 # The blend that draws crossfades and dips, named so sendcmd reaches only it.
@@ -628,31 +640,42 @@ def _transition_name(name: str, frames: int) -> str:
 
 @dataclass(frozen=True)
 class _Window:
-    """Output frames [first, first + frames) where the main lane is blended with the over lane."""
+    """Output frames [first, first + frames) where the over lane is drawn onto the main lane."""
 
     first: int
     frames: int
-    opacity: str  # the main lane's opacity as an expression of F, the frame's number in the window
+    opacity: str = ""  # blend: the main lane's opacity as an expression of F, the frame's number in the window
+    slide: tuple[int, int] = (0, 0)  # overlay: where the incoming picture starts, in frame widths and heights
+    eased: bool = False
 
 
 class _OverLane:
-    """The second lane of the join: heads of crossfades, a colour for dips, a filler frame elsewhere.
+    """The second lane of the join: incoming heads, a colour for dips, a filler frame elsewhere.
 
     Fillers and dip colours are one frame each, repeated by loop, so the lane
     costs three frames of memory however many transitions the edit has.
     """
 
     def __init__(self) -> None:
-        self.pieces: list[tuple[str, int]] = []  # (label or colour, frames), in output order
-        self.windows: list[_Window] = []
+        self.pieces: list[tuple[str, int]] = []  # (label or =colour, frames), in output order
+        self.blends: list[_Window] = []
+        self.slides: list[_Window] = []
         self._at = 0  # output frames the lane covers so far
 
-    def add(self, first: int, head: str, frames: int) -> None:
-        """A crossfade: the head shows through from 0 on the window's first frame, as xfade's fade."""
+    @property
+    def used(self) -> bool:
+        return bool(self.blends or self.slides)
+
+    def add(self, first: int, head: str, frames: int, *, slide: tuple[int, int] | None = None,
+            eased: bool = False) -> None:
+        """A crossfade (or a slide): on the window's first frame the head does not show yet, as in xfade."""
         self._fill(first)
         self.pieces.append((head, frames))
         self._at += frames
-        self.windows.append(_Window(first, frames, f"1-F/{frames}"))
+        if slide is None:
+            self.blends.append(_Window(first, frames, opacity=f"1-F/{frames}"))
+        else:
+            self.slides.append(_Window(first, frames, slide=slide, eased=eased))
 
     def add_dip(self, first: int, colour: str, frames: int, out_frames: int) -> None:
         """A dip: the outgoing picture fades to `colour` over out_frames, then the incoming one from it."""
@@ -661,8 +684,8 @@ class _OverLane:
         self._at += frames
         in_frames = frames - out_frames
         if out_frames:
-            self.windows.append(_Window(first, out_frames, f"1-(F+1)/{out_frames}"))
-        self.windows.append(_Window(first + out_frames, in_frames, f"(F+1)/{in_frames}"))
+            self.blends.append(_Window(first, out_frames, opacity=f"1-(F+1)/{out_frames}"))
+        self.blends.append(_Window(first + out_frames, in_frames, opacity=f"(F+1)/{in_frames}"))
 
     def _fill(self, until: int) -> None:
         if until > self._at:
@@ -670,25 +693,35 @@ class _OverLane:
             self._at = until
 
     def graph(self, plan: Plan, total: int, renumber: str, *, main: str, dst: str) -> list[str]:
-        """Graph parts that build the lane and blend it into [main], ending in [dst]."""
+        """Graph parts that build the lane and draw it onto [main], ending in [dst]."""
         self._fill(total)
-        colours = [p for p, _ in self.pieces if p.startswith("=")]
-        labels: list[str] = []
         parts: list[str] = []
-        for colour in sorted(set(colours)):
+        for colour in sorted({p for p, _ in self.pieces if p.startswith("=")}):
             uses = [k for k, (p, _) in enumerate(self.pieces) if p == colour]
             copies = [f"over{k}c" for k in uses]
             source = f"color=c={colour[1:]}:s={plan.width}x{plan.height}:r={plan.fps}"
             parts.append(f"{source},format=yuv420p,setsar=1,trim=end_frame=1,split={len(copies)}[{_labels(copies)}]")
             for k, copy in zip(uses, copies):
                 parts.append(_chain(copy, [f"loop=loop={self.pieces[k][1] - 1}:size=1"], f"over{k}"))
-        for k, (piece, _) in enumerate(self.pieces):
-            labels.append(f"over{k}" if piece.startswith("=") else piece)
-        parts.append("".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0,{renumber}[over]")
-        parts.append(
-            f"[{main}]sendcmd=c='{self._commands(plan.fps)}'[{main}c];"
-            f"[{main}c][over]{_JOIN_BLEND}=all_mode=normal:enable='{self._enable()}',format=yuv420p[{dst}]"
-        )
+        labels = [f"over{k}" if piece.startswith("=") else piece for k, (piece, _) in enumerate(self.pieces)]
+        lanes = ["over"] if not (self.blends and self.slides) else ["overb", "overs"]
+        fanout = f",split=2[{_labels(lanes)}]" if len(lanes) == 2 else f"[{lanes[0]}]"
+        parts.append("".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0,{renumber}{fanout}")
+        current = main
+        if self.blends:
+            out = dst if not self.slides else f"{main}b"
+            parts.append(
+                f"[{current}]sendcmd=c='{self._commands(plan.fps)}'[{current}c];"
+                f"[{current}c][{lanes[0]}]{_JOIN_BLEND}=all_mode=normal:enable='{_enable(self.blends, plan.fps)}'"
+                f",format=yuv420p[{out}]"
+            )
+            current = out
+        if self.slides:
+            x, y = self._position("W", 0, plan.fps), self._position("H", 1, plan.fps)
+            parts.append(
+                f"[{current}][{lanes[-1]}]overlay=x='{x}':y='{y}':eval=frame:enable='{_enable(self.slides, plan.fps)}'"
+                f",format=yuv420p[{dst}]"
+            )
         return parts
 
     def _commands(self, fps: int) -> str:
@@ -697,14 +730,34 @@ class _OverLane:
         # float rounding. F is the frame's number within the window. The opacity is
         # set per plane: blend 5.1 ignores an all_opacity of exactly 1.
         intervals = []
-        for w in self.windows:
+        for w in self.blends:
             opacity = w.opacity.replace("F", f"(T*{fps}-{w.first})")
             commands = ", ".join(f"[expr] {_JOIN_BLEND} c{plane}_opacity {opacity}" for plane in range(3))
             intervals.append(f"{_t((w.first - 0.5) / fps)}-{_t((w.first + w.frames - 0.5) / fps)} {commands}")
         return ";".join(intervals)
 
-    def _enable(self) -> str:
-        return "+".join(f"between(n,{w.first},{w.first + w.frames - 1})" for w in self.windows)
+    def _position(self, size: str, axis: int, fps: int) -> str:
+        """The overlay's x (or y) for every slide window: from size * start to 0, eased or not."""
+        terms = []
+        for w in self.slides:
+            if w.slide[axis] == 0:
+                continue
+            progress = f"(t*{fps}-{w.first})/{w.frames}"
+            if w.eased:
+                progress = f"({progress}*{progress}*(3-2*{progress}))"
+            terms.append(f"{_within(w, fps)}*{w.slide[axis]}*{size}*(1-{progress})")
+        return "+".join(terms) or "0"
+
+
+# Windows are told by the frame's time, not by n: in a filter that syncs two
+# inputs (blend, overlay), n counts the frames it has taken in, which can be one
+# ahead of the frame being drawn. Half a frame either side absorbs float rounding.
+def _within(w: _Window, fps: int) -> str:
+    return f"between(t,{_t((w.first - 0.5) / fps)},{_t((w.first + w.frames - 0.5) / fps)})"
+
+
+def _enable(windows: list[_Window], fps: int) -> str:
+    return "+".join(_within(w, fps) for w in windows)
 
 
 def _xfade(name: str, tail: str, head: str, frames: int, fps: int, tag: str) -> str:

@@ -269,7 +269,8 @@ def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
     text = filter_graph(command(plan))
     first = graph.segment_timings(plan)[1].first_frame
     assert "xfade" not in text
-    assert f"between(n,{first},{first + 2})" in text and f"c2_opacity 1-(T*30-{first})/3" in text
+    assert f"between(t,{(first - 0.5) / 30:.6f},{(first + 2.5) / 30:.6f})" in text
+    assert f"c2_opacity 1-(T*30-{first})/3" in text
 
 
 def _join_blend(text: str) -> str:
@@ -289,8 +290,8 @@ def test_every_crossfade_and_dip_is_drawn_by_one_blend_enabled_only_on_their_fra
     # The dip is two windows (out, then in); together they cover the same frames.
     covered = set()
     for term in enable.split("+"):
-        a, b = map(int, term[len("between(n,"):-1].split(","))
-        covered |= set(range(a, b + 1))
+        a, b = (float(v) * 30 for v in term[len("between(t,"):-1].split(","))
+        covered |= set(range(round(a + 0.5), round(b + 0.5)))
     assert covered == {f for a, b in windows for f in range(a, b + 1)}
 
 
@@ -312,6 +313,19 @@ def test_a_dip_to_black_fades_out_then_in_through_one_black_frame():
     assert f"c0_opacity 1-((T*30-{first})+1)/7" in text
     assert f"c1_opacity ((T*30-{first + 7})+1)/8" in text
     assert "[x4o][x4i]" in text  # the tail's first 7 frames, then the head's last 8, on the main lane
+
+
+def test_every_slide_is_drawn_by_one_overlay_moving_the_next_shot_in_from_its_side():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [
+        Shot(0, 1.5), Shot(1, 1.5, "slideleft", 0.4), Shot(0, 1.5, "smoothup", 0.4, source_in=4.0),
+    ])
+    text = filter_graph(command(plan))
+    assert "xfade" not in text and text.count("overlay=x=") == 1
+    overlay = next(part for part in text.split(";") if "overlay=x=" in part)
+    first_left, first_up = (t.first_frame for t in graph.segment_timings(plan)[1:])
+    assert f"*1*W*(1-(t*30-{first_left})/12)" in overlay  # from one width to the right, linearly
+    assert f"*1*H*(1-((t*30-{first_up})/12*" in overlay  # from below, eased
+    assert "eval=frame" in overlay
 
 
 def test_an_unknown_transition_is_refused_before_ffmpeg_runs():

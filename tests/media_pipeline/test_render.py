@@ -175,6 +175,20 @@ def test_a_crossfade_blends_the_two_shots_over_the_planned_frames(media, tmp_pat
     assert np.all(np.diff(ramp) > 0) and ramp[0] < 40 and ramp[-1] > 60
 
 
+def test_a_slide_moves_the_next_shot_in_from_the_right_over_the_planned_frames(media, tmp_path):
+    plan = build_plan([media["black"], media["phone"]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, "slideleft", 0.4)])
+    out = tmp_path / "slide.mp4"
+    render(plan, str(out), style=make_style())
+    frames = gray_frames(str(out), tmp_path)
+    start, end = round(plan.segments[1].start * FPS), round(plan.segments[0].end * FPS)
+    assert frames[start].mean() < 5  # the first frame of the slide is still all black
+    middle = frames[(start + end) // 2]
+    assert middle[:, :60].mean() < 10 and middle[:, 120:].mean() > 60  # black on the left, the next shot on the right
+    # The edge of the incoming picture moves left on every frame.
+    edges = [int(np.argmax(frame.mean(axis=0) > 30)) for frame in frames[start + 1:end]]
+    assert all(b < a for a, b in zip(edges, edges[1:]))
+
+
 def test_a_dip_to_black_darkens_to_black_between_the_shots_and_comes_back(media, tmp_path):
     plan = build_plan([media["phone"], media["wide"]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, "fadeblack", 0.4)])
     out = tmp_path / "dip.mp4"
