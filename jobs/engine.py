@@ -22,6 +22,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     """Render the job's files into its output MP4. Returns (output name, plan as a dict)."""
     from media_pipeline.beat import analyze_music
     from media_pipeline.edit_plan import plan_to_dict
+    from media_pipeline.loudness import with_music_gain
     from media_pipeline.probe import probe_audio, probe_visual
     from media_pipeline.render import render
     from media_pipeline.segment import plan_edit
@@ -35,7 +36,9 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     report(8, "Finding the beat")
     grid = analyze_music(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
     report(15, "Planning the cuts")
-    plan = plan_edit(visuals, music, grid, get_style(job.style), duration=job.duration, aspect=job.aspect_ratio)
+    style = get_style(job.style)
+    plan = plan_edit(visuals, music, grid, style, duration=job.duration, aspect=job.aspect_ratio)
+    plan = with_music_gain(plan, style.audio.loudness)
     plan_dict = plan_to_dict(plan)
     job_save_plan(job.id, plan_dict)
     report(RENDER_FROM, "Rendering")

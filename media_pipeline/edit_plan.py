@@ -84,6 +84,9 @@ class Plan:
     segments: tuple[Segment, ...]
     notes: tuple[str, ...] = ()  # decisions worth telling the user
     aspect_ratio: str = "9:16"
+    # dB applied to the music to reach the style's loudness (loudness.with_music_gain);
+    # None: not measured, the renderer levels it in one pass with loudnorm instead.
+    music_gain_db: float | None = None
     version: int = PLAN_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

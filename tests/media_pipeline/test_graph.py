@@ -393,6 +393,12 @@ def test_the_music_is_seeked_to_the_window_normalised_and_cut_to_the_exact_lengt
     assert text.endswith("apad=whole_len=480000,atrim=end_sample=480000,asetpts=PTS-STARTPTS[aout]")
 
 
+def test_a_measured_music_gain_is_applied_as_a_plain_gain_under_a_peak_limiter():
+    text = filter_graph(command(replace(mixed_plan(), music_gain_db=7.5)))
+    assert "volume=7.5dB,alimiter=limit=0.841395:level=0" in text
+    assert "loudnorm" not in text
+
+
 def test_the_clips_own_sound_is_mixed_under_the_music_only_when_the_style_asks():
     quiet = command(mixed_plan())
     assert "amix" not in filter_graph(quiet)
