@@ -65,9 +65,16 @@ def gain_db(loudness: Loudness, target: float) -> float:
 
 
 def with_music_gain(plan: Plan, target: float, *, timeout: float = 60) -> Plan:
-    """The plan with the music gain its window needs to play at `target` LUFS."""
+    """The plan with the music gain its window needs to play at `target` LUFS.
+
+    If the measurement fails the plan is returned unchanged: the render then
+    levels the music in one pass (loudnorm) rather than the job failing here.
+    """
     seconds = min(plan.music_end - plan.music_start, plan.duration)
-    loudness = measure(plan.music.path, plan.music_start, seconds, timeout=timeout)
+    try:
+        loudness = measure(plan.music.path, plan.music_start, seconds, timeout=timeout)
+    except RenderFailed:
+        return plan
     return dataclasses.replace(plan, music_gain_db=gain_db(loudness, target))
 
 

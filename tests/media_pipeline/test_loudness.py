@@ -59,3 +59,11 @@ def test_the_plan_gets_the_gain_of_its_own_window(tmp_path):
     measured = loudness.with_music_gain(plan, -14.0)
     expected = gain_db(loudness.measure(str(path), 2.0, plan.duration), -14.0)
     assert measured.music_gain_db == pytest.approx(expected, abs=0.05) and measured.music_gain_db > 0
+
+
+def test_a_song_that_cannot_be_measured_leaves_the_plan_to_one_pass_levelling(tmp_path):
+    from tests.media_pipeline.test_graph import SONG, mixed_plan
+
+    missing = dataclasses.replace(SONG, path=str(tmp_path / "gone.wav"))
+    plan = dataclasses.replace(mixed_plan(), music=missing)
+    assert loudness.with_music_gain(plan, -14.0).music_gain_db is None
