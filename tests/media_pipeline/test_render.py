@@ -163,12 +163,18 @@ def test_the_picture_changes_exactly_at_a_planned_hard_cut(media, tmp_path):
     assert change[cut - 2] < 5 and change[cut] < 20
 
 
-def test_a_crossfade_blends_the_two_shots_over_the_planned_frames(media, tmp_path):
-    plan = build_plan([media["black"], media["phone"]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, "fade", 0.4)])
-    out = tmp_path / "fade.mp4"
+def transition_frames(media, tmp_path, first: str, second: str, transition: str):
+    """Render two 1.5 s shots joined by a 0.4 s transition: (frames, first frame of it, frame after it)."""
+    plan = build_plan([media[first], media[second]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, transition, 0.4)])
+    out = tmp_path / f"{transition}.mp4"
     render(plan, str(out), style=make_style())
-    brightness = gray_frames(str(out), tmp_path).mean(axis=(1, 2))
     start, end = round(plan.segments[1].start * FPS), round(plan.segments[0].end * FPS)
+    return gray_frames(str(out), tmp_path), start, end
+
+
+def test_a_crossfade_blends_the_two_shots_over_the_planned_frames(media, tmp_path):
+    frames, start, end = transition_frames(media, tmp_path, "black", "phone", "fade")
+    brightness = frames.mean(axis=(1, 2))
     assert brightness[start - 1] < 20  # still black
     assert brightness[end] > 60  # all phone clip
     ramp = brightness[start:end]
@@ -176,11 +182,7 @@ def test_a_crossfade_blends_the_two_shots_over_the_planned_frames(media, tmp_pat
 
 
 def test_a_slide_moves_the_next_shot_in_from_the_right_over_the_planned_frames(media, tmp_path):
-    plan = build_plan([media["black"], media["phone"]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, "slideleft", 0.4)])
-    out = tmp_path / "slide.mp4"
-    render(plan, str(out), style=make_style())
-    frames = gray_frames(str(out), tmp_path)
-    start, end = round(plan.segments[1].start * FPS), round(plan.segments[0].end * FPS)
+    frames, start, end = transition_frames(media, tmp_path, "black", "phone", "slideleft")
     assert frames[start].mean() < 5  # the first frame of the slide is still all black
     middle = frames[(start + end) // 2]
     assert middle[:, :60].mean() < 10 and middle[:, 120:].mean() > 60  # black on the left, the next shot on the right
@@ -190,11 +192,8 @@ def test_a_slide_moves_the_next_shot_in_from_the_right_over_the_planned_frames(m
 
 
 def test_a_dip_to_black_darkens_to_black_between_the_shots_and_comes_back(media, tmp_path):
-    plan = build_plan([media["phone"], media["wide"]], media["song"], [Shot(0, 1.5), Shot(1, 1.5, "fadeblack", 0.4)])
-    out = tmp_path / "dip.mp4"
-    render(plan, str(out), style=make_style())
-    brightness = gray_frames(str(out), tmp_path).mean(axis=(1, 2))
-    start, end = round(plan.segments[1].start * FPS), round(plan.segments[0].end * FPS)
+    frames, start, end = transition_frames(media, tmp_path, "phone", "wide", "fadeblack")
+    brightness = frames.mean(axis=(1, 2))
     middle = (start + end) // 2
     assert brightness[start - 1] > 60 and brightness[end] > 60
     assert brightness[middle - 1] < 20  # the last frame of the fade out is black
