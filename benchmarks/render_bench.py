@@ -141,13 +141,14 @@ def planned(style_name: str, visuals: list[Path], song: Path, *, hand: bool) -> 
 
 
 def _auto_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
-    from media_pipeline.beat import analyze_music
+    from media_pipeline.beat import analyze_music_apart
     from media_pipeline.probe import probe_audio, probe_visual
     from media_pipeline.segment import plan_edit
 
     os.environ.setdefault("NUMBA_CACHE_DIR", str(OUT / "numba"))
     infos = [probe_visual(str(p)) for p in visuals]
-    grid = analyze_music(str(song), cache_dir=str(OUT / "beats"))
+    # As the job engine does: librosa runs in its own short-lived process.
+    grid = analyze_music_apart(str(song), cache_dir=str(OUT / "beats"))
     return plan_edit(infos, probe_audio(str(song)), grid, get_style(style_name), duration=DURATION)
 
 
@@ -280,7 +281,10 @@ def main() -> None:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="render-bench-", dir=OUT) as tmp:
         for name in names:
-            plan, source = planned(name, visuals, song, hand=args.hand_plan)
+            with TreeRss() as planning:
+                plan, source = planned(name, visuals, song, hand=args.hand_plan)
+            if "cached" not in source:
+                source += f" (peak tree RSS {planning.peak_kb / 1024:.0f} MB)"
             cuts = sum(1 for s in plan.segments[1:] if s.transition == CUT)
             print(f"\n{name}: {len(plan.segments)} segments ({cuts} cuts, "
                   f"{len(plan.segments) - 1 - cuts} transitions), plan: {source}")

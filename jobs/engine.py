@@ -20,7 +20,7 @@ def output_name(job: Job) -> str:
 
 def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[str, dict]:
     """Render the job's files into its output MP4. Returns (output name, plan as a dict)."""
-    from media_pipeline.beat import analyze_music
+    from media_pipeline.beat import analyze_music_apart
     from media_pipeline.edit_plan import plan_to_dict
     from media_pipeline.loudness import with_music_gain
     from media_pipeline.probe import probe_audio, probe_visual
@@ -34,7 +34,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     visuals = [probe_visual(video.file.path) for video in job.videos.all()]
     music = probe_audio(job.audio.file.path)
     report(8, "Finding the beat")
-    grid = analyze_music(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
+    grid = analyze_music_apart(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
     report(15, "Planning the cuts")
     style = get_style(job.style)
     plan = plan_edit(visuals, music, grid, style, duration=job.duration, aspect=job.aspect_ratio)

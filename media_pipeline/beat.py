@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ffmpeg
-from .errors import RenderFailed, UnsupportedMedia
+from .errors import RenderFailed, RenderTimeout, UnsupportedMedia
 from .facts import BeatGrid
 from .probe import MAX_SONG_SECONDS, probe_audio
 
@@ -25,6 +26,7 @@ N_FFT = 1024
 ENVELOPE_RATE = 10.0
 MIN_SONG_SECONDS = 1.0
 DECODE_TIMEOUT = 180.0
+ANALYSIS_TIMEOUT = 300.0  # the whole analysis in its own process: decode, imports, tracking
 
 # Tempo prior: log-normal around 115 BPM, half an octave wide, so songs at
 # 90-140 BPM are not read at half or double speed (librosa's default is one octave).
@@ -47,6 +49,9 @@ LOW_BAND_HZ = 150.0  # kick drum and bass notes
 HIGH_BAND_HZ = 2000.0  # snare, claps and hats
 BEATS_PER_BAR = 4
 
+TEMPO_WINDOW_S = 8.0  # librosa's default autocorrelation window for tempo estimation
+TEMPOGRAM_BLOCK = 1024  # frames per block of the averaged tempogram (about 12 s of song)
+
 
 def analyze_music(path: str, *, cache_dir: str | None = None) -> BeatGrid:
     """The beat grid of the song at `path`; with cache_dir, a file analysed before is not decoded again."""
@@ -60,6 +65,46 @@ def analyze_music(path: str, *, cache_dir: str | None = None) -> BeatGrid:
     if cache_file is not None:
         _write_cache(cache_file, grid)
     return grid
+
+
+def analyze_music_apart(path: str, *, cache_dir: str, timeout: float = ANALYSIS_TIMEOUT) -> BeatGrid:
+    """analyze_music in a short-lived Python process: the caller never holds librosa's memory.
+
+    Importing numpy, scipy and librosa keeps about 210 MB resident for the life of
+    a process, and the analysis peaks near 300 MB; a render worker that ran it
+    itself would carry that through every render after it. A song analysed before
+    is read from the cache without starting anything.
+    """
+    cached = _read_cache(_cache_path(path, cache_dir))
+    if cached is not None:
+        return cached
+    package_root = str(Path(__file__).resolve().parent.parent)
+    args = [sys.executable, "-m", "media_pipeline.beat", "--cache-dir", cache_dir, path]
+    try:
+        stdout = ffmpeg.run(args, timeout=timeout, cwd=package_root).stdout
+    except RenderTimeout as exc:
+        raise RenderFailed(f"the music analysis took longer than {timeout:.0f} s and was stopped") from exc
+    except RenderFailed as exc:
+        raise RenderFailed(f"the music analysis failed: {exc}") from exc
+    reply = json.loads(stdout)
+    if "unsupported" in reply:
+        raise UnsupportedMedia(reply["unsupported"])
+    return _grid_from_dict(reply["grid"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m media_pipeline.beat --cache-dir DIR SONG`: the grid as JSON on stdout, and in the cache."""
+    parser = argparse.ArgumentParser(prog="python -m media_pipeline.beat", description=main.__doc__)
+    parser.add_argument("--cache-dir", required=True)
+    parser.add_argument("song")
+    options = parser.parse_args(argv)
+    try:
+        grid = analyze_music(options.song, cache_dir=options.cache_dir)
+    except UnsupportedMedia as exc:
+        print(json.dumps({"unsupported": str(exc)}))
+        return 0
+    print(json.dumps({"grid": asdict(grid)}))
+    return 0
 
 
 def decode_mono(path: str) -> np.ndarray:
@@ -130,10 +175,9 @@ def _track_beats(librosa, onset: np.ndarray) -> tuple[np.ndarray, float]:
     """Beat frames and the tempo they were tracked at (0.0 when there are no onsets at all)."""
     if not onset.any():
         return np.array([], dtype=int), 0.0
+    tempogram = _mean_tempogram(librosa, onset)
     tempo = float(
-        librosa.feature.tempo(
-            onset_envelope=onset, sr=SAMPLE_RATE, hop_length=HOP, start_bpm=PRIOR_BPM, std_bpm=PRIOR_OCTAVES
-        )[0]
+        librosa.feature.tempo(tg=tempogram, sr=SAMPLE_RATE, hop_length=HOP, start_bpm=PRIOR_BPM, std_bpm=PRIOR_OCTAVES)[0]
     )
     # librosa's own trimming drops every beat quieter than half the song's average,
     # which loses a soft intro; _trim_edges only drops beats in silence.
@@ -141,6 +185,29 @@ def _track_beats(librosa, onset: np.ndarray) -> tuple[np.ndarray, float]:
         onset_envelope=onset, sr=SAMPLE_RATE, hop_length=HOP, bpm=tempo, tightness=TIGHTNESS, trim=False
     )
     return _trim_edges(np.asarray(frames, dtype=int), onset), tempo
+
+
+def _mean_tempogram(librosa, onset: np.ndarray) -> np.ndarray:
+    """librosa's autocorrelation tempogram averaged over the song, computed a block of frames at a time.
+
+    librosa.feature.tempo builds the whole tempogram first (8 s windows at every
+    11.6 ms frame): about 500 MB for a 3-minute song, growing with its length.
+    Each column depends only on its own window, so summing blocks of columns gives
+    the same mean in a few MB.
+    """
+    window_frames = int(librosa.time_to_frames(TEMPO_WINDOW_S, sr=SAMPLE_RATE, hop_length=HOP).item())
+    count = onset.shape[-1]
+    half = window_frames // 2
+    # The same centring tempogram() does: a ramp to zero either side.
+    padded = np.pad(onset, (half, half), mode="linear_ramp", end_values=(0, 0))
+    window = librosa.filters.get_window("hann", window_frames, fftbins=True)[:, np.newaxis]
+    total = np.zeros(window_frames)
+    for start in range(0, count, TEMPOGRAM_BLOCK):
+        stop = min(count, start + TEMPOGRAM_BLOCK)
+        frames = librosa.util.frame(padded[start : stop + window_frames - 1], frame_length=window_frames, hop_length=1)
+        columns = librosa.autocorrelate(frames * window, axis=-2)
+        total += librosa.util.normalize(columns, norm=np.inf, axis=-2).sum(axis=-1)
+    return (total / count)[:, np.newaxis]
 
 
 def _trim_edges(frames: np.ndarray, onset: np.ndarray) -> np.ndarray:
@@ -238,17 +305,20 @@ def _cache_path(path: str, cache_dir: str) -> Path:
 def _read_cache(cache_file: Path) -> BeatGrid | None:
     """The cached grid, or None when there is none or it is unreadable (it is then recomputed)."""
     try:
-        data = json.loads(cache_file.read_text())
-        return BeatGrid(
-            duration=float(data["duration"]),
-            tempo=float(data["tempo"]),
-            beats=tuple(float(b) for b in data["beats"]),
-            downbeats=tuple(float(b) for b in data["downbeats"]),
-            envelope_rate=float(data["envelope_rate"]),
-            envelope=tuple(float(v) for v in data["envelope"]),
-        )
+        return _grid_from_dict(json.loads(cache_file.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _grid_from_dict(data: dict) -> BeatGrid:
+    return BeatGrid(
+        duration=float(data["duration"]),
+        tempo=float(data["tempo"]),
+        beats=tuple(float(b) for b in data["beats"]),
+        downbeats=tuple(float(b) for b in data["downbeats"]),
+        envelope_rate=float(data["envelope_rate"]),
+        envelope=tuple(float(v) for v in data["envelope"]),
+    )
 
 
 def _write_cache(cache_file: Path, grid: BeatGrid) -> None:
@@ -266,3 +336,7 @@ def _write_cache(cache_file: Path, grid: BeatGrid) -> None:
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -72,8 +72,9 @@ def run(
     timeout: float,
     on_progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    cwd: str | None = None,
 ) -> Result:
-    """Run ffmpeg or ffprobe (args[0]) and return its output.
+    """Run ffmpeg or ffprobe (args[0]), or a helper process, and return its output.
 
     With `on_progress`, `-progress pipe:1` is added and the callback gets the
     output time reached, in seconds, many times a second. `should_cancel` is
@@ -90,6 +91,7 @@ def run(
         stderr=subprocess.PIPE,
         start_new_session=True,
         preexec_fn=_child_setup,
+        cwd=cwd,
         text=True,
         errors="replace",
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import beat, ffmpeg
-from media_pipeline.errors import UnsupportedMedia
+from media_pipeline.errors import RenderFailed, UnsupportedMedia
 from media_pipeline.facts import BeatGrid
 from tests.media_factory import SAMPLE_RATE, ambient_track, drum_track, make_photo, write_audio
 
@@ -200,3 +200,56 @@ def test_importing_the_pipeline_does_not_load_librosa():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+
+def test_the_tempo_is_estimated_from_the_same_average_tempogram_librosa_would_build(songs, monkeypatch):
+    import librosa
+
+    monkeypatch.setattr(beat, "TEMPOGRAM_BLOCK", 100)  # a 10 s song in several blocks, the last one short
+    path, _ = _drum_song(songs, 128)
+    mel = librosa.feature.melspectrogram(y=beat.decode_mono(str(path)), sr=beat.SAMPLE_RATE,
+                                         n_fft=beat.N_FFT, hop_length=beat.HOP)
+    onset = beat._onset_strength(librosa, np.log1p(mel))
+    window = librosa.time_to_frames(beat.TEMPO_WINDOW_S, sr=beat.SAMPLE_RATE, hop_length=beat.HOP).item()
+    whole = librosa.feature.tempogram(onset_envelope=onset, sr=beat.SAMPLE_RATE, hop_length=beat.HOP,
+                                      win_length=window)
+    assert len(onset) % beat.TEMPOGRAM_BLOCK
+    np.testing.assert_allclose(beat._mean_tempogram(librosa, onset)[:, 0], whole.mean(axis=-1), atol=1e-9)
+
+
+# --- in a process of its own -----------------------------------------------------------------
+
+
+def test_analysis_apart_gives_the_same_grid_and_fills_the_cache(songs, tmp_path):
+    path, _ = _drum_song(songs, 120)
+    cache = tmp_path / "beat-cache"
+    apart = beat.analyze_music_apart(str(path), cache_dir=str(cache))
+    assert apart == beat.analyze_music(str(path))
+    assert len(list(cache.iterdir())) == 1
+
+
+def test_analysis_apart_starts_no_process_for_a_cached_song(cached_song, monkeypatch):
+    path, cache, first = cached_song
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(ffmpeg, "run", refuse)
+    assert beat.analyze_music_apart(str(path), cache_dir=str(cache)) == first
+
+
+def test_analysis_apart_refuses_what_is_not_a_song_in_plain_words(songs, tmp_path):
+    text = songs / "notes.mp3"
+    text.write_text("not a song at all\n" * 50)
+    with pytest.raises(UnsupportedMedia, match="song|audio|read"):
+        beat.analyze_music_apart(str(text), cache_dir=str(tmp_path))
+
+
+def test_analysis_apart_that_crashes_fails_with_a_readable_reason(songs, tmp_path, monkeypatch):
+    path, _ = _drum_song(songs, 120)
+    monkeypatch.setattr(beat.sys, "executable", "/bin/false")
+    with pytest.raises(RenderFailed, match="^the music analysis failed"):
+        beat.analyze_music_apart(str(path), cache_dir=str(tmp_path))
