@@ -121,9 +121,9 @@ VINTAGE_FILM = Style(
 NEON_NIGHT = Style(
     name="NEON_NIGHT",
     label="Neon Night",
-    description="Club energy: deep cool shadows, vivid colour, pixel and circle transitions, a bass boost.",
+    description="Club energy: deep cool shadows, vivid colour, sliced, circle and radial wipes, a bass boost.",
     beats_per_cut=(2, 1, 1, 2, 4),
-    transitions=(CUT, "pixelize", CUT, "circleopen", CUT, "radial"),
+    transitions=(CUT, "hrslice", CUT, "circleopen", CUT, "radial"),
     transition_beats=0.5,
     reframe=FILL,
     grade=Grade(temperature=-0.6, saturation=1.5, contrast=1.22, brightness=-0.05, gamma=0.9, vignette=0.5),

@@ -112,7 +112,7 @@ def option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
-def mixed_plan() -> Plan:
+def mixed_plan(wipe: str = "wipeleft") -> Plan:
     return build_plan(
         [CLIP_A, CLIP_B, PHOTO],
         SONG,
@@ -120,7 +120,7 @@ def mixed_plan() -> Plan:
             Shot(0, 2.0, source_in=1.0),
             Shot(1, 2.0, "fade", 0.5, source_in=3.0),
             Shot(2, 2.0, CUT, motion=Motion(1.0, 1.2, 0.5, 0.5, 0.6, 0.4)),
-            Shot(0, 2.0, "wipeleft", 0.4, source_in=10.0),
+            Shot(0, 2.0, wipe, 0.4, source_in=10.0),
             Shot(2, 2.0, "fadeblack", 0.5),
         ],
     )
@@ -254,14 +254,14 @@ def test_hard_cuts_are_joined_by_concat_and_never_by_xfade():
     assert "[s0][s1][s2]concat=n=3:v=1:a=0" in text
 
 
-def test_an_xfade_transition_blends_exactly_the_overlapping_frames():
-    text = filter_graph(command(mixed_plan()))
-    assert "xfade=transition=wipeleft:duration=0.400000:offset=0" in text
+def test_a_transition_no_lane_draws_is_an_xfade_of_exactly_the_overlapping_frames():
+    text = filter_graph(command(mixed_plan("pixelize")))
+    assert text.count("xfade=") == 1
     # Segment 2 gives its last 12 frames to the transition, segment 3 its first 12
     # (and, before the dip that follows it, its last 15).
     assert "[s2]segment=frames=54[s2b][s2t]" in text
     assert "[s3]segment=frames=12|59[s3h][s3b][s3t]" in text
-    assert "[s2t][s3h]xfade=transition=wipeleft:duration=0.400000:offset=0,format=yuv420p[x3]" in text
+    assert "[s2t][s3h]xfade=transition=pixelize:duration=0.400000:offset=0,format=yuv420p[x3]" in text
 
 
 def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
@@ -300,7 +300,7 @@ def test_a_crossfade_shows_the_incoming_head_through_the_outgoing_tail_from_zero
     text = filter_graph(command(plan))
     first = graph.segment_timings(plan)[1].first_frame
     # The main lane carries segment 0's tail, the over lane segment 1's head.
-    assert "[s1h]" in text.split("[over]")[0].split(";")[-1]
+    assert "[s1h]" in text.split("[overb]")[0].split(";")[-1]
     start, end = (first - 0.5) / 30, (first + 15 - 0.5) / 30
     assert f"{start:.6f}-{end:.6f} [expr] blend@join c0_opacity 1-(T*30-{first})/15" in text
 
@@ -326,6 +326,49 @@ def test_every_slide_is_drawn_by_one_overlay_moving_the_next_shot_in_from_its_si
     assert f"*1*W*(1-(t*30-{first_left})/12)" in overlay  # from one width to the right, linearly
     assert f"*1*H*(1-((t*30-{first_up})/12*" in overlay  # from below, eased
     assert "eval=frame" in overlay
+
+
+def test_every_wipe_is_drawn_by_one_maskedmerge_enabled_only_on_their_frames():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [
+        Shot(0, 1.5), Shot(1, 1.5, "circleopen", 0.4), Shot(0, 1.5, "wipeleft", 0.4, source_in=4.0),
+    ])
+    text = filter_graph(command(plan))
+    assert "xfade" not in text and text.count("maskedmerge") == 1
+    merge = next(part for part in text.split(";") if "maskedmerge" in part)
+    windows = [(t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:]]
+    assert merge.split("enable='")[1].split("'")[0] == "+".join(
+        f"between(t,{(a - 0.5) / 30:.6f},{(a + n - 0.5) / 30:.6f})" for a, n in windows
+    )
+
+
+def test_the_mask_lane_has_a_blank_first_frame_then_each_wipe_at_its_own_output_frames():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [
+        Shot(0, 1.5), Shot(1, 1.5, "circleopen", 0.4), Shot(0, 1.5, "radial", 0.4, source_in=4.0),
+        Shot(1, 1.5, "circleclose", 0.4, source_in=4.0),
+    ])
+    text = filter_graph(command(plan))
+    (a, frames_a), (b, frames_b), (c, frames_c) = ((t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:])
+    lane = next(part for part in text.split(";") if part.endswith("[mask]"))
+    # Lane frame 0 stays at 0; frames 1.. of the first wipe move to its first output frame, and so on.
+    shifts = f"if(lt(N,1),0,if(lt(N,{1 + frames_a}),{a - 1},if(lt(N,{1 + frames_a + frames_b}),{b - 1 - frames_a},"
+    assert f"setpts='N+{shifts}{c - 1 - frames_a - frames_b})))'" in lane
+    assert "scale=180:320:flags=bilinear" in lane
+    # One field per shape (both circles share theirs), computed once at no fewer than 136 samples across.
+    fields = [part for part in text.split(";") if part.startswith("nullsrc=s=136x242")]
+    assert len(fields) == 3 and sum("hypot(" in f for f in fields) == 1 and sum("atan2(" in f for f in fields) == 1
+    masks = [part for part in text.split(";") if part.startswith("[field")]
+    assert [m.split("loop=loop=")[1].split(":")[0] for m in masks] == [str(n - 1) for n in (frames_a, frames_b, frames_c)]
+
+
+def test_a_fade_through_grey_greys_each_side_by_hue_before_they_are_crossfaded():
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.5), Shot(1, 1.5, "fadegrays", 0.4)])
+    text = filter_graph(command(plan))
+    first = graph.segment_timings(plan)[1].first_frame
+    assert "xfade" not in text and f"c0_opacity 1-(T*30-{first})/12" in text
+    hues = [part for part in text.split(";") if "hue=s=" in part]
+    assert len(hues) == 2  # the outgoing side on the main lane, the incoming one on the over lane
+    window = f"enable='between(t,{(first - 0.5) / 30:.6f},{(first + 11.5) / 30:.6f})'"
+    assert all(window in hue for hue in hues)
 
 
 def test_an_unknown_transition_is_refused_before_ffmpeg_runs():

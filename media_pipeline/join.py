@@ -1,0 +1,436 @@
+"""Joining the segments: hard cuts, and every transition drawn from just the frames it overlaps.
+
+A segment with transitions is cut (segment filter) into head | body | tail, and
+every output frame comes from the main lane, one concat of body 0, tail 0,
+body 1, ... A second, "over" lane holds the incoming heads during transitions and
+a repeated filler frame elsewhere. One filter of each kind draws the over lane
+onto the main lane, enabled only inside the windows of its transitions, so
+frames between transitions pass through untouched:
+
+- one blend draws every crossfade, dip and fade through grey (sendcmd sets its
+  opacity frame by frame; a dip's over lane holds one black or white frame);
+- one maskedmerge draws every wipe (circles, radial, bars, diagonals, slices)
+  through a third lane of masks, computed at an eighth of the size and scaled up;
+- one overlay moves the incoming picture in for every slide;
+- one hue drains the colour out and back for fades through grey.
+
+Only a transition without a lane drawing (pixelize, zoomin, hblur, ...) is an
+xfade, one per transition. ffmpeg 5.1 keeps every filter's frame buffers until
+the render ends, so a filter per transition costs memory per transition: an
+xfade about 21 MB (it has no 4:2:0 mode, so both sides go to 4:4:4 and back),
+where a lane filter is a fixed cost of about 8 MB for the whole edit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import filtertext as ft
+from .edit_plan import Plan
+from .timing import SegmentTiming, output_frames
+
+# Every xfade name a plan may use; the lanes draw most of them (below), xfade the rest.
+TRANSITIONS = frozenset(
+    "fade wipeleft wiperight wipeup wipedown slideleft slideright slideup slidedown circlecrop "
+    "rectcrop distance fadeblack fadewhite radial smoothleft smoothright smoothup smoothdown "
+    "circleopen circleclose vertopen vertclose horzopen horzclose dissolve pixelize diagtl diagtr "
+    "diagbl diagbr hlslice hrslice vuslice vdslice hblur fadegrays wipetl wipetr wipebl wipebr "
+    "squeezeh squeezev zoomin fadefast fadeslow".split()
+)
+
+# "dissolve" is done as the soft cross-dissolve editors mean by it (and the styles'
+# descriptions promise), not xfade's pixel-noise dissolve, which is 20 times dearer.
+CROSSFADES = frozenset({"fade", "dissolve"})
+DIPS = {"fadeblack": "black", "fadewhite": "white"}
+GREYS = frozenset({"fadegrays"})
+
+# Slides: the value is (x, y) of the incoming picture's starting offset in frame
+# widths and heights. xfade's smooth* wipes are drawn as eased slides.
+SLIDES: dict[str, tuple[int, int]] = {
+    "slideleft": (1, 0), "slideright": (-1, 0), "slideup": (0, 1), "slidedown": (0, -1),
+    "smoothleft": (1, 0), "smoothright": (-1, 0), "smoothup": (0, 1), "smoothdown": (0, -1),
+}
+EASED = frozenset({"smoothleft", "smoothright", "smoothup", "smoothdown"})
+
+
+@dataclass(frozen=True)
+class Wipe:
+    """A wipe as a field over the frame and a mask computed from it, frame by frame.
+
+    `field` is a function of the output pixel ({x}, {y}) of a {w}x{h} frame,
+    between `low` and `high`; `mask` is the incoming picture's weight (0..1) as a
+    function of the field's value {d} and xfade's progress {p} (1 on the window's
+    first frame, falling to 1/n on its last). The formulas are xfade's own.
+    ss(v) is smoothstep(0, 1, v); slice(v) is xfade's ten bars opening as an
+    edge moves along v.
+    """
+
+    field: str
+    mask: str
+    low: float = 0.0
+    high: float = 1.0
+
+
+_CENTRE_DISTANCE = "hypot({x}-{w}/2,{y}-{h}/2)/hypot({w}/2,{h}/2)"
+_SIDEWAYS = "abs({x}-{w}/2)/({w}/2)"
+_UPRIGHT = "abs({y}-{h}/2)/({h}/2)"
+WIPES: dict[str, Wipe] = {
+    "circleopen": Wipe(_CENTRE_DISTANCE, "1-ss({d}+({p}-0.5)*3)"),
+    "circleclose": Wipe(_CENTRE_DISTANCE, "ss({d}+(0.5-{p})*3)"),
+    "radial": Wipe("atan2({x}-{w}/2,{y}-{h}/2)", "ss({d}-({p}-0.5)*%.6f)" % (2.5 * math.pi), -math.pi, math.pi),
+    "vertopen": Wipe(_SIDEWAYS, "ss(2-{d}-2*{p})"),
+    "vertclose": Wipe(_SIDEWAYS, "ss(1+{d}-2*{p})"),
+    "horzopen": Wipe(_UPRIGHT, "ss(2-{d}-2*{p})"),
+    "horzclose": Wipe(_UPRIGHT, "ss(1+{d}-2*{p})"),
+    "diagtl": Wipe("{x}/{w}*{y}/{h}", "ss(1+{d}-2*{p})"),
+    "diagtr": Wipe("({w}-1-{x})/{w}*{y}/{h}", "ss(1+{d}-2*{p})"),
+    "diagbl": Wipe("{x}/{w}*({h}-1-{y})/{h}", "ss(1+{d}-2*{p})"),
+    "diagbr": Wipe("({w}-1-{x})/{w}*({h}-1-{y})/{h}", "ss(1+{d}-2*{p})"),
+    "wipeleft": Wipe("{x}/{w}", "gt({d},{p})"),
+    "wiperight": Wipe("{x}/{w}", "lte({d},1-{p})"),
+    "wipeup": Wipe("{y}/{h}", "gt({d},{p})"),
+    "wipedown": Wipe("{y}/{h}", "lte({d},1-{p})"),
+    "hlslice": Wipe("{x}/{w}", "slice({d})"),
+    "hrslice": Wipe("({w}-1-{x})/{w}", "slice({d})"),
+    "vuslice": Wipe("{y}/{h}", "slice({d})"),
+    "vdslice": Wipe("({h}-1-{y})/{h}", "slice({d})"),
+}
+# Masks are smooth: drawn at an eighth of the size and scaled up, they look the
+# same, but no fewer than 136 samples across, so xfade's ten bars stay sharp.
+MASK_DOWNSCALE = 8
+MIN_MASK_SAMPLES = 136
+
+# Below this many frames a wipe, zoom or blur cannot be told from a quick blend,
+# and each xfade costs far more memory than a crossfade.
+MIN_XFADE_FRAMES = 4
+
+# The blend that draws crossfades and dips, named so sendcmd reaches only it.
+_JOIN_BLEND = "blend@join"
+
+
+def drawn_as(name: str, frames: int) -> str:
+    """The transition actually drawn: one only a few frames long is shown as a crossfade."""
+    lane_drawn = name in DIPS or name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
+    return "fade" if frames < MIN_XFADE_FRAMES and not lane_drawn else name
+
+
+def join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str:
+    """All segments in order, joined by cuts and transitions, ending in [dst]."""
+    parts: list[str] = []
+    main: list[str] = []
+    over = _OverLane()
+    previous_tail = ""
+    for i, timing in enumerate(timings):
+        outgoing = timings[i + 1].overlap if i + 1 < len(timings) else 0
+        head, body, tail = _cut_segment(i, timing, outgoing, parts)
+        name = drawn_as(plan.segments[i].transition, timing.overlap)
+        if head and name in DIPS:
+            out_frames = timing.overlap // 2
+            parts.append(ft.chain(previous_tail, [f"trim=end_frame={out_frames}"], f"x{i}o"))
+            parts.append(ft.chain(head, [f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS"], f"x{i}i"))
+            main += [f"x{i}o", f"x{i}i"]
+            over.add_dip(timing.first_frame, DIPS[name], timing.overlap, out_frames)
+        elif head and (name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS):
+            main.append(previous_tail)
+            over.add(timing.first_frame, head, timing.overlap, name)
+        elif head:
+            parts.append(_xfade(name, previous_tail, head, timing.overlap, plan.fps, f"x{i}"))
+            main.append(f"x{i}")
+        if body:
+            main.append(body)
+        previous_tail = tail
+    # Renumbering after concat makes every timestamp exactly frame / fps.
+    lane = "joined_main" if over.used else dst
+    parts.append("".join(f"[{label}]" for label in main) + f"concat=n={len(main)}:v=1:a=0,{_renumber(plan)}[{lane}]")
+    if over.used:
+        parts += over.graph(plan, output_frames(plan), main=lane, dst=dst)
+    return ";".join(parts)
+
+
+def _renumber(plan: Plan) -> str:
+    return f"settb=1/{plan.fps},setpts=N"
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Output frames [first, first + frames) where the over lane is drawn onto the main lane."""
+
+    first: int
+    frames: int
+    opacity: str = ""  # blend: the main lane's opacity as an expression of F, the frame's number in the window
+    slide: tuple[int, int] = (0, 0)  # overlay: where the incoming picture starts, in frame widths and heights
+    eased: bool = False
+    wipe: Wipe | None = None  # maskedmerge: how the incoming picture is revealed
+
+
+@dataclass
+class _OverLane:
+    """The second lane of the join: incoming heads, a colour for dips, a filler frame elsewhere.
+
+    Fillers and dip colours are one frame each, repeated by loop, so the lane
+    costs three frames of memory however many transitions the edit has.
+    """
+
+    pieces: list[tuple[str, int]] = field(default_factory=list)  # (label or =colour, frames), in output order
+    blends: list[_Window] = field(default_factory=list)
+    wipes: list[_Window] = field(default_factory=list)
+    slides: list[_Window] = field(default_factory=list)
+    greys: list[_Window] = field(default_factory=list)
+    _at: int = 0  # output frames the lane covers so far
+
+    @property
+    def used(self) -> bool:
+        return bool(self.blends or self.wipes or self.slides)
+
+    def add(self, first: int, head: str, frames: int, name: str) -> None:
+        """A crossfade, wipe, slide or fade through grey: on the window's first frame the head does not show yet, as in xfade."""
+        self._fill(first)
+        self.pieces.append((head, frames))
+        self._at += frames
+        if name in SLIDES:
+            self.slides.append(_Window(first, frames, slide=SLIDES[name], eased=name in EASED))
+        elif name in WIPES:
+            self.wipes.append(_Window(first, frames, wipe=WIPES[name]))
+        else:
+            self.blends.append(_Window(first, frames, opacity=f"1-F/{frames}"))
+            if name in GREYS:
+                self.greys.append(_Window(first, frames))
+
+    def add_dip(self, first: int, colour: str, frames: int, out_frames: int) -> None:
+        """A dip: the outgoing picture fades to `colour` over out_frames, then the incoming one from it."""
+        self._fill(first)
+        self.pieces.append((f"={colour}", frames))
+        self._at += frames
+        in_frames = frames - out_frames
+        if out_frames:
+            self.blends.append(_Window(first, out_frames, opacity=f"1-(F+1)/{out_frames}"))
+        self.blends.append(_Window(first + out_frames, in_frames, opacity=f"(F+1)/{in_frames}"))
+
+    def _fill(self, until: int) -> None:
+        if until > self._at:
+            self.pieces.append(("=black", until - self._at))
+            self._at = until
+
+    def graph(self, plan: Plan, total: int, *, main: str, dst: str) -> list[str]:
+        """Graph parts that build the lane and draw it onto [main], ending in [dst]."""
+        self._fill(total)
+        parts: list[str] = []
+        for colour in sorted({p for p, _ in self.pieces if p.startswith("=")}):
+            uses = [k for k, (p, _) in enumerate(self.pieces) if p == colour]
+            copies = [f"over{k}c" for k in uses]
+            source = f"color=c={colour[1:]}:s={plan.width}x{plan.height}:r={plan.fps}"
+            parts.append(f"{source},format=yuv420p,setsar=1,trim=end_frame=1,split={len(copies)}[{ft.labels(copies)}]")
+            for k, copy in zip(uses, copies):
+                parts.append(ft.chain(copy, [f"loop=loop={self.pieces[k][1] - 1}:size=1"], f"over{k}"))
+        labels = [f"over{k}" if piece.startswith("=") else piece for k, (piece, _) in enumerate(self.pieces)]
+        drawers = [kind for kind, windows in (("b", self.blends), ("w", self.wipes), ("s", self.slides)) if windows]
+        lanes = {kind: f"over{kind}" for kind in drawers}
+        fanout = f",split={len(lanes)}" if len(lanes) > 1 else ""
+        parts.append(
+            "".join(f"[{label}]" for label in labels)
+            + f"concat=n={len(labels)}:v=1:a=0,{_renumber(plan)}{fanout}[{ft.labels(list(lanes.values()))}]"
+        )
+        stages: list[tuple[str, str]] = []  # (filter text taking [current] and its lane, ...) in drawing order
+        fps = plan.fps
+        if self.blends:
+            over = lanes["b"]
+            if self.greys:
+                # Each side loses its colour on its own, as in xfade: the outgoing one
+                # over the window's first fifth, the incoming one regains it after.
+                outgoing, incoming = self._saturation(fps, 0.8, fade_in=False), self._saturation(fps, 0.2, fade_in=True)
+                greys = _enable(self.greys, fps)
+                parts.append(f"[{over}]hue=s='{incoming}':enable='{greys}'[{over}g]")
+                stages.append((f"hue=s='{outgoing}':enable='{greys}'", "g"))
+                over = f"{over}g"
+            stages.append((
+                f"sendcmd=c='{self._commands(fps)}'[{{src}}c];[{{src}}c][{over}]"
+                f"{_JOIN_BLEND}=all_mode=normal:enable='{_enable(self.blends, fps)}',format=yuv420p",
+                "b",
+            ))
+        if self.wipes:
+            parts.append(self._mask_lane(plan))
+            stages.append((
+                f"[{{src}}][{lanes['w']}][mask]maskedmerge=enable='{_enable(self.wipes, fps)}'", "w",
+            ))
+        if self.slides:
+            x, y = self._position("W", 0, fps), self._position("H", 1, fps)
+            stages.append((
+                f"[{{src}}][{lanes['s']}]overlay=x='{x}':y='{y}':eval=frame:enable='{_enable(self.slides, fps)}'"
+                ",format=yuv420p",
+                "s",
+            ))
+        current = main
+        for k, (text, kind) in enumerate(stages):
+            out = dst if k == len(stages) - 1 else f"{main}{kind}"
+            body = text.format(src=current)
+            # Single-input stages read [current] here; the others name it themselves.
+            parts.append((f"[{current}]" if kind in "bg" else "") + body + f"[{out}]")
+            current = out
+        return parts
+
+    def _commands(self, fps: int) -> str:
+        # Each window's interval runs from half a frame before its first frame to
+        # half a frame before the frame after it: exactly its frames, whatever the
+        # float rounding. F is the frame's number within the window. The opacity is
+        # set per plane: blend 5.1 ignores an all_opacity of exactly 1.
+        intervals = []
+        for w in self.blends:
+            opacity = w.opacity.replace("F", f"(T*{fps}-{w.first})")
+            commands = ", ".join(f"[expr] {_JOIN_BLEND} c{plane}_opacity {opacity}" for plane in range(3))
+            intervals.append(f"{ft.time((w.first - 0.5) / fps)}-{ft.time((w.first + w.frames - 0.5) / fps)} {commands}")
+        return ";".join(intervals)
+
+    def _position(self, size: str, axis: int, fps: int) -> str:
+        """The overlay's x (or y) for every slide window: from size * start to 0, eased or not."""
+        terms = []
+        for w in self.slides:
+            if w.slide[axis] == 0:
+                continue
+            progress = f"(t*{fps}-{w.first})/{w.frames}"
+            if w.eased:
+                progress = f"({progress}*{progress}*(3-2*{progress}))"
+            terms.append(f"{_within(w, fps)}*{w.slide[axis]}*{size}*(1-{progress})")
+        return "+".join(terms) or "0"
+
+    def _saturation(self, fps: int, edge: float, *, fade_in: bool) -> str:
+        """hue's saturation over every fade through grey: smoothstep(edge, 1, progress), or 1 minus it."""
+        terms = []
+        for w in self.greys:
+            progress = f"(1-(t*{fps}-{w.first})/{w.frames})"
+            step = _smoothstep(edge, 1.0, progress)
+            terms.append(f"{_within(w, fps)}*{'(1-' + step + ')' if fade_in else step}")
+        return "+".join(terms)
+
+    def _mask_lane(self, plan: Plan) -> str:
+        """[mask]: one small frame per wipe frame, at its output time, scaled up; a blank frame at 0 before them.
+
+        The lane has frames only where wipes are: maskedmerge keeps using the
+        last one between wipes, where it is disabled anyway. Each wipe's field
+        is computed once, on one small frame, and each mask from it with a short
+        expression: geq costs about a microsecond per sample for a long one.
+        """
+        scale = min(1.0, max(1 / MASK_DOWNSCALE, MIN_MASK_SAMPLES / min(plan.width, plan.height)))
+        width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
+        source = f"nullsrc=s={width}x{height}:r={plan.fps},format=yuv420p,trim=end_frame=1"
+        fields = sorted({w.wipe.field for w in self.wipes})
+        parts = [f"{source},{_geq('0')}[mask0]"]
+        for k, field_text in enumerate(fields):
+            uses = [j for j, w in enumerate(self.wipes, 1) if w.wipe.field == field_text]
+            wipe = next(w.wipe for w in self.wipes if w.wipe.field == field_text)
+            copies = ft.labels([f"field{j}" for j in uses])
+            parts.append(f"{source},{_geq(_field_expression(wipe, plan, width, height))},split={len(uses)}[{copies}]")
+        shifts, at = [(0, 0)], 1
+        for j, w in enumerate(self.wipes, 1):
+            parts.append(f"[field{j}]loop=loop={w.frames - 1}:size=1,{_geq(_mask_expression(w.wipe, w.frames))}[mask{j}]")
+            shifts.append((at, w.first - at))
+            at += w.frames
+        # N counts the lane's frames; each piece is moved to its window's output frames.
+        shift = str(shifts[-1][1])
+        for (_, offset), (next_start, _) in reversed(list(zip(shifts, shifts[1:]))):
+            shift = f"if(lt(N,{next_start}),{offset},{shift})"
+        count = len(self.wipes) + 1
+        concat = "".join(f"[mask{k}]" for k in range(count)) + f"concat=n={count}:v=1:a=0"
+        parts.append(
+            f"{concat},settb=1/{plan.fps},setpts='N+{shift}',"
+            f"scale={plan.width}:{plan.height}:flags=bilinear,setsar=1[mask]"
+        )
+        return ";".join(parts)
+
+
+def _geq(expression: str) -> str:
+    return f"geq=lum='{expression}':cb='{expression}':cr='{expression}'"
+
+
+def _field_expression(wipe: Wipe, plan: Plan, mask_width: int, mask_height: int) -> str:
+    """geq text for a wipe's field on the small frame, scaled to 0..255."""
+    field_text = wipe.field.format(
+        # The centre of each sample, in output pixels (a chroma sample covers 2x2 luma ones).
+        x=f"((X+0.5)/SW*{ft.num(plan.width / mask_width)})",
+        y=f"((Y+0.5)/SH*{ft.num(plan.height / mask_height)})",
+        w=plan.width,
+        h=plan.height,
+    )
+    return f"255*(({field_text})-({ft.num(wipe.low)}))/{ft.num(wipe.high - wipe.low)}"
+
+
+def _mask_expression(wipe: Wipe, frames: int) -> str:
+    """geq text for one wipe's masks, 0..255, from the field frame it is given (N counts its frames)."""
+    progress = f"(1-N/{frames})"
+    # st(0) holds the field's value: p() is looked up once per sample.
+    d = f"({ft.num(wipe.low)}+ld(0)*{ft.num((wipe.high - wipe.low) / 255)})"
+    text = wipe.mask.format(p=progress, d=d)
+    text = _expand(text, "slice(", lambda v: _slice(v, progress))
+    text = _expand(text, "ss(", lambda v: _smoothstep(0.0, 1.0, v, register=1))
+    return f"st(0,p(X,Y));255*({text})"
+
+
+def _expand(text: str, name: str, render: Callable[[str], str]) -> str:
+    """Replace every name(v) in text by render(v), the last (so innermost) first."""
+    while name in text:
+        start = text.rindex(name)
+        depth, end = 0, start + len(name) - 1
+        for end in range(start + len(name) - 1, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+        text = text[:start] + render(text[start + len(name) : end]) + text[end + 1 :]
+    return text
+
+
+def _smoothstep(edge0: float, edge1: float, value: str, *, register: int | None = None) -> str:
+    """smoothstep as expression text; with a register, the clipped value is computed once (geq is per sample)."""
+    t = f"clip(({value}-({ft.num(edge0)}))/{ft.num(edge1 - edge0)},0,1)"
+    if register is None:
+        return f"({t}*{t}*(3-2*{t}))"
+    held = f"ld({register})"
+    return f"(st({register},{t});{held}*{held}*(3-2*{held}))"
+
+
+def _slice(position: str, progress: str) -> str:
+    edge = _smoothstep(-0.5, 0.0, f"{position}-{progress}*1.5", register=2)
+    bars = f"(10*{position}-floor(10*{position}))"
+    return f"gt({edge},{bars})"
+
+
+# Windows are told by the frame's time, not by n: in a filter that syncs two
+# inputs (blend, overlay), n counts the frames it has taken in, which can be one
+# ahead of the frame being drawn. Half a frame either side absorbs float rounding.
+def _within(w: _Window, fps: int) -> str:
+    return f"between(t,{ft.time((w.first - 0.5) / fps)},{ft.time((w.first + w.frames - 0.5) / fps)})"
+
+
+def _enable(windows: list[_Window], fps: int) -> str:
+    return "+".join(_within(w, fps) for w in windows)
+
+
+def _xfade(name: str, tail: str, head: str, frames: int, fps: int, tag: str) -> str:
+    """Any other transition, by xfade over just the overlapping frames.
+
+    xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to 4:4:4 and
+    back, and those conversions keep about 21 MB of frame buffers per transition
+    to the end of the render. (Sharing one conversion between transitions was
+    tried: a converted lane must see the next transition's first frame before it
+    can end this one's piece, which drags a whole segment body into memory.)
+    """
+    return f"[{tail}][{head}]xfade=transition={name}:duration={ft.time(frames / fps)}:offset=0,format=yuv420p[{tag}]"
+
+
+def _cut_segment(i: int, timing: SegmentTiming, outgoing: int, parts: list[str]) -> tuple[str, str, str]:
+    """Labels of segment i's head, body and tail ("" when empty); appends the segment filter if needed."""
+    sizes = {"h": timing.overlap, "b": timing.frames - timing.overlap - outgoing, "t": outgoing}
+    kept = [name for name, size in sizes.items() if size > 0]
+    if kept == ["b"]:
+        return "", f"s{i}", ""
+    bounds, at = [], 0
+    for name in kept[:-1]:
+        at += sizes[name]
+        bounds.append(str(at))
+    labels = {name: f"s{i}{name}" for name in kept}
+    if len(kept) == 1:
+        # Only a head, or only a tail: the whole segment is that piece.
+        labels = {kept[0]: f"s{i}"}
+    else:
+        parts.append(f"[s{i}]segment=frames={'|'.join(bounds)}" + "".join(f"[{labels[n]}]" for n in kept))
+    return labels.get("h", ""), labels.get("b", ""), labels.get("t", "")

@@ -1,0 +1,71 @@
+"""The join's lanes draw each transition as ffmpeg's xfade would: real renders, compared frame by frame.
+
+xfade is the reference: the same plan is rendered once through the lanes and
+once with the lanes switched off for the transition, so that xfade draws it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from media_pipeline import ffmpeg, join
+from media_pipeline.render import render
+from tests.media_factory import make_clip, make_song
+from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, song_info
+
+pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
+
+WIDTH, HEIGHT, FPS = 180, 320, 30
+SHOT, OVERLAP = 0.8, 0.3  # each transition is 9 frames long
+LANE_DRAWN = [*join.WIPES, *join.GREYS]
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory):
+    """Every wipe and fade through grey, in one edit: (frames with lanes, frames by xfade, windows)."""
+    folder = tmp_path_factory.mktemp("join")
+    first = make_clip(folder / "bars.mp4", width=320, height=180, seconds=3, pattern="smptebars")
+    second = make_clip(folder / "pattern.mp4", width=320, height=180, seconds=3)
+    song = make_song(folder / "song.m4a", bpm=120, seconds=SHOT * (len(LANE_DRAWN) + 2))
+    visuals = [clip_info(str(first), 320, 180, 3.0), clip_info(str(second), 320, 180, 3.0)]
+    shots = [Shot(0, SHOT)] + [
+        Shot(k % 2, SHOT, name, OVERLAP, source_in=0.1 * (k % 10)) for k, name in enumerate(LANE_DRAWN, 1)
+    ]
+    plan = build_plan(visuals, song_info(str(song), SHOT * (len(LANE_DRAWN) + 2)), shots)
+    lanes = render(plan, str(folder / "lanes.mp4"), style=make_style())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(join, "WIPES", {})
+        patch.setattr(join, "GREYS", frozenset())
+        patch.setattr(join, "CROSSFADES", frozenset())
+        reference = render(plan, str(folder / "xfade.mp4"), style=make_style())
+    windows = {
+        name: (round(seg.start * FPS), round(seg.start * FPS) + round(OVERLAP * FPS))
+        for name, seg in zip(LANE_DRAWN, plan.segments[1:])
+    }
+    return yuv_frames(lanes.path, folder), yuv_frames(reference.path, folder), windows
+
+
+def yuv_frames(path: str, folder) -> np.ndarray:
+    """Every frame as 4:4:4 planes: (frames, 3, height, width)."""
+    raw = folder / "frames.yuv"
+    ffmpeg.run([ffmpeg.FFMPEG, "-y", "-loglevel", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "yuv444p",
+                str(raw)], timeout=60)
+    return np.fromfile(raw, dtype=np.uint8).reshape(-1, 3, HEIGHT, WIDTH).astype(float)
+
+
+@pytest.mark.parametrize("name", LANE_DRAWN)
+def test_each_lane_drawn_transition_looks_like_xfades_frame_by_frame(renders, name):
+    lanes, reference, windows = renders
+    start, end = windows[name]
+    for frame in range(start, end):
+        difference = np.abs(lanes[frame] - reference[frame]).mean()
+        # How far apart the two shots are here: what a wrong mask would cost.
+        contrast = np.abs(reference[start - 1] - reference[end]).mean()
+        assert difference < max(3.0, 0.08 * contrast), f"{name}: frame {frame - start} differs by {difference:.1f}"
+
+
+def test_the_frames_around_the_transitions_are_untouched(renders):
+    lanes, reference, windows = renders
+    outside = sorted(set(range(len(reference))) - {f for a, b in windows.values() for f in range(a, b)})
+    assert np.abs(lanes[outside] - reference[outside]).mean() < 1.0
