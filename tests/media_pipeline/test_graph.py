@@ -315,13 +315,23 @@ def test_a_dip_to_black_fades_out_then_in_through_one_black_frame():
     assert "[x4o][x4i]" in text  # the tail's first 7 frames, then the head's last 8, on the main lane
 
 
-def test_every_slide_is_drawn_by_one_overlay_moving_the_next_shot_in_from_its_side():
+def two_transitions(first: str, second: str) -> tuple[Plan, str]:
+    """Three 1.5 s shots joined by two 0.4 s transitions: the plan and its filter graph."""
     plan = build_plan([CLIP_A, CLIP_B], SONG, [
-        Shot(0, 1.5), Shot(1, 1.5, "slideleft", 0.4), Shot(0, 1.5, "smoothup", 0.4, source_in=4.0),
+        Shot(0, 1.5), Shot(1, 1.5, first, 0.4), Shot(0, 1.5, second, 0.4, source_in=4.0),
     ])
-    text = filter_graph(command(plan))
+    return plan, filter_graph(command(plan))
+
+
+def graph_part(text: str, needle: str) -> str:
+    """The first chain of the filter graph that contains `needle`."""
+    return next(part for part in text.split(";") if needle in part)
+
+
+def test_every_slide_is_drawn_by_one_overlay_moving_the_next_shot_in_from_its_side():
+    plan, text = two_transitions("slideleft", "smoothup")
     assert "xfade" not in text and text.count("overlay=x=") == 1
-    overlay = next(part for part in text.split(";") if "overlay=x=" in part)
+    overlay = graph_part(text, "overlay=x=")
     first_left, first_up = (t.first_frame for t in graph.segment_timings(plan)[1:])
     assert f"*1*W*(1-(t*30-{first_left})/12)" in overlay  # from one width to the right, linearly
     assert f"*1*H*(1-((t*30-{first_up})/12*" in overlay  # from below, eased
@@ -329,12 +339,9 @@ def test_every_slide_is_drawn_by_one_overlay_moving_the_next_shot_in_from_its_si
 
 
 def test_every_wipe_is_drawn_by_one_maskedmerge_enabled_only_on_their_frames():
-    plan = build_plan([CLIP_A, CLIP_B], SONG, [
-        Shot(0, 1.5), Shot(1, 1.5, "circleopen", 0.4), Shot(0, 1.5, "wipeleft", 0.4, source_in=4.0),
-    ])
-    text = filter_graph(command(plan))
+    plan, text = two_transitions("circleopen", "wipeleft")
     assert "xfade" not in text and text.count("maskedmerge") == 1
-    merge = next(part for part in text.split(";") if "maskedmerge" in part)
+    merge = graph_part(text, "maskedmerge")
     windows = [(t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:]]
     assert merge.split("enable='")[1].split("'")[0] == "+".join(
         f"between(t,{(a - 0.5) / 30:.6f},{(a + n - 0.5) / 30:.6f})" for a, n in windows
