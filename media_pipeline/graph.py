@@ -38,7 +38,8 @@ from .grade import grade_graph, is_neutral
 from .join import TRANSITIONS, join_graph
 from .loudness import TRUE_PEAK_DB
 from .style import AudioTreatment, Style, get_style
-from .timing import SegmentTiming, frame_count, output_duration, output_frames, segment_timings  # noqa: F401 (re-exported)
+# frame_count, output_duration and segment_timings are re-exported: callers know them as graph's.
+from .timing import SegmentTiming, frame_count, output_duration, output_frames, segment_timings  # noqa: F401
 
 # The output spec: H.264 High at 5-8 Mb/s, AAC stereo 48 kHz.
 X264_PRESET = "veryfast"
@@ -82,7 +83,7 @@ _STEREO_48K = f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layo
 # Each clip's sound fades in and out over this long at its cuts, so they never click.
 _CLIP_FADE = 0.01
 
-# Every transition name the renderer can draw (ffmpeg 5.1's xfade names).
+
 def encoder_args(fps: int) -> list[str]:
     """Video encoder options for the output spec (shared with the benchmark's baseline)."""
     return [
@@ -331,7 +332,7 @@ def _segment_frames(
 
 
 def _segment_tail(fps: int) -> list[str]:
-    # What xfade and concat need from every segment: same format, square pixels,
+    # What the join (concat, blend, xfade, ...) needs from every segment: same format, square pixels,
     # one timebase, timestamps counting frames from zero.
     return ["format=yuv420p", "setsar=1", f"settb=1/{fps}", "setpts=N"]
 

@@ -102,8 +102,8 @@ WIPES: dict[str, Wipe] = {
 MASK_DOWNSCALE = 8
 MIN_MASK_SAMPLES = 136
 
-# Below this many frames a wipe, zoom or blur cannot be told from a quick blend,
-# and each xfade costs far more memory than a crossfade.
+# Below this many frames a zoom, blur or pixelize cannot be told from a quick
+# blend, and each xfade costs far more memory than a crossfade.
 MIN_XFADE_FRAMES = 4
 
 # The blend that draws crossfades and dips, named so sendcmd reaches only it.
@@ -111,9 +111,13 @@ _JOIN_BLEND = "blend@join"
 
 
 def drawn_as(name: str, frames: int) -> str:
-    """The transition actually drawn: one only a few frames long is shown as a crossfade."""
-    lane_drawn = name in DIPS or name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
-    return "fade" if frames < MIN_XFADE_FRAMES and not lane_drawn else name
+    """The transition actually drawn: an xfade only a few frames long is shown as a crossfade."""
+    return "fade" if frames < MIN_XFADE_FRAMES and not (name in DIPS or _over_lane(name)) else name
+
+
+def _over_lane(name: str) -> bool:
+    """Whether the over lane draws `name` with the incoming shot's head (dips use a colour instead)."""
+    return name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
 
 
 def join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str:
@@ -132,7 +136,7 @@ def join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str:
             parts.append(ft.chain(head, [f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS"], f"x{i}i"))
             main += [f"x{i}o", f"x{i}i"]
             over.add_dip(timing.first_frame, DIPS[name], timing.overlap, out_frames)
-        elif head and (name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS):
+        elif head and _over_lane(name):
             main.append(previous_tail)
             over.add(timing.first_frame, head, timing.overlap, name)
         elif head:
@@ -185,7 +189,7 @@ class _OverLane:
         return bool(self.blends or self.wipes or self.slides)
 
     def add(self, first: int, head: str, frames: int, name: str) -> None:
-        """A crossfade, wipe, slide or fade through grey: on the window's first frame the head does not show yet, as in xfade."""
+        """A crossfade, wipe, slide or fade through grey; on its first frame the head does not show yet, as in xfade."""
         self._fill(first)
         self.pieces.append((head, frames))
         self._at += frames
@@ -232,43 +236,53 @@ class _OverLane:
             "".join(f"[{label}]" for label in labels)
             + f"concat=n={len(labels)}:v=1:a=0,{_renumber(plan)}{fanout}[{ft.labels(list(lanes.values()))}]"
         )
-        stages: list[tuple[str, str]] = []  # (filter text taking [current] and its lane, ...) in drawing order
-        fps = plan.fps
+        # Each stage draws one kind of transition: ([src], [out]) -> filter text.
+        stages: list[Callable[[str, str], str]] = []
         if self.blends:
             over = lanes["b"]
             if self.greys:
-                # Each side loses its colour on its own, as in xfade: the outgoing one
-                # over the window's first fifth, the incoming one regains it after.
-                outgoing, incoming = self._saturation(fps, 0.8, fade_in=False), self._saturation(fps, 0.2, fade_in=True)
-                greys = _enable(self.greys, fps)
-                parts.append(f"[{over}]hue=s='{incoming}':enable='{greys}'[{over}g]")
-                stages.append((f"hue=s='{outgoing}':enable='{greys}'", "g"))
                 over = f"{over}g"
-            stages.append((
-                f"sendcmd=c='{self._commands(fps)}'[{{src}}c];[{{src}}c][{over}]"
-                f"{_JOIN_BLEND}=all_mode=normal:enable='{_enable(self.blends, fps)}',format=yuv420p",
-                "b",
-            ))
+                parts.append(self._greys_stage(plan.fps, lanes["b"], over, outgoing=False))
+                stages.append(lambda src, out: self._greys_stage(plan.fps, src, out, outgoing=True))
+            stages.append(lambda src, out: self._blend_stage(plan.fps, src, over, out))
         if self.wipes:
             parts.append(self._mask_lane(plan))
-            stages.append((
-                f"[{{src}}][{lanes['w']}][mask]maskedmerge=enable='{_enable(self.wipes, fps)}'", "w",
-            ))
+            stages.append(lambda src, out: f"[{src}][{lanes['w']}][mask]maskedmerge="
+                                           f"enable='{_enable(self.wipes, plan.fps)}'[{out}]")
         if self.slides:
-            x, y = self._position("W", 0, fps), self._position("H", 1, fps)
-            stages.append((
-                f"[{{src}}][{lanes['s']}]overlay=x='{x}':y='{y}':eval=frame:enable='{_enable(self.slides, fps)}'"
-                ",format=yuv420p",
-                "s",
-            ))
+            stages.append(lambda src, out: self._slide_stage(plan.fps, src, lanes["s"], out))
         current = main
-        for k, (text, kind) in enumerate(stages):
-            out = dst if k == len(stages) - 1 else f"{main}{kind}"
-            body = text.format(src=current)
-            # Single-input stages read [current] here; the others name it themselves.
-            parts.append((f"[{current}]" if kind in "bg" else "") + body + f"[{out}]")
+        for k, stage in enumerate(stages):
+            out = dst if k == len(stages) - 1 else f"{main}{k}"
+            parts.append(stage(current, out))
             current = out
         return parts
+
+    def _greys_stage(self, fps: int, src: str, dst: str, *, outgoing: bool) -> str:
+        """One side of every fade through grey loses its colour, as in xfade.
+
+        The outgoing picture greys over the window's first fifth; the incoming one
+        regains its colour over the rest.
+        """
+        terms = []
+        for w in self.greys:
+            progress = f"(1-(t*{fps}-{w.first})/{w.frames})"
+            step = _smoothstep(0.8, 1.0, progress) if outgoing else f"(1-{_smoothstep(0.2, 1.0, progress)})"
+            terms.append(f"{_within(w, fps)}*{step}")
+        return f"[{src}]hue=s='{'+'.join(terms)}':enable='{_enable(self.greys, fps)}'[{dst}]"
+
+    def _blend_stage(self, fps: int, src: str, over: str, dst: str) -> str:
+        return (
+            f"[{src}]sendcmd=c='{self._commands(fps)}'[{src}c];[{src}c][{over}]"
+            f"{_JOIN_BLEND}=all_mode=normal:enable='{_enable(self.blends, fps)}',format=yuv420p[{dst}]"
+        )
+
+    def _slide_stage(self, fps: int, src: str, over: str, dst: str) -> str:
+        x, y = self._position("W", 0, fps), self._position("H", 1, fps)
+        return (
+            f"[{src}][{over}]overlay=x='{x}':y='{y}':eval=frame:enable='{_enable(self.slides, fps)}'"
+            f",format=yuv420p[{dst}]"
+        )
 
     def _commands(self, fps: int) -> str:
         # Each window's interval runs from half a frame before its first frame to
@@ -294,15 +308,6 @@ class _OverLane:
             terms.append(f"{_within(w, fps)}*{w.slide[axis]}*{size}*(1-{progress})")
         return "+".join(terms) or "0"
 
-    def _saturation(self, fps: int, edge: float, *, fade_in: bool) -> str:
-        """hue's saturation over every fade through grey: smoothstep(edge, 1, progress), or 1 minus it."""
-        terms = []
-        for w in self.greys:
-            progress = f"(1-(t*{fps}-{w.first})/{w.frames})"
-            step = _smoothstep(edge, 1.0, progress)
-            terms.append(f"{_within(w, fps)}*{'(1-' + step + ')' if fade_in else step}")
-        return "+".join(terms)
-
     def _mask_lane(self, plan: Plan) -> str:
         """[mask]: one small frame per wipe frame, at its output time, scaled up; a blank frame at 0 before them.
 
@@ -314,16 +319,18 @@ class _OverLane:
         scale = min(1.0, max(1 / MASK_DOWNSCALE, MIN_MASK_SAMPLES / min(plan.width, plan.height)))
         width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
         source = f"nullsrc=s={width}x{height}:r={plan.fps},format=yuv420p,trim=end_frame=1"
-        fields = sorted({w.wipe.field for w in self.wipes})
         parts = [f"{source},{_geq('0')}[mask0]"]
-        for k, field_text in enumerate(fields):
-            uses = [j for j, w in enumerate(self.wipes, 1) if w.wipe.field == field_text]
-            wipe = next(w.wipe for w in self.wipes if w.wipe.field == field_text)
+        # Wipes of the same shape share one field: j numbers the wipes from 1.
+        users: dict[str, list[int]] = {}
+        for j, w in enumerate(self.wipes, 1):
+            users.setdefault(_field_expression(w.wipe, plan, width, height), []).append(j)
+        for field_text, uses in sorted(users.items()):
             copies = ft.labels([f"field{j}" for j in uses])
-            parts.append(f"{source},{_geq(_field_expression(wipe, plan, width, height))},split={len(uses)}[{copies}]")
+            parts.append(f"{source},{_geq(field_text)},split={len(uses)}[{copies}]")
         shifts, at = [(0, 0)], 1
         for j, w in enumerate(self.wipes, 1):
-            parts.append(f"[field{j}]loop=loop={w.frames - 1}:size=1,{_geq(_mask_expression(w.wipe, w.frames))}[mask{j}]")
+            mask = _geq(_mask_expression(w.wipe, w.frames))
+            parts.append(f"[field{j}]loop=loop={w.frames - 1}:size=1,{mask}[mask{j}]")
             shifts.append((at, w.first - at))
             at += w.frames
         # N counts the lane's frames; each piece is moved to its window's output frames.

@@ -364,7 +364,8 @@ def test_the_mask_lane_has_a_blank_first_frame_then_each_wipe_at_its_own_output_
     fields = [part for part in text.split(";") if part.startswith("nullsrc=s=136x242")]
     assert len(fields) == 3 and sum("hypot(" in f for f in fields) == 1 and sum("atan2(" in f for f in fields) == 1
     masks = [part for part in text.split(";") if part.startswith("[field")]
-    assert [m.split("loop=loop=")[1].split(":")[0] for m in masks] == [str(n - 1) for n in (frames_a, frames_b, frames_c)]
+    loops = [m.split("loop=loop=")[1].split(":")[0] for m in masks]
+    assert loops == [str(n - 1) for n in (frames_a, frames_b, frames_c)]
 
 
 def test_a_fade_through_grey_greys_each_side_by_hue_before_they_are_crossfaded():
