@@ -86,10 +86,14 @@ def analyze_music_apart(path: str, *, cache_dir: str, timeout: float = ANALYSIS_
         raise RenderFailed(f"the music analysis took longer than {timeout:.0f} s and was stopped") from exc
     except RenderFailed as exc:
         raise RenderFailed(f"the music analysis failed: {exc}") from exc
-    reply = json.loads(stdout)
-    if "unsupported" in reply:
-        raise UnsupportedMedia(reply["unsupported"])
-    return _grid_from_dict(reply["grid"])
+    try:
+        # The reply is the last line: a library may have printed something before it.
+        reply = json.loads(stdout.strip().splitlines()[-1])
+        if "unsupported" in reply:
+            raise UnsupportedMedia(reply["unsupported"])
+        return _grid_from_dict(reply["grid"])
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        raise RenderFailed("the music analysis gave no readable result") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,9 +180,10 @@ def _track_beats(librosa, onset: np.ndarray) -> tuple[np.ndarray, float]:
     if not onset.any():
         return np.array([], dtype=int), 0.0
     tempogram = _mean_tempogram(librosa, onset)
-    tempo = float(
-        librosa.feature.tempo(tg=tempogram, sr=SAMPLE_RATE, hop_length=HOP, start_bpm=PRIOR_BPM, std_bpm=PRIOR_OCTAVES)[0]
+    estimate = librosa.feature.tempo(
+        tg=tempogram, sr=SAMPLE_RATE, hop_length=HOP, start_bpm=PRIOR_BPM, std_bpm=PRIOR_OCTAVES
     )
+    tempo = float(estimate[0])
     # librosa's own trimming drops every beat quieter than half the song's average,
     # which loses a soft intro; _trim_edges only drops beats in silence.
     _, frames = librosa.beat.beat_track(

@@ -253,3 +253,10 @@ def test_analysis_apart_that_crashes_fails_with_a_readable_reason(songs, tmp_pat
     monkeypatch.setattr(beat.sys, "executable", "/bin/false")
     with pytest.raises(RenderFailed, match="^the music analysis failed"):
         beat.analyze_music_apart(str(path), cache_dir=str(tmp_path))
+
+
+def test_analysis_apart_that_answers_nonsense_fails_with_a_readable_reason(songs, tmp_path, monkeypatch):
+    path, _ = _drum_song(songs, 120)
+    monkeypatch.setattr(ffmpeg, "run", lambda *args, **kwargs: ffmpeg.Result(stdout="Traceback...\n", stderr_tail=""))
+    with pytest.raises(RenderFailed, match="no readable result"):
+        beat.analyze_music_apart(str(path), cache_dir=str(tmp_path))
