@@ -22,6 +22,9 @@ _TONE_PER_UNIT = 0.2
 # Averaged grain is softer than plain temporal noise of the same strength.
 _GRAIN_BOOST = 1.5
 
+# The vignette mask is drawn at this fraction of the frame's size, then scaled up.
+VIGNETTE_DOWNSCALE = 4
+
 # The darkened vignette is applied to luma only: multiplying chroma, which is
 # centred on 128, would shift hues instead of darkening them.
 # The mask is a single frame; repeatlast holds it for the whole stream.
@@ -120,7 +123,12 @@ def _vignette_mask(angle: float, label: str, *, width: int, height: int, fps: in
     # A white frame through the vignette filter gives the darkening factor per
     # pixel. It is computed once; blend repeats it for every frame. White is luma
     # 235 in limited range: the lut stretches it to 255 so the centre stays untouched.
+    # The falloff is smooth, so it is drawn small and scaled up: at full size the
+    # vignette filter's float map and each step's frame stay resident for the
+    # whole render (about 10 MB at 1080x1920).
+    small_w, small_h = max(2, width // VIGNETTE_DOWNSCALE), max(2, height // VIGNETTE_DOWNSCALE)
     return (
-        f"color=c=white:s={width}x{height}:r={fps},format=yuv420p,trim=end_frame=1,"
-        f"vignette=angle={_num(angle)},lutyuv=y='clip(val*255/235,0,255)',setsar=1[{label}]"
+        f"color=c=white:s={small_w}x{small_h}:r={fps},format=yuv420p,trim=end_frame=1,"
+        f"vignette=angle={_num(angle)},lutyuv=y='clip(val*255/235,0,255)',"
+        f"scale={width}:{height}:flags=bilinear,setsar=1[{label}]"
     )

@@ -478,7 +478,9 @@ def _blurred_fit(
                 ft.labels([f"{tag}f", f"{tag}b"]),
             ),
             ft.chain(f"{tag}b", background, f"{tag}bg"),
-            f"[{tag}bg][{tag}f]overlay=x={x}:y={y}:shortest=1," + ",".join(["setsar=1", *tail]) + f"[{dst}]",
+            f"[{tag}bg][{tag}f]overlay=x={x}:y={y}:shortest=1:{ft.NO_REPEAT},"
+            + ",".join(["setsar=1", *tail])
+            + f"[{dst}]",
         ]
     )
 

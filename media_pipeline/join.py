@@ -274,13 +274,13 @@ class _OverLane:
     def _blend_stage(self, fps: int, src: str, over: str, dst: str) -> str:
         return (
             f"[{src}]sendcmd=c='{self._commands(fps)}'[{src}c];[{src}c][{over}]"
-            f"{_JOIN_BLEND}=all_mode=normal:enable='{_enable(self.blends, fps)}',format=yuv420p[{dst}]"
+            f"{_JOIN_BLEND}=all_mode=normal:{ft.NO_REPEAT}:enable='{_enable(self.blends, fps)}',format=yuv420p[{dst}]"
         )
 
     def _slide_stage(self, fps: int, src: str, over: str, dst: str) -> str:
         x, y = self._position("W", 0, fps), self._position("H", 1, fps)
         return (
-            f"[{src}][{over}]overlay=x='{x}':y='{y}':eval=frame:enable='{_enable(self.slides, fps)}'"
+            f"[{src}][{over}]overlay=x='{x}':y='{y}':eval=frame:{ft.NO_REPEAT}:enable='{_enable(self.slides, fps)}'"
             f",format=yuv420p[{dst}]"
         )
 

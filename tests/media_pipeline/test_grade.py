@@ -72,6 +72,34 @@ def test_the_vignette_is_drawn_once_and_multiplied_onto_brightness_only():
     assert "blend=c0_mode=multiply:c1_mode=normal:c2_mode=normal:repeatlast=1" in text
 
 
+def test_the_vignette_mask_is_drawn_small_and_scaled_up_to_the_frame():
+    text = grade_graph(Grade(vignette=0.5), "a", "b", width=1080, height=1920, fps=30)
+    assert "color=c=white:s=270x480:" in text
+    assert "scale=1080:1920:flags=bilinear" in text
+
+
+def test_the_small_vignette_mask_darkens_as_the_vignette_filter_does_at_full_size(tmp_path):
+    width, height = 360, 640
+    ours, theirs = tmp_path / "ours.y", tmp_path / "theirs.y"
+    grey = f"color=c=0xc0c0c0:s={width}x{height}:r=30,format=yuv420p,trim=end_frame=1"
+    graph = grade_graph(Grade(vignette=0.5), "in", "out", width=width, height=height, fps=30)
+    for filters, out in (
+        (f"{grey}[in];{graph};[out]extractplanes=y[y]", ours),
+        (f"{grey},vignette=angle=0.5,extractplanes=y[y]", theirs),
+    ):
+        ffmpeg.run(
+            [ffmpeg.FFMPEG, "-y", "-loglevel", "error", "-filter_complex", filters,
+             "-map", "[y]", "-f", "rawvideo", str(out)],
+            timeout=30,
+        )
+    a = np.fromfile(ours, dtype=np.uint8).astype(float)
+    b = np.fromfile(theirs, dtype=np.uint8).astype(float)
+    assert a.shape == b.shape == (width * height,)
+    assert b.min() < 120  # the corners really are dark
+    assert np.abs(a - b).mean() < 1.0
+    assert np.abs(a - b).max() <= 4
+
+
 def test_a_warm_grade_makes_grey_redder_than_blue(tmp_path):
     frame = graded_rgb(Grade(temperature=0.8), tmp_path)[0]
     red, blue = frame[..., 0].mean(), frame[..., 2].mean()

@@ -397,6 +397,18 @@ def test_each_reframe_mode_fits_a_landscape_clip_into_the_portrait_frame(mode, e
     assert "setsar=1" in text
 
 
+def test_two_input_filters_do_not_repeat_a_last_frame_their_inputs_never_need():
+    # Both inputs of these end together; repeatlast=1 held about 9 MB per overlay in ffmpeg 5.1.
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [
+        Shot(0, 2.0, reframe=BLUR), Shot(1, 2.0, "fade", 0.5), Shot(0, 2.0, "slideleft", 0.5, source_in=2.5),
+    ])
+    text = filter_graph(command(plan))
+    overlays = [part for part in text.split(";") if "overlay=" in part]
+    assert len(overlays) == 2  # the blurred fit's and the slide's
+    assert all("repeatlast=0" in part for part in overlays)
+    assert "repeatlast=0" in _join_blend(text)
+
+
 def test_a_clip_already_the_right_shape_is_only_scaled():
     plan = build_plan([CLIP_B], SONG, [Shot(0, 2.0, reframe=BLUR)])
     text = filter_graph(command(plan))
