@@ -74,15 +74,24 @@ def is_neutral(grade: Grade) -> bool:
     return not (tone_filter(grade) or grade.curves or grade.vignette > 0 or grain_filter(grade))
 
 
-def grade_graph(grade: Grade, src: str, dst: str, *, width: int, height: int, fps: int) -> str:
+def picture_filters(grade: Grade) -> list[str]:
+    """The grade's colour filters (curves, then tone), which may run on each picture before the join."""
+    # Curves first, so the saturation and warmth settings also act on what the
+    # preset does (vintage lifts black towards purple; a desaturating grade tames it).
+    return [f for f in (_curves_filter(grade), tone_filter(grade)) if f]
+
+
+def grade_graph(
+    grade: Grade, src: str, dst: str, *, width: int, height: int, fps: int, pictures_graded: bool = False
+) -> str:
     """Filtergraph text taking the label [src] to [dst], e.g. "[v]eq=...[graded]".
 
     width/height/fps describe the stream; they size the vignette mask, which is
     drawn once and repeated rather than recomputed for every frame.
+    pictures_graded: picture_filters already ran on every picture, so only the
+    vignette and grain, which belong to the whole frame, are left.
     """
-    # Curves first, so the saturation and warmth settings also act on what the
-    # preset does (vintage lifts black towards purple; a desaturating grade tames it).
-    before = [f for f in (_curves_filter(grade), tone_filter(grade)) if f]
+    before = [] if pictures_graded else picture_filters(grade)
     after = [f for f in (grain_filter(grade),) if f]
     if grade.vignette <= 0:
         return f"[{src}]{','.join(before + after) or 'null'}[{dst}]"

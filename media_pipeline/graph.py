@@ -14,7 +14,9 @@ The graph, in the order frames flow:
 - all segments joined in order by one concat; a transition is made from only
   the overlapping frames (the tail of one segment and the head of the next),
   drawn by one shared filter per kind of transition (see join.py);
-- the colour grade, once, on the joined stream (see grade.py);
+- the colour grade, once, on the joined stream (see grade.py); a letterboxing
+  style's colour filters run on each picture before its bars instead, so the
+  bars stay black;
 - music loudness-normalised (with the clips' sound mixed under it for some
   styles), faded, and cut to exactly the picture's length.
 
@@ -34,7 +36,7 @@ from . import ffmpeg
 from . import filtertext as ft
 from .edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .facts import MediaInfo
-from .grade import grade_graph, is_neutral
+from .grade import grade_graph, is_neutral, picture_filters
 from .join import TRANSITIONS, join_graph
 from .loudness import TRUE_PEAK_DB
 from .style import AudioTreatment, Style, get_style
@@ -112,11 +114,12 @@ def build_command(plan: Plan, output_path: str, *, style: Style | None = None) -
     _check_plan(plan)
     timings = segment_timings(plan)
     inputs = _Inputs.for_plan(plan, with_clip_audio=style.audio.clip_volume > 0)
+    picture = _picture_grade(plan, style)
     graph = ";".join(
         [
-            *_segment_graphs(plan, timings, inputs),
+            *_segment_graphs(plan, timings, inputs, picture),
             join_graph(plan, timings, "joined"),
-            _finish_video(plan, style, "joined", "vout"),
+            _finish_video(plan, style, "joined", "vout", pictures_graded=bool(picture)),
             _audio_graph(plan, style.audio, timings, inputs, "aout"),
         ]
     )
@@ -246,15 +249,32 @@ def _seeked_input(path: str, start: float, seconds: float, formats: str, skip: l
 # ---------------------------------------------------------------- segments
 
 
-def _segment_graphs(plan: Plan, timings: tuple[SegmentTiming, ...], inputs: _Inputs) -> list[str]:
-    """One subgraph per video run and per photo; segment i's frames end in the label s<i>."""
-    parts = [_run_graph(plan, run, index, timings) for index, run in inputs.runs]
+def _segment_graphs(
+    plan: Plan, timings: tuple[SegmentTiming, ...], inputs: _Inputs, picture: list[str]
+) -> list[str]:
+    """One subgraph per video run and per photo; segment i's frames end in the label s<i>.
+
+    picture: colour filters for each picture before it is framed (see _picture_grade).
+    """
+    parts = [_run_graph(plan, run, index, timings, picture) for index, run in inputs.runs]
     for visual, index in inputs.photo.items():
-        parts += _photo_segments(plan, visual, index, timings)
+        parts += _photo_segments(plan, visual, index, timings, picture)
     return parts
 
 
-def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, ...]) -> str:
+def _picture_grade(plan: Plan, style: Style) -> list[str]:
+    """The grade's colour filters when they must run on each picture before its letterbox bars are added.
+
+    Graded after the join, the bars would take the grade's tint and lifted black
+    (vintage's curves lift black towards purple); graded before, they stay black,
+    and fewer pixels are graded. Vignette and grain stay on the whole frame.
+    """
+    if all(seg.reframe == LETTERBOX for seg in plan.segments):
+        return picture_filters(style.grade)
+    return []
+
+
+def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, ...], picture: list[str]) -> str:
     """Decode once, keep only frames some segment uses, reframe them once, then cut each segment out.
 
     Reframing before the split means one scaler (and one set of frame buffers)
@@ -275,7 +295,7 @@ def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, 
             first.reframe, info, plan.width, plan.height,
             src=f"{index}:v", head=head,
             tail=["format=yuv420p", "setsar=1", _HOLD_LAST_FRAME, f"split={len(copies)}"],
-            dst=ft.labels(copies), tag=f"r{index}", flags=VIDEO_SCALE_FLAGS,
+            dst=ft.labels(copies), tag=f"r{index}", flags=VIDEO_SCALE_FLAGS, picture=picture,
         )
     ]
     # At normal speed the head's fps filter already gives the output's frame grid.
@@ -337,7 +357,9 @@ def _segment_tail(fps: int) -> list[str]:
     return ["format=yuv420p", "setsar=1", f"settb=1/{fps}", "setpts=N"]
 
 
-def _photo_segments(plan: Plan, visual: int, index: int, timings: tuple[SegmentTiming, ...]) -> list[str]:
+def _photo_segments(
+    plan: Plan, visual: int, index: int, timings: tuple[SegmentTiming, ...], picture: list[str]
+) -> list[str]:
     """The photo's composition is built once per reframe mode; one zoompan (or loop) makes all its segments.
 
     One filter per photo and mode, not per segment, matters for memory: ffmpeg
@@ -370,7 +392,7 @@ def _photo_segments(plan: Plan, visual: int, index: int, timings: tuple[SegmentT
                 mode, info, width, height,
                 src=f"p{visual}m{m}", head=[],
                 tail=["format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N", split],
-                dst=ft.labels(pieces), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS,
+                dst=ft.labels(pieces), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS, picture=picture,
             )
         )
         parts += [ft.chain(piece, _segment_tail(plan.fps), f"s{i}") for piece, i in zip(pieces, group)]
@@ -423,21 +445,23 @@ def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan) -> str:
 
 def _reframe(
     mode: str, info: MediaInfo, width: int, height: int, *,
-    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str,
+    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str] | None = None,
 ) -> str:
     """Graph text from [src] to [dst]: head filters, the picture fitted to width x height, tail filters.
 
     Sizes come from the display dimensions in MediaInfo (rotation and pixel
     aspect applied), so a rotated or anamorphic source keeps its shape; the
     explicit scale sizes make square pixels whatever the stored pixel shape.
+    picture: filters for the scaled picture itself, before any bars are added.
     """
+    picture = picture or []
     fit = _fit_size(info, width, height)
     if mode == FILL or fit == (width, height):
-        return ft.chain(src, [*head, *_cover(info, width, height, flags), *tail], dst)
+        return ft.chain(src, [*head, *_cover(info, width, height, flags), *picture, *tail], dst)
     if mode == LETTERBOX:
         x, y = (width - fit[0]) // 2, (height - fit[1]) // 2
         scale = f"scale={fit[0]}:{fit[1]}:flags={flags}"
-        return ft.chain(src, [*head, scale, f"pad={width}:{height}:{x}:{y}:black", *tail], dst)
+        return ft.chain(src, [*head, scale, *picture, f"pad={width}:{height}:{x}:{y}:black", *tail], dst)
     if mode == BLUR:
         return _blurred_fit(info, width, height, fit, src=src, head=head, tail=tail, dst=dst, tag=tag, flags=flags)
     raise ValueError(f"unknown reframe mode {mode!r}")
@@ -503,13 +527,14 @@ def _fit_size(info: MediaInfo, width: int, height: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- finishing
 
 
-def _finish_video(plan: Plan, style: Style, src: str, dst: str) -> str:
+def _finish_video(plan: Plan, style: Style, src: str, dst: str, *, pictures_graded: bool) -> str:
     if is_neutral(style.grade):
         return f"[{src}]format=yuv420p[{dst}]"
     graded = f"{dst}_graded"
+    size = {"width": plan.width, "height": plan.height, "fps": plan.fps}
     return ";".join(
         [
-            grade_graph(style.grade, src, graded, width=plan.width, height=plan.height, fps=plan.fps),
+            grade_graph(style.grade, src, graded, **size, pictures_graded=pictures_graded),
             f"[{graded}]format=yuv420p[{dst}]",
         ]
     )

@@ -424,6 +424,17 @@ def test_non_square_pixels_are_reframed_from_the_display_size():
     assert "pad=180:320:0:84:black" in text
 
 
+def test_a_letterboxing_style_colours_each_picture_before_its_bars_and_the_frame_after_the_join():
+    style = make_style(reframe=LETTERBOX, grade=Grade(contrast=1.2, vignette=0.5, grain=8))
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 2.0, reframe=LETTERBOX), Shot(1, 2.0, reframe=LETTERBOX)])
+    text = filter_graph(command(plan, style))
+    assert text.count("eq=contrast=1.2") == 2  # one per clip
+    assert text.index("eq=contrast=1.2") < text.index("pad=")
+    joined = text[text.index("concat=n="):]
+    assert "eq=" not in joined
+    assert "vignette=" in joined and "noise=" in joined
+
+
 def test_the_video_is_graded_once_after_the_join():
     style = make_style(grade=Grade(contrast=1.2, vignette=0.5))
     text = filter_graph(command(mixed_plan(), style))

@@ -93,6 +93,13 @@ def gray_frames(path: str, tmp_path: Path, width: int = 180, height: int = 320) 
     return np.fromfile(raw, dtype=np.uint8).reshape(-1, height, width).astype(float)
 
 
+def rgb_frames(path: str, tmp_path: Path, width: int = 180, height: int = 320) -> np.ndarray:
+    raw = tmp_path / "frames.rgb"
+    ffmpeg.run([ffmpeg.FFMPEG, "-y", "-loglevel", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24",
+                str(raw)], timeout=60)
+    return np.fromfile(raw, dtype=np.uint8).reshape(-1, height, width, 3).astype(float)
+
+
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -226,6 +233,25 @@ def test_a_letterboxed_wide_clip_keeps_black_bars_above_and_below(media, tmp_pat
     frame = gray_frames(result.path, tmp_path)[10]
     assert frame[:70].mean() < 20 and frame[-70:].mean() < 20
     assert frame[100:220].mean() > 60  # the bars' picture, 180x152 in the middle
+
+
+def test_a_tinting_grade_leaves_letterbox_bars_black_and_colours_only_the_picture(media, tmp_path):
+    # Vintage's curves lift black towards purple: graded after the bars, the bars would be purple too.
+    grade = Grade(temperature=0.5, saturation=0.6, curves="vintage")
+    plan = build_plan(
+        [media["wide"], media["photo"]], media["song"],
+        [Shot(0, 1.0, reframe=LETTERBOX), Shot(1, 1.0, "fade", 0.3, reframe=LETTERBOX,
+                                               motion=Motion(1.0, 1.1, 0.5, 0.5, 0.5, 0.5))],
+    )
+    styled = render(plan, str(tmp_path / "graded.mp4"), style=make_style(reframe=LETTERBOX, grade=grade))
+    plain = render(plan, str(tmp_path / "plain.mp4"), style=make_style(reframe=LETTERBOX))
+    frames, reference = rgb_frames(styled.path, tmp_path), rgb_frames(plain.path, tmp_path)
+    for n in (10, 50):  # the clip, then the photo in motion
+        bars = frames[n][:40]
+        assert bars.max() < 30, "the bars stay black"
+        assert np.abs(bars[..., 0] - bars[..., 2]).max() < 8, "and untinted"
+        picture, untouched = frames[n][140:180], reference[n][140:180]
+        assert np.abs(picture - untouched).mean() > 10, "the picture itself is graded"
 
 
 def test_a_clip_that_runs_out_a_few_frames_early_holds_its_last_frame(media, tmp_path):
