@@ -445,7 +445,7 @@ def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan) -> str:
 
 def _reframe(
     mode: str, info: MediaInfo, width: int, height: int, *,
-    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str] | None = None,
+    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str],
 ) -> str:
     """Graph text from [src] to [dst]: head filters, the picture fitted to width x height, tail filters.
 
@@ -454,7 +454,6 @@ def _reframe(
     explicit scale sizes make square pixels whatever the stored pixel shape.
     picture: filters for the scaled picture itself, before any bars are added.
     """
-    picture = picture or []
     fit = _fit_size(info, width, height)
     if mode == FILL or fit == (width, height):
         return ft.chain(src, [*head, *_cover(info, width, height, flags), *picture, *tail], dst)
@@ -531,10 +530,12 @@ def _finish_video(plan: Plan, style: Style, src: str, dst: str, *, pictures_grad
     if is_neutral(style.grade):
         return f"[{src}]format=yuv420p[{dst}]"
     graded = f"{dst}_graded"
-    size = {"width": plan.width, "height": plan.height, "fps": plan.fps}
     return ";".join(
         [
-            grade_graph(style.grade, src, graded, **size, pictures_graded=pictures_graded),
+            grade_graph(
+                style.grade, src, graded,
+                width=plan.width, height=plan.height, fps=plan.fps, pictures_graded=pictures_graded,
+            ),
             f"[{graded}]format=yuv420p[{dst}]",
         ]
     )
