@@ -1,12 +1,14 @@
 """A style's colour grade as ffmpeg filter text, built only from cheap filters.
 
 Measured on 1080x1920 frames (ffmpeg 5.1, one core, per 10 s of video): eq with
-contrast/saturation 0.02 s, eq with gamma or tone 0.3 s, noise 0.05 s (but see
-grain_filter: its real cost is in the encoder), curves 0.6 s plus about 1.6 s of
-RGB conversion (see CURVES_APPROXIMATIONS), the vignette filter 1.15 s.
-colorbalance and lut3d cost far more and are never used. The vignette is
-therefore drawn once, on a single frame, and multiplied onto the luma with
-blend (about 0.4 s per 10 s, slice-threaded).
+contrast, brightness and saturation only 0.1 s (its SIMD path); eq with a gamma
+or a warm or cool tone 0.45-0.6 s (any gamma sends a plane through a per-pixel
+table in C); noise 0.05 s (but see grain_filter: its real cost is in the
+encoder), curves 0.6 s plus about 1.6 s of RGB conversion (see
+CURVES_APPROXIMATIONS), the vignette filter 1.15 s. colorbalance and lut3d cost
+far more and are never used. The vignette is therefore drawn once, on a single
+frame, and multiplied onto the luma with blend (0.2 s per 10 s, SIMD); a warm
+or cool tone rides on the same blend as a chroma offset at no extra cost.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ _GRAIN_BOOST = 1.5
 VIGNETTE_DOWNSCALE = 4
 
 # The darkened vignette is applied to luma only: multiplying chroma, which is
-# centred on 128, would shift hues instead of darkening them.
+# centred on 128, would shift hues instead of darkening them. A tone adds the
+# mask's chroma (128 + offset) with grainmerge, A + B - 128.
 # The mask is a single frame; repeatlast holds it for the whole stream.
-_VIGNETTE_BLEND = "blend=c0_mode=multiply:c1_mode=normal:c2_mode=normal:repeatlast=1"
+_VIGNETTE_BLEND = "blend=c0_mode=multiply:c1_mode={chroma}:c2_mode={chroma}:repeatlast=1"
 
 
 def _num(value: float) -> str:
@@ -37,8 +40,12 @@ def _num(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def tone_filter(grade: Grade) -> str:
-    """The eq filter for contrast, brightness, saturation, gamma and warmth; "" when neutral."""
+def tone_filter(grade: Grade, *, warmth: bool = True) -> str:
+    """The eq filter for contrast, brightness, saturation, gamma and warmth; "" when neutral.
+
+    warmth=False leaves the temperature out (the vignette's blend carries it, see
+    chroma_offsets), so that without a gamma eq keeps to its SIMD path.
+    """
     options: list[str] = []
     if grade.contrast != 1.0:
         options.append(f"contrast={_num(grade.contrast)}")
@@ -48,11 +55,22 @@ def tone_filter(grade: Grade) -> str:
         options.append(f"saturation={_num(grade.saturation)}")
     if grade.gamma != 1.0:
         options.append(f"gamma={_num(grade.gamma)}")
-    if grade.temperature != 0.0:
+    if warmth and grade.temperature != 0.0:
         # eq's gamma_r > 1 lifts red and gamma_b < 1 lowers blue: a warm cast.
         shift = math.exp(_TONE_PER_UNIT * grade.temperature)
         options.append(f"gamma_r={_num(shift)}:gamma_b={_num(1 / shift)}")
     return f"eq={':'.join(options)}" if options else ""
+
+
+def chroma_offsets(temperature: float) -> tuple[int, int]:
+    """The warm or cool cast as (U, V) offsets in 8-bit levels, matching eq's tone on mid-grey.
+
+    eq's tone puts each chroma plane through a gamma; near neutral that curve is
+    a near-constant shift, so a constant offset gives the same cast (within a
+    level on greys) without a per-pixel table.
+    """
+    exponent = math.exp(_TONE_PER_UNIT * temperature / 2)  # eq takes the square root of each chroma gamma
+    return round(256 * 0.5**exponent - 128), round(256 * 0.5 ** (1 / exponent) - 128)
 
 
 def grain_filter(grade: Grade) -> str:
@@ -76,11 +94,11 @@ def is_neutral(grade: Grade) -> bool:
     return not (tone_filter(grade) or grade.curves or grade.vignette > 0 or grain_filter(grade))
 
 
-def picture_filters(grade: Grade) -> list[str]:
+def picture_filters(grade: Grade, *, warmth: bool = True) -> list[str]:
     """The grade's colour filters (curves, then tone), which may run on each picture before the join."""
     # Curves first, so the saturation and warmth settings also act on what the
     # preset does (vintage lifts black towards purple; a desaturating grade tames it).
-    return [f for f in (_curves_filter(grade), tone_filter(grade)) if f]
+    return [f for f in (_curves_filter(grade), tone_filter(grade, warmth=warmth)) if f]
 
 
 def grade_graph(
@@ -93,17 +111,22 @@ def grade_graph(
     pictures_graded: picture_filters already ran on every picture, so only the
     vignette and grain, which belong to the whole frame, are left.
     """
-    before = [] if pictures_graded else picture_filters(grade)
     after = [f for f in (grain_filter(grade),) if f]
     if grade.vignette <= 0:
+        before = [] if pictures_graded else picture_filters(grade)
         return f"[{src}]{','.join(before + after) or 'null'}[{dst}]"
+    # The tone goes onto the vignette's blend unless each picture already has it
+    # (then the letterbox bars, which the blend also covers, stay neutral).
+    offsets = (0, 0) if pictures_graded else chroma_offsets(grade.temperature)
+    before = [] if pictures_graded else picture_filters(grade, warmth=False)
     mask = f"{dst}_mask"
     pre = f"{dst}_pre"
+    blend = _VIGNETTE_BLEND.format(chroma="grainmerge" if offsets != (0, 0) else "normal")
     return ";".join(
         [
-            _vignette_mask(grade.vignette, mask, width=width, height=height, fps=fps),
+            _vignette_mask(grade.vignette, mask, width=width, height=height, fps=fps, offsets=offsets),
             f"[{src}]{','.join(before) or 'null'}[{pre}]",
-            f"[{pre}][{mask}]{_VIGNETTE_BLEND}" + (f",{','.join(after)}" if after else "") + f"[{dst}]",
+            f"[{pre}][{mask}]{blend}" + (f",{','.join(after)}" if after else "") + f"[{dst}]",
         ]
     )
 
@@ -130,16 +153,20 @@ CURVES_APPROXIMATIONS = {
 }
 
 
-def _vignette_mask(angle: float, label: str, *, width: int, height: int, fps: int) -> str:
+def _vignette_mask(
+    angle: float, label: str, *, width: int, height: int, fps: int, offsets: tuple[int, int] = (0, 0)
+) -> str:
     # A white frame through the vignette filter gives the darkening factor per
     # pixel. It is computed once; blend repeats it for every frame. White is luma
-    # 235 in limited range: the lut stretches it to 255 so the centre stays untouched.
+    # 235 in limited range: the lut stretches it to 255 so the centre stays untouched;
+    # its chroma becomes 128 plus the tone's offsets.
     # The falloff is smooth, so it is drawn small and scaled up: at full size the
     # vignette filter's float map and each step's frame stay resident for the
     # whole render (about 10 MB at 1080x1920).
     small_w, small_h = max(2, width // VIGNETTE_DOWNSCALE), max(2, height // VIGNETTE_DOWNSCALE)
     return (
         f"color=c=white:s={small_w}x{small_h}:r={fps},format=yuv420p,trim=end_frame=1,"
-        f"vignette=angle={_num(angle)},lutyuv=y='clip(val*255/235,0,255)',"
+        f"vignette=angle={_num(angle)},lutyuv=y='clip(val*255/235,0,255)'"
+        f":u={128 + offsets[0]}:v={128 + offsets[1]},"
         f"scale={width}:{height}:flags=bilinear,setsar=1[{label}]"
     )

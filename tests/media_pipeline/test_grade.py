@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg
-from media_pipeline.grade import grade_graph, grain_filter, is_neutral, tone_filter
+from media_pipeline.grade import chroma_offsets, grade_graph, grain_filter, is_neutral, tone_filter
 from media_pipeline.style import Grade
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="ffmpeg is not installed")
@@ -157,3 +157,41 @@ def test_the_vintage_curves_preset_is_approximated_in_yuv_and_stays_close_to_the
 
 def test_a_curves_preset_without_an_approximation_uses_the_curves_filter():
     assert "curves=preset=lighter" in grade_graph(Grade(curves="lighter"), "a", "b", width=W, height=H, fps=30)
+
+
+def test_with_a_vignette_the_tone_rides_on_its_blend_and_eq_keeps_to_contrast_and_colour():
+    text = grade_graph(Grade(temperature=-0.6, contrast=1.2, saturation=1.5, vignette=0.5), "a", "b",
+                       width=W, height=H, fps=30)
+    assert "gamma" not in text  # any eq gamma is a per-pixel table
+    assert "eq=contrast=1.2:saturation=1.5" in text
+    assert ":u=133:v=123," in text  # cool: more blue, less red
+    assert "blend=c0_mode=multiply:c1_mode=grainmerge:c2_mode=grainmerge" in text
+
+
+def test_the_tone_on_the_blend_matches_eqs_tone_on_grey(tmp_path):
+    for temperature in (-0.6, 0.35):
+        blended = graded_rgb(Grade(temperature=temperature, vignette=0.01), tmp_path)[0]
+        eq_tone = graded_rgb(Grade(temperature=temperature), tmp_path)[0]
+        centre = (slice(H // 2 - 2, H // 2 + 2), slice(W // 2 - 2, W // 2 + 2))
+        assert np.abs(blended[centre].mean(axis=(0, 1)) - eq_tone[centre].mean(axis=(0, 1))).max() <= 2.5
+
+
+def test_a_warm_vignetted_grade_makes_grey_redder_than_blue(tmp_path):
+    frame = graded_rgb(Grade(temperature=0.8, vignette=0.3), tmp_path)[0]
+    assert frame[..., 0].mean() > frame[..., 2].mean() + 10
+
+
+def test_letterboxed_pictures_keep_their_tone_so_the_vignettes_blend_leaves_the_bars_neutral():
+    text = grade_graph(Grade(temperature=0.5, vignette=0.5), "a", "b", width=W, height=H, fps=30,
+                       pictures_graded=True)
+    assert "c1_mode=normal:c2_mode=normal" in text
+    assert ":u=128:v=128," in text
+
+
+def test_chroma_offsets_are_opposite_and_grow_with_the_temperature():
+    assert chroma_offsets(0.0) == (0, 0)
+    warm_u, warm_v = chroma_offsets(0.5)
+    assert warm_u < 0 < warm_v
+    cool_u, cool_v = chroma_offsets(-0.5)
+    assert abs(cool_u + warm_u) <= 1 and abs(cool_v + warm_v) <= 1
+    assert abs(chroma_offsets(1.0)[1]) > abs(warm_v)
