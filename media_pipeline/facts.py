@@ -29,6 +29,7 @@ class MediaInfo:
     format_name: str = ""  # container as ffprobe names it
     rotation: int = 0  # 0, 90, 180 or 270
     sample_aspect: float = 1.0  # stored pixel aspect (1.0 = square)
+    hdr: str = ""  # "pq" or "hlg" for a high-dynamic-range clip (tone-mapped when rendered); "" for SDR
 
     @property
     def is_still(self) -> bool:

@@ -37,6 +37,7 @@ from . import filtertext as ft
 from .edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .facts import MediaInfo
 from .grade import grade_graph, is_neutral, picture_filters
+from .hdr import tone_map_filters
 from .join import TRANSITIONS, join_graph
 from .loudness import TRUE_PEAK_DB
 from .style import AudioTreatment, Style, get_style
@@ -289,6 +290,7 @@ def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, 
     if len(spans) > 1:
         keep = "+".join(f"between(t,{ft.num(a)},{ft.num(b)})" for a, b in spans)
         head.append(f"select='{keep}'")
+    head += tone_map_filters(info)  # after select: frames no segment uses are not tone-mapped
     copies = [f"v{index}c{i}" for i in run.segments]
     parts = [
         _reframe(

@@ -8,6 +8,7 @@ from fractions import Fraction
 from . import ffmpeg
 from .errors import RenderFailed, UnsupportedMedia
 from .facts import AUDIO, IMAGE, VIDEO, MediaInfo
+from .hdr import hdr_kind
 
 MAX_VIDEO_SECONDS = 10 * 60
 MAX_SONG_SECONDS = 20 * 60  # analysis holds the whole song in memory
@@ -154,6 +155,7 @@ def _video_info(path: str, data: dict, stream: dict) -> MediaInfo:
         path=path, kind=VIDEO, duration=duration, width=width, height=height, fps=fps,
         has_audio=_usable_audio(data) is not None, codec=codec,
         format_name=data["format"].get("format_name", ""), rotation=rotation, sample_aspect=sar,
+        hdr=hdr_kind(str(stream.get("color_transfer", ""))),
     )
 
 

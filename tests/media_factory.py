@@ -52,6 +52,26 @@ def make_clip(
     return path
 
 
+def make_hdr_clip(
+    path: Path, *, transfer: str = "smpte2084", colour: str = "0x00a000", width: int = 320, height: int = 180,
+    seconds: float = 2.0,
+) -> Path:
+    """A 10-bit BT.2020 clip tagged as HDR (transfer smpte2084 = PQ, arib-std-b67 = HLG) of one flat colour.
+
+    The colour is taken as the HDR signal's own R'G'B' code values: 0x00a000 is a
+    green that BT.2020 can hold and BT.709 cannot.
+    """
+    path = Path(path)
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r=30:d={seconds}",
+        "-vf", "format=gbrp,scale=out_color_matrix=bt2020:out_range=tv,format=yuv420p10le",
+        "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high10",
+        "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", "-color_range", "tv",
+        str(path),
+    )
+    return path
+
+
 def make_photo(path: Path, *, width: int = 640, height: int = 480, pattern: str = "testsrc2") -> Path:
     """A still image; the format follows the extension (.jpg, .png, .webp)."""
     path = Path(path)

@@ -21,11 +21,11 @@ from media_pipeline.style import AudioTreatment, Grade, Style
 
 
 def clip_info(path: str, width: int, height: int, seconds: float, *, audio: bool = False,
-              rotation: int = 0, sar: float = 1.0) -> MediaInfo:
+              rotation: int = 0, sar: float = 1.0, hdr: str = "") -> MediaInfo:
     """A video clip's facts as probe reports them: width/height are the display size."""
     return MediaInfo(path=path, kind=VIDEO, duration=seconds, width=width, height=height, fps=30.0,
                      has_audio=audio, codec="h264", format_name="mov,mp4,m4a,3gp,3g2,mj2",
-                     rotation=rotation, sample_aspect=sar)
+                     rotation=rotation, sample_aspect=sar, hdr=hdr)
 
 
 def photo_info(path: str, width: int, height: int) -> MediaInfo:
@@ -433,6 +433,28 @@ def test_a_letterboxing_style_colours_each_picture_before_its_bars_and_the_frame
     joined = text[text.index("concat=n="):]
     assert "eq=" not in joined
     assert "vignette=" in joined and "noise=" in joined
+
+
+def test_only_an_hdr_clip_is_tone_mapped_after_its_unused_frames_are_dropped_and_before_it_is_reframed():
+    hdr = clip_info("/media/hlg.mov", 1920, 1080, 20.0, hdr="hlg")
+    plan = build_plan([CLIP_A, hdr], SONG, [
+        Shot(1, 2.0, source_in=1.0), Shot(0, 2.0, "fade", 0.5), Shot(1, 2.0, CUT, source_in=4.0),
+    ])
+    args = command(plan)
+    text = filter_graph(args)
+    assert text.count("colorspace=") == 1
+    chain = next(part for part in text.split(";") if "colorspace=" in part)
+    hdr_input = [path for _, path in inputs(args)].index("/media/hlg.mov")
+    assert chain.startswith(f"[{hdr_input}:v]")
+    assert chain.index("select=") < chain.index("colorspace=all=bt709:iall=bt2020") < chain.index("crop=")
+
+
+def test_a_pq_clip_is_tone_mapped_through_linear_light():
+    pq = clip_info("/media/pq.mov", 1920, 1080, 20.0, hdr="pq")
+    text = filter_graph(command(build_plan([pq], SONG, [Shot(0, 2.0)])))
+    chain = next(part for part in text.split(";") if "tonemap=" in part)
+    assert chain.index("zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear") < chain.index("tonemap=tonemap=hable")
+    assert chain.index("zscale=t=bt709:m=bt709:r=tv,format=yuv420p") < chain.index("crop=")
 
 
 def test_the_video_is_graded_once_after_the_join():

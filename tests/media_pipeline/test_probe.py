@@ -11,7 +11,7 @@ from media_pipeline import ffmpeg
 from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO
 from media_pipeline.probe import probe, probe_audio, probe_visual
-from tests.media_factory import make_clip, make_photo, make_song
+from tests.media_factory import make_clip, make_hdr_clip, make_photo, make_song
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
 
@@ -250,3 +250,17 @@ def test_it_reads_a_phone_photo_stored_on_its_side_as_portrait(tmp_path):
     Image.new("RGB", (400, 300), "orange").save(path, exif=exif)
     info = probe(str(path))
     assert (info.width, info.height, info.rotation) == (300, 400, 90)
+
+
+# --- high dynamic range ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("transfer", "kind"), [("smpte2084", "pq"), ("arib-std-b67", "hlg")])
+def test_it_notices_an_hdr_clip_and_which_curve_it_uses(media, transfer, kind):
+    info = probe(str(make_hdr_clip(media / f"hdr_{kind}.mp4", transfer=transfer)))
+    assert info.kind == VIDEO
+    assert info.hdr == kind
+
+
+def test_an_ordinary_clip_is_not_hdr(landscape):
+    assert probe(str(landscape)).hdr == ""

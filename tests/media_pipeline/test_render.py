@@ -13,9 +13,10 @@ import pytest
 from media_pipeline import ffmpeg
 from media_pipeline.edit_plan import BLUR, CUT, LETTERBOX, Motion
 from media_pipeline.errors import RenderCancelled, RenderFailed, RenderTimeout
+from media_pipeline.hdr import tone_map_filters
 from media_pipeline.render import partial_path, render, verify_output
 from media_pipeline.style import AudioTreatment, Grade
-from tests.media_factory import make_clip, make_photo, make_song
+from tests.media_factory import make_clip, make_hdr_clip, make_photo, make_song
 from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
@@ -343,3 +344,39 @@ def test_a_phone_photo_stored_on_its_side_comes_out_upright(media, tmp_path):
     picture = first[40:280]
     assert picture[:, :80].mean() > 200, "the left half is white"
     assert picture[:, 100:].mean() < 50, "the right half is black"
+
+
+def _mean_rgb(path: Path, tmp_path: Path, *, hdr: str = "") -> np.ndarray:
+    """The mean colour of a clip's first frame as a player shows 8-bit BT.709, tone-mapped first for hdr "pq" or "hlg"."""
+    info = replace(clip_info(str(path), 320, 180, 2.0), hdr=hdr)
+    out = tmp_path / "frame.rgb"
+    chain = ",".join([*tone_map_filters(info), "scale=in_color_matrix=bt709:in_range=tv", "format=rgb24"])
+    ffmpeg.run([ffmpeg.FFMPEG, "-y", "-loglevel", "error", "-i", str(path), "-frames:v", "1", "-vf", chain,
+                "-f", "rawvideo", str(out)], timeout=60)
+    return np.fromfile(out, dtype=np.uint8).reshape(-1, 3).astype(float).mean(axis=0)
+
+
+@pytest.mark.parametrize(("transfer", "hdr"), [("smpte2084", "pq"), ("arib-std-b67", "hlg")])
+def test_an_hdr_clip_comes_out_sdr_in_the_colours_a_phone_shows(tmp_path, transfer, hdr):
+    clip = make_hdr_clip(tmp_path / f"{hdr}.mp4", transfer=transfer, colour="0x00a000", seconds=2)
+    song = make_song(tmp_path / "song.m4a", bpm=120, seconds=4)
+    plan = build_plan([replace(clip_info(str(clip), 320, 180, 2.0), hdr=hdr)], song_info(str(song), 4.0),
+                      [Shot(0, 1.5)])
+    out = tmp_path / "out.mp4"
+    render(plan, str(out), style=make_style())
+    assert probe(str(out))["video"]["pix_fmt"] == "yuv420p"
+    # Read as if it were SDR, BT.2020's green comes out dull; mapped to BT.709 it is vivid.
+    naive, mapped = _mean_rgb(clip, tmp_path), _mean_rgb(clip, tmp_path, hdr=hdr)
+    assert mapped[1] - max(mapped[0], mapped[2]) > naive[1] - max(naive[0], naive[2]) + 12
+    assert np.abs(_mean_rgb(out, tmp_path) - mapped).max() < 8
+
+
+@pytest.mark.parametrize(("transfer", "hdr"), [("smpte2084", "pq"), ("arib-std-b67", "hlg")])
+def test_hdr_greys_stay_grey_and_in_order_with_highlights_short_of_white(tmp_path, transfer, hdr):
+    levels = []
+    for colour in ("0x606060", "0x909090", "0xb0b0b0"):
+        clip = make_hdr_clip(tmp_path / f"{hdr}_{colour}.mp4", transfer=transfer, colour=colour, seconds=1)
+        r, g, b = _mean_rgb(clip, tmp_path, hdr=hdr)
+        assert max(r, g, b) - min(r, g, b) < 6
+        levels.append(g)
+    assert 20 < levels[0] < levels[1] < levels[2] < 250

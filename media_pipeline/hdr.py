@@ -1,0 +1,52 @@
+"""High-dynamic-range clips (HLG as phones record by default, or PQ) turned into the SDR picture we output.
+
+Left as they are, an HDR clip's 10-bit BT.2020 code values would be read as
+BT.709: dull, shifted colour, and for PQ a flat, grey picture.
+
+- HLG was designed to look right on an SDR screen once its colours are mapped
+  from BT.2020 to BT.709 primaries: the colorspace filter does that in integer
+  arithmetic, reading the HLG curve as the SDR one (about 21 ms a 1080p frame).
+- PQ needs a real tone curve: zscale converts to linear light and to BT.709
+  primaries, tonemap compresses the highlights (hable), and zscale encodes the
+  result with the BT.709 curve. That works in 32-bit float per pixel: about
+  70 ms a 1080p frame, several times an SDR clip's decoding.
+"""
+
+from __future__ import annotations
+
+from .facts import MediaInfo
+
+PQ = "pq"
+HLG = "hlg"
+
+# ffprobe's names for the HDR transfer functions, and ours.
+TRANSFERS = {"smpte2084": PQ, "arib-std-b67": HLG}
+
+# Linear light 1.0 is this many nits: SDR's reference white.
+NOMINAL_PEAK_NITS = 100
+# Highlights this bright (in units of NOMINAL_PEAK_NITS) become white: phones master
+# their HDR video to about 1000 nits.
+SIGNAL_PEAK = 10
+
+
+def hdr_kind(color_transfer: str) -> str:
+    """PQ or HLG for an HDR transfer as ffprobe names it; "" for SDR."""
+    return TRANSFERS.get(color_transfer, "")
+
+
+def tone_map_filters(info: MediaInfo) -> list[str]:
+    """Filters taking an HDR clip's decoded frames to 8-bit BT.709 SDR; none for an SDR clip."""
+    # The input's matrix and primaries are stated rather than read from the frames:
+    # HDR video is BT.2020 in practice, and an untagged frame would stop the filters.
+    if info.hdr == HLG:
+        return ["colorspace=all=bt709:iall=bt2020:itrc=bt2020-10:format=yuv420p"]
+    if info.hdr == PQ:
+        return [
+            f"zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear:npl={NOMINAL_PEAK_NITS}",
+            "format=gbrpf32le",
+            "zscale=p=bt709",
+            f"tonemap=tonemap=hable:desat=0:peak={SIGNAL_PEAK}",
+            "zscale=t=bt709:m=bt709:r=tv",
+            "format=yuv420p",
+        ]
+    return []
