@@ -17,6 +17,10 @@ Figures printed per run:
 - baseline: wall time of ffmpeg encoding 30 s of 1080x1920 testsrc2 with the
   renderer's own encoder options (graph.encoder_args), no filters, no audio;
 - ratio: render / baseline (target <= 1.5 on a 2-core machine);
+- cpu ratio: the CPU seconds (user + system) the render's processes used over
+  the baseline's. Wall times on a shared machine swing with other tenants'
+  load; CPU time swings less, so it tells a real change from noise sooner
+  (wall ratio = cpu ratio x the baseline's cores in use / the render's);
 - peak RSS: the largest sum of resident memory over this Python process and all
   its descendants, sampled from /proc every 50 ms during the render (target
   < 500 MB). Also shown: ffmpeg's own peak (getrusage RUSAGE_CHILDREN, which is
@@ -236,16 +240,22 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def baseline(path: Path) -> float:
-    """Seconds to encode 30 s of 1080x1920 testsrc2 with the renderer's encoder options."""
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def baseline(path: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds to encode 30 s of 1080x1920 testsrc2 with the renderer's encoder options."""
     args = [
         ffmpeg.FFMPEG, "-y", "-loglevel", "error",
         "-f", "lavfi", "-i", f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}:d={DURATION}",
         *graph.encoder_args(FPS), "-an", "-movflags", "+faststart", "-f", "mp4", str(path),
     ]
-    started = time.monotonic()
+    cpu, started = _children_cpu(), time.monotonic()
     ffmpeg.run(args, timeout=600)
-    return time.monotonic() - started
+    return time.monotonic() - started, _children_cpu() - cpu
 
 
 @dataclass(frozen=True)
@@ -254,17 +264,24 @@ class Run:
     render: float
     baseline: float
     tree_mb: float
+    render_cpu: float
+    baseline_cpu: float
 
     @property
     def ratio(self) -> float:
         return self.render / self.baseline
 
+    @property
+    def cpu_ratio(self) -> float:
+        return self.render_cpu / self.baseline_cpu
 
-def bench_once(plan: Plan, out: Path) -> tuple[float, float]:
-    """(render seconds, peak tree RSS in MB) for one render of `plan`."""
+
+def bench_once(plan: Plan, out: Path) -> tuple[float, float, float]:
+    """(render seconds, peak tree RSS in MB, CPU seconds of its processes) for one render of `plan`."""
+    cpu = _children_cpu()
     with TreeRss() as rss:
         result = render(plan, str(out), timeout=900)
-    return result.elapsed, rss.peak_kb / 1024
+    return result.elapsed, rss.peak_kb / 1024, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -293,16 +310,18 @@ def main() -> None:
                 print(command[command.index("-filter_complex") + 1].replace(";", ";\n"))
             for k in range(args.runs):
                 out = (OUT if args.keep else Path(tmp)) / f"bench_{name}_{k}.mp4"
-                seconds, tree_mb = bench_once(plan, out)
-                base = baseline(Path(tmp) / "baseline.mp4")
-                run = Run(name, seconds, base, tree_mb)
+                seconds, tree_mb, cpu = bench_once(plan, out)
+                base, base_cpu = baseline(Path(tmp) / "baseline.mp4")
+                run = Run(name, seconds, base, tree_mb, cpu, base_cpu)
                 runs.append(run)
                 print(f"  run {k + 1}: render {seconds:6.2f} s  baseline {base:5.2f} s  "
-                      f"ratio {run.ratio:4.2f}  peak tree RSS {tree_mb:5.0f} MB")
+                      f"ratio {run.ratio:4.2f}  cpu ratio {run.cpu_ratio:4.2f}  peak tree RSS {tree_mb:5.0f} MB")
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ratios = [r.ratio for r in runs]
-    print(f"\nratio best {min(ratios):.2f}, median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
+    cpu_ratios = [r.cpu_ratio for r in runs]
+    print(f"\nratio best {min(ratios):.2f}, median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}; "
+          f"cpu ratio median {statistics.median(cpu_ratios):.2f}")
     print(f"peak tree RSS max {max(r.tree_mb for r in runs):.0f} MB "
           f"(largest single ffmpeg {children_mb:.0f} MB, this Python {self_mb:.0f} MB)")
 
