@@ -110,3 +110,18 @@ def test_ctrl_c_ends_with_one_line_and_a_failed_job(db, files, monkeypatch):
     with pytest.raises(CommandError, match="interrupted: job .* is marked FAILED"):
         call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG")
     assert Job.objects.get().status == Job.Status.FAILED
+
+
+def test_an_unmigrated_database_is_one_readable_line_not_a_traceback(files, tmp_path):
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+           "MEDIA_ROOT": str(tmp_path / "media")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "render_job", "--video", str(files["clip"]), "--music", str(files["song"]),
+         "--style", "CLEAN_VLOG"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "run `python manage.py migrate` first" in lines[0]
+    assert not (tmp_path / "media").exists() or not any(p.is_file() for p in (tmp_path / "media").rglob("*"))

@@ -8,11 +8,25 @@ import uuid
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
 
 from jobs import services
 from jobs.models import Job
 
 BAR_WIDTH = 30
+
+
+def _require_database() -> None:
+    """After a database error: one readable line, not a traceback, when the database is unreachable or not migrated."""
+    try:
+        executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandError(f"cannot reach the database: {reason}") from None
+    if pending:
+        raise CommandError("the database is not set up yet: run `python manage.py migrate` first (make run does)")
 
 
 class Command(BaseCommand):
@@ -32,6 +46,13 @@ class Command(BaseCommand):
         parser.add_argument("--output", metavar="PATH", help="where to write the MP4")
 
     def handle(self, *args, **options) -> None:
+        try:
+            self._render(options)
+        except DatabaseError:
+            _require_database()
+            raise
+
+    def _render(self, options: dict) -> None:
         if options["job_id"]:
             if options["video"] or options["music"]:
                 raise CommandError("give either a JOB_ID or --video/--music files, not both")
