@@ -290,7 +290,12 @@ def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, 
     if len(spans) > 1:
         keep = "+".join(f"between(t,{ft.num(a)},{ft.num(b)})" for a, b in spans)
         head.append(f"select='{keep}'")
-    head += tone_map_filters(info)  # after select: frames no segment uses are not tone-mapped
+    # An HDR clip is tone-mapped after select (frames no segment uses are skipped), and
+    # after the reframe's scale when that leaves fewer pixels: the mapping costs per pixel.
+    if _shrinks(first.reframe, info, plan.width, plan.height):
+        picture = [*tone_map_filters(info, keep_depth=True), *picture]
+    else:
+        head += tone_map_filters(info)
     copies = [f"v{index}c{i}" for i in run.segments]
     parts = [
         _reframe(
@@ -464,8 +469,17 @@ def _reframe(
         scale = f"scale={fit[0]}:{fit[1]}:flags={flags}"
         return ft.chain(src, [*head, scale, *picture, f"pad={width}:{height}:{x}:{y}:black", *tail], dst)
     if mode == BLUR:
-        return _blurred_fit(info, width, height, fit, src=src, head=head, tail=tail, dst=dst, tag=tag, flags=flags)
+        return _blurred_fit(
+            info, width, height, fit, src=src, head=head, tail=tail, dst=dst, tag=tag, flags=flags, picture=picture
+        )
     raise ValueError(f"unknown reframe mode {mode!r}")
+
+
+def _shrinks(mode: str, info: MediaInfo, width: int, height: int) -> bool:
+    """True when reframing to width x height leaves fewer pixels of the picture than the source has."""
+    fit = _fit_size(info, width, height)
+    shown = width * height if mode == FILL or fit == (width, height) else fit[0] * fit[1]
+    return shown < info.width * info.height
 
 
 def _cover(info: MediaInfo, width: int, height: int, flags: str) -> list[str]:
@@ -482,7 +496,7 @@ def _cover(info: MediaInfo, width: int, height: int, flags: str) -> list[str]:
 
 def _blurred_fit(
     info: MediaInfo, width: int, height: int, fit: tuple[int, int], *,
-    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str,
+    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str],
 ) -> str:
     # The background is cut from the already-shrunk foreground, blurred at 1/8
     # size and scaled up: the source frame is scaled only once.
@@ -499,7 +513,7 @@ def _blurred_fit(
     return ";".join(
         [
             ft.chain(
-                src, [*head, f"scale={fit[0]}:{fit[1]}:flags={flags}", "setsar=1", "split"],
+                src, [*head, f"scale={fit[0]}:{fit[1]}:flags={flags}", *picture, "setsar=1", "split"],
                 ft.labels([f"{tag}f", f"{tag}b"]),
             ),
             ft.chain(f"{tag}b", background, f"{tag}bg"),

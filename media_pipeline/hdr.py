@@ -34,14 +34,20 @@ def hdr_kind(color_transfer: str) -> str:
     return TRANSFERS.get(color_transfer, "")
 
 
-def tone_map_filters(info: MediaInfo) -> list[str]:
-    """Filters taking an HDR clip's decoded frames to 8-bit BT.709 SDR; none for an SDR clip."""
+def tone_map_filters(info: MediaInfo, *, keep_depth: bool = False) -> list[str]:
+    """Filters taking an HDR clip's decoded frames to 8-bit BT.709 SDR; none for an SDR clip.
+
+    keep_depth: the frames come from a scaler, which is told to keep 10 bits, or
+    it could hand the curves 8-bit HDR values (visible banding once mapped).
+    """
     # The input's matrix and primaries are stated rather than read from the frames:
     # HDR video is BT.2020 in practice, and an untagged frame would stop the filters.
+    depth = ["format=yuv420p10le"] if keep_depth and info.hdr else []
     if info.hdr == HLG:
-        return ["colorspace=all=bt709:iall=bt2020:itrc=bt2020-10:format=yuv420p"]
+        return [*depth, "colorspace=all=bt709:iall=bt2020:itrc=bt2020-10:format=yuv420p"]
     if info.hdr == PQ:
         return [
+            *depth,
             f"zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear:npl={NOMINAL_PEAK_NITS}",
             "format=gbrpf32le",
             "zscale=p=bt709",

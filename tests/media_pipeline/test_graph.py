@@ -435,7 +435,11 @@ def test_a_letterboxing_style_colours_each_picture_before_its_bars_and_the_frame
     assert "vignette=" in joined and "noise=" in joined
 
 
-def test_only_an_hdr_clip_is_tone_mapped_after_its_unused_frames_are_dropped_and_before_it_is_reframed():
+def _tone_mapped_chain(text: str, marker: str) -> str:
+    return next(part for part in text.split(";") if marker in part)
+
+
+def test_only_an_hdr_clip_is_tone_mapped_once_its_unused_frames_are_dropped_and_it_is_scaled_down():
     hdr = clip_info("/media/hlg.mov", 1920, 1080, 20.0, hdr="hlg")
     plan = build_plan([CLIP_A, hdr], SONG, [
         Shot(1, 2.0, source_in=1.0), Shot(0, 2.0, "fade", 0.5), Shot(1, 2.0, CUT, source_in=4.0),
@@ -443,18 +447,38 @@ def test_only_an_hdr_clip_is_tone_mapped_after_its_unused_frames_are_dropped_and
     args = command(plan)
     text = filter_graph(args)
     assert text.count("colorspace=") == 1
-    chain = next(part for part in text.split(";") if "colorspace=" in part)
+    chain = _tone_mapped_chain(text, "colorspace=")
     hdr_input = [path for _, path in inputs(args)].index("/media/hlg.mov")
     assert chain.startswith(f"[{hdr_input}:v]")
-    assert chain.index("select=") < chain.index("colorspace=all=bt709:iall=bt2020") < chain.index("crop=")
+    # The 1920x1080 picture is cropped and scaled to 180x320 first, keeping its 10 bits.
+    assert chain.index("select=") < chain.index("crop=") < chain.index(
+        "scale=180:320:flags=bilinear,format=yuv420p10le,colorspace=all=bt709:iall=bt2020:itrc=bt2020-10:format=yuv420p"
+    )
+
+
+def test_an_hdr_clip_scaled_up_is_tone_mapped_before_it_is_scaled():
+    small = clip_info("/media/hlg.mov", 160, 90, 20.0, hdr="hlg")
+    text = filter_graph(command(build_plan([small], SONG, [Shot(0, 2.0)])))
+    chain = _tone_mapped_chain(text, "colorspace=")
+    assert chain.index("colorspace=all=bt709") < chain.index("crop=") < chain.index("scale=180:320")
+    assert "yuv420p10le" not in chain
+
+
+def test_a_blurred_fit_makes_its_background_from_the_tone_mapped_picture():
+    hdr = clip_info("/media/hlg.mov", 1920, 1080, 20.0, hdr="hlg")
+    text = filter_graph(command(build_plan([hdr], SONG, [Shot(0, 2.0, reframe=BLUR)])))
+    chain = _tone_mapped_chain(text, "colorspace=")
+    assert chain.index("scale=180:102") < chain.index("colorspace=") < chain.index("split")
 
 
 def test_a_pq_clip_is_tone_mapped_through_linear_light():
     pq = clip_info("/media/pq.mov", 1920, 1080, 20.0, hdr="pq")
     text = filter_graph(command(build_plan([pq], SONG, [Shot(0, 2.0)])))
-    chain = next(part for part in text.split(";") if "tonemap=" in part)
-    assert chain.index("zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear") < chain.index("tonemap=tonemap=hable")
-    assert chain.index("zscale=t=bt709:m=bt709:r=tv,format=yuv420p") < chain.index("crop=")
+    chain = _tone_mapped_chain(text, "tonemap=")
+    assert chain.index("format=yuv420p10le,zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear") < chain.index(
+        "tonemap=tonemap=hable"
+    )
+    assert chain.index("zscale=t=bt709:m=bt709:r=tv,format=yuv420p") < chain.index("tpad=")
 
 
 def test_the_video_is_graded_once_after_the_join():

@@ -357,10 +357,12 @@ def _mean_rgb(path: Path, tmp_path: Path, *, hdr: str = "") -> np.ndarray:
 
 
 @pytest.mark.parametrize(("transfer", "hdr"), [("smpte2084", "pq"), ("arib-std-b67", "hlg")])
-def test_an_hdr_clip_comes_out_sdr_in_the_colours_a_phone_shows(tmp_path, transfer, hdr):
-    clip = make_hdr_clip(tmp_path / f"{hdr}.mp4", transfer=transfer, colour="0x00a000", seconds=2)
+@pytest.mark.parametrize("size", [(320, 180), (640, 360)])  # mapped before the reframe's scale, and after it
+def test_an_hdr_clip_comes_out_sdr_in_the_colours_a_phone_shows(tmp_path, transfer, hdr, size):
+    clip = make_hdr_clip(tmp_path / f"{hdr}.mp4", transfer=transfer, colour="0x00a000", seconds=2,
+                         width=size[0], height=size[1])
     song = make_song(tmp_path / "song.m4a", bpm=120, seconds=4)
-    plan = build_plan([replace(clip_info(str(clip), 320, 180, 2.0), hdr=hdr)], song_info(str(song), 4.0),
+    plan = build_plan([replace(clip_info(str(clip), *size, 2.0), hdr=hdr)], song_info(str(song), 4.0),
                       [Shot(0, 1.5)])
     out = tmp_path / "out.mp4"
     render(plan, str(out), style=make_style())
