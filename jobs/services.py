@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from media_pipeline.facts import MediaInfo
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Status = Job.Status
 MIN_DURATION, MAX_DURATION = 5, 60
 ASPECT_RATIOS = ("9:16", "1:1", "4:5", "16:9")
-VISUAL_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".jpg", ".jpeg", ".png", ".webp", ".heic"}
+VISUAL_SUFFIXES = {
+    ".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif",
+}
 MUSIC_SUFFIXES = {".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac"}
 
 
@@ -102,6 +105,7 @@ def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> 
     folder.mkdir(parents=True, exist_ok=True)
     for order, source in enumerate(visuals):
         path = _write(source, folder / f"visual-{order + 1}{_suffix(source.name, VISUAL_SUFFIXES)}", "videos")
+        path = _checked(readable_photo, path, source.name, "videos")
         info = _checked(check_visual, path, source.name, "videos")
         Video.objects.create(
             job=job, file=_relative(path), original_name=source.name[:255], file_size=path.stat().st_size,
@@ -115,7 +119,7 @@ def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> 
     )
 
 
-def _checked(check: Callable[[Path], MediaInfo], path: Path, name: str, field: str) -> MediaInfo:
+def _checked(check: Callable[[Path], T], path: Path, name: str, field: str) -> T:
     """Run a content check; its refusal becomes the field's error, prefixed with the creator's file name."""
     from media_pipeline.errors import UnsupportedMedia
 
@@ -132,6 +136,23 @@ MUSIC_CONTAINERS = {"mp3", "wav", "ogg", "aac", "mov", "mp4", "m4a"}
 MUSIC_CODECS = {"mp3", "aac", "vorbis", "opus"}  # and any pcm_* (WAV)
 VIDEO_TYPES_TEXT = "MP4, MOV, WebM, MKV or AVI"
 MUSIC_TYPES_TEXT = "MP3, WAV, M4A, AAC or OGG"
+
+
+def readable_photo(path: Path) -> Path:
+    """The stored file, or for a HEIF photo (an iPhone's HEIC) a JPEG made from it in its place."""
+    from media_pipeline.heif import heif_to_jpeg, is_heif
+
+    if not is_heif(path):
+        return path
+    jpeg = path.with_suffix(".jpg")
+    try:
+        heif_to_jpeg(path, jpeg)
+    except BaseException:
+        jpeg.unlink(missing_ok=True)
+        raise
+    finally:
+        path.unlink(missing_ok=True)
+    return jpeg
 
 
 def check_visual(path: Path) -> MediaInfo:

@@ -15,7 +15,7 @@ from .errors import UnsupportedMedia
 
 # Pillow's format names. Opening with this allow-list means no other decoder ever sees the bytes.
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
-PHOTO_TYPES_TEXT = "JPEG, PNG or WebP"
+PHOTO_TYPES_TEXT = "JPEG, PNG, WebP or HEIC"  # HEIC is made a JPEG on upload (heif.py)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,17 @@ def make_hdr_clip(
     return path
 
 
+def make_heic(path: Path, *, width: int = 640, height: int = 480) -> Path:
+    """An iPhone-style HEIC photo: the left half red, the right half blue."""
+    import pillow_heif
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height), (220, 30, 30))
+    image.paste((30, 30, 220), (width // 2, 0, width, height))
+    pillow_heif.from_pillow(image).save(str(path), quality=90)
+    return Path(path)
+
+
 def make_photo(path: Path, *, width: int = 640, height: int = 480, pattern: str = "testsrc2") -> Path:
     """A still image; the format follows the extension (.jpg, .png, .webp)."""
     path = Path(path)

@@ -24,7 +24,7 @@
 
   function kindOf(file) {
     if (file.type.startsWith("audio/") || AUDIO_NAME.test(file.name)) return "song";
-    if (file.type.startsWith("image/")) return "photo";
+    if (file.type.startsWith("image/") || /\.(heic|heif)$/i.test(file.name)) return "photo";
     return "video";
   }
 

@@ -6,7 +6,7 @@ import pytest
 
 from jobs import services, uploads
 from jobs.models import Job
-from tests.media_factory import make_clip, make_photo, make_song
+from tests.media_factory import make_clip, make_heic, make_photo, make_song
 
 S = Job.Status
 
@@ -25,7 +25,10 @@ def samples(tmp_path_factory) -> dict[str, Path]:
     (folder / "playlist.mp4").write_text("#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n")
     broken = folder / "broken.jpg"
     broken.write_bytes(files["photo"].read_bytes()[:2000])
-    files.update(text=folder / "notes.mp4", hls=folder / "playlist.mp4", broken=broken)
+    files["heic"] = make_heic(folder / "IMG_0042.HEIC", width=640, height=480)
+    broken_heic = folder / "IMG_0043.HEIC"
+    broken_heic.write_bytes(files["heic"].read_bytes()[:600])
+    files.update(text=folder / "notes.mp4", hls=folder / "playlist.mp4", broken=broken, broken_heic=broken_heic)
     return files
 
 
@@ -55,16 +58,27 @@ def stored_files(media_root: Path) -> list[str]:
     return sorted(str(path.relative_to(media_root)) for path in media_root.rglob("*") if path.is_file())
 
 
-def test_a_clip_a_photo_and_a_song_are_stored_under_generated_names(send, media_root, db):
-    response = send(videos=("clip", "photo"))
+def accepted(response) -> Job:
     assert response.status_code == 200, response.content
-    job = Job.objects.get(id=response.json()["job_id"])
+    return Job.objects.get(id=response.json()["job_id"])
+
+
+def test_a_clip_a_photo_and_a_song_are_stored_under_generated_names(send, media_root, db):
+    job = accepted(send(videos=("clip", "photo")))
     assert stored_files(media_root) == [
         f"jobs/{job.id}/music.mp3", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.jpg",
     ]
     assert [(v.original_name, v.file_type) for v in job.videos.all()] == [("beach day.mp4", "video"), ("sunset.jpg", "image")]
     assert job.audio.original_name == "song.mp3"
     assert job.videos.get(order=0).file_size == Path(media_root / f"jobs/{job.id}/visual-1.mp4").stat().st_size
+
+
+def test_an_iphone_heic_photo_is_kept_as_a_jpeg_of_the_same_picture(send, media_root, db):
+    job = accepted(send(videos=("heic",)))
+    assert stored_files(media_root) == [f"jobs/{job.id}/music.mp3", f"jobs/{job.id}/visual-1.jpg"]
+    photo = job.videos.get()
+    assert (photo.original_name, photo.file_type, photo.width, photo.height) == ("IMG_0042.HEIC", "image", 640, 480)
+    assert photo.file.name.endswith("visual-1.jpg")
 
 
 def test_the_job_is_pending_and_queued_once_its_files_are_in(send, db, enqueued, django_capture_on_commit_callbacks):
@@ -107,8 +121,9 @@ REJECTIONS = {
     "a text file named .mp4": (dict(videos=("text",)), "videos", "notes.mp4: "),
     "an HLS playlist named .mp4": (dict(videos=("hls",)), "videos", "playlist.mp4: "),
     "a FLAC song": (dict(music="flac"), "music", "song.flac: music must be MP3, WAV, M4A, AAC or OGG"),
-    "a GIF photo": (dict(videos=("gif",)), "videos", "sticker.gif: photos must be JPEG, PNG or WebP"),
+    "a GIF photo": (dict(videos=("gif",)), "videos", "sticker.gif: photos must be JPEG, PNG, WebP or HEIC"),
     "a cut-off JPEG": (dict(videos=("photo", "broken")), "videos", "broken.jpg: "),
+    "a cut-off HEIC": (dict(videos=("photo", "broken_heic")), "videos", "IMG_0043.HEIC: the photo is damaged"),
     "a song as a clip": (dict(videos=("song",)), "videos", "song.mp3: this is a sound file"),
     "a photo as the song": (dict(music="photo"), "music", "sunset.jpg: "),
     "six visuals": (dict(videos=("clip",) * 6), "videos", "At most 5 videos or photos per job."),
