@@ -48,7 +48,9 @@ def tone_map_filters(info: MediaInfo, *, keep_depth: bool = False) -> list[str]:
     if info.hdr == PQ:
         return [
             *depth,
-            f"zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear:npl={NOMINAL_PEAK_NITS}",
+            # Its output matrix and primaries too: left to default, zscale takes them from
+            # the frame, and a frame tagged only with its transfer has none ("no path").
+            f"zscale=tin=smpte2084:min=bt2020nc:pin=bt2020:t=linear:m=bt2020nc:p=bt2020:npl={NOMINAL_PEAK_NITS}",
             "format=gbrpf32le",
             "zscale=p=bt709",
             f"tonemap=tonemap=hable:desat=0:peak={SIGNAL_PEAK}",

@@ -54,7 +54,7 @@ def make_clip(
 
 def make_hdr_clip(
     path: Path, *, transfer: str = "smpte2084", colour: str = "0x00a000", width: int = 320, height: int = 180,
-    seconds: float = 2.0,
+    seconds: float = 2.0, transfer_only: bool = False,
 ) -> Path:
     """A 10-bit BT.2020 clip tagged as HDR (transfer smpte2084 = PQ, arib-std-b67 = HLG) of one flat colour.
 
@@ -66,7 +66,9 @@ def make_hdr_clip(
         "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r=30:d={seconds}",
         "-vf", "format=gbrp,scale=out_color_matrix=bt2020:out_range=tv,format=yuv420p10le",
         "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high10",
-        "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", "-color_range", "tv",
+        # transfer_only: tagged with its transfer alone, as some exports are.
+        *([] if transfer_only else ["-color_primaries", "bt2020", "-colorspace", "bt2020nc"]),
+        "-color_trc", transfer, "-color_range", "tv",
         str(path),
     )
     return path

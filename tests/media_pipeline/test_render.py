@@ -382,3 +382,14 @@ def test_hdr_greys_stay_grey_and_in_order_with_highlights_short_of_white(tmp_pat
         assert max(r, g, b) - min(r, g, b) < 6
         levels.append(g)
     assert 20 < levels[0] < levels[1] < levels[2] < 250
+
+
+@pytest.mark.parametrize(("transfer", "hdr"), [("smpte2084", "pq"), ("arib-std-b67", "hlg")])
+def test_an_hdr_clip_tagged_only_with_its_transfer_still_renders(tmp_path, transfer, hdr):
+    clip = make_hdr_clip(tmp_path / f"{hdr}.mp4", transfer=transfer, transfer_only=True, seconds=1.5)
+    song = make_song(tmp_path / "song.m4a", bpm=120, seconds=4)
+    plan = build_plan([replace(clip_info(str(clip), 320, 180, 1.5), hdr=hdr)], song_info(str(song), 4.0),
+                      [Shot(0, 1.2)])
+    out = tmp_path / "out.mp4"
+    render(plan, str(out), style=make_style())
+    assert abs(float(probe(str(out))["video"]["duration"]) - 1.2) < 0.04
