@@ -145,13 +145,8 @@ def readable_photo(path: Path) -> Path:
     if not is_heif(path):
         return path
     jpeg = path.with_suffix(".jpg")
-    try:
-        heif_to_jpeg(path, jpeg)
-    except BaseException:
-        jpeg.unlink(missing_ok=True)
-        raise
-    finally:
-        path.unlink(missing_ok=True)
+    heif_to_jpeg(path, jpeg)  # on failure job_create discards the job's folder, both files with it
+    path.unlink()
     return jpeg
 
 

@@ -28,6 +28,13 @@ def test_a_jpeg_or_a_tiny_file_is_not_heif(tmp_path):
     assert not is_heif(tmp_path / "tiny.heic")
 
 
+def test_an_avif_sharing_heifs_generic_brand_is_not_taken_for_heif(tmp_path):
+    ftyp = b"ftyp" + b"mif1" + b"\x00\x00\x00\x00" + b"mif1" + b"avif" + b"miaf"
+    avif = tmp_path / "photo.heic"
+    avif.write_bytes(len(ftyp + b"1234").to_bytes(4, "big") + ftyp + b"\x00" * 200)
+    assert not is_heif(avif)
+
+
 def test_it_becomes_a_jpeg_of_the_same_size_and_colours(heic, tmp_path):
     out = tmp_path / "photo.jpg"
     assert heif_to_jpeg(heic, out) == (640, 480)
