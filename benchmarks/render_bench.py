@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from media_pipeline import ffmpeg, graph  # noqa: E402
 from media_pipeline.edit_plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
+from media_pipeline.framing import with_focus  # noqa: E402
 from media_pipeline.loudness import with_music_gain  # noqa: E402
 from media_pipeline.render import render  # noqa: E402
 from media_pipeline.style import STYLES, get_style  # noqa: E402
@@ -137,9 +138,9 @@ def planned(style_name: str, visuals: list[Path], song: Path, *, hand: bool) -> 
             plan = _auto_plan(style_name, visuals, song)
         except Exception as exc:  # the planner is optional here: any failure falls back
             return _hand_plan(style_name, visuals, song), f"hand-built (plan_edit unavailable: {exc!r})"
-        how = "probe + beat + plan_edit + loudness"
+        how = "probe + beat + plan_edit + framing + loudness"
     # As the job engine does: the music's gain is measured before the render.
-    plan = with_music_gain(plan, get_style(style_name).audio.loudness)
+    plan = with_music_gain(with_focus(plan), get_style(style_name).audio.loudness)
     cache.write_text(json.dumps(plan_to_dict(plan)))
     return plan, how
 

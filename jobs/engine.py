@@ -22,6 +22,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     """Render the job's files into its output MP4. Returns (output name, plan as a dict)."""
     from media_pipeline.beat import analyze_music_apart
     from media_pipeline.edit_plan import plan_to_dict
+    from media_pipeline.framing import with_focus
     from media_pipeline.loudness import with_music_gain
     from media_pipeline.probe import probe_audio, probe_visual
     from media_pipeline.render import render
@@ -38,6 +39,8 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     report(15, "Planning the cuts")
     style = get_style(job.style)
     plan = plan_edit(visuals, music, grid, style, duration=job.duration, aspect=job.aspect_ratio)
+    report(17, "Framing your shots")
+    plan = with_focus(plan)
     plan = with_music_gain(plan, style.audio.loudness)
     plan_dict = plan_to_dict(plan)
     job_save_plan(job.id, plan_dict)

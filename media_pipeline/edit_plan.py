@@ -55,6 +55,10 @@ class Segment:
     transition_duration: float  # seconds; 0 for CUT
     reframe: str  # FILL, BLUR or LETTERBOX
     motion: Motion | None = None  # photos only
+    # Where a fill crop is centred, as fractions of the visual's display picture
+    # (framing.py moves it onto what stands out; 0.5 is the middle).
+    focus_x: float = 0.5
+    focus_y: float = 0.5
 
     @property
     def cut(self) -> float:

@@ -141,6 +141,39 @@ def run(
     return Result(stdout="".join(stdout_lines), stderr_tail=tail)
 
 
+def run_binary(args: Sequence[str], *, timeout: float) -> tuple[bytes, str]:
+    """Run ffmpeg (args[0]) for its binary output, such as raw frames: (stdout, stderr).
+
+    Same guarantees as `run`: its own process group, killed on timeout or error.
+    """
+    argv = [args[0], "-nostdin", "-hide_banner", *args[1:]]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_child_setup,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        raise RenderTimeout(f"{os.path.basename(argv[0])} took longer than {timeout:.0f} s and was stopped") from None
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        _kill_group(proc)
+    text = err.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        name = os.path.basename(argv[0])
+        raise RenderFailed(f"{name} failed (exit {proc.returncode}): {_last_error_line(text)}")
+    return out, text
+
+
 def ffprobe_json(path: str, *, timeout: float = 30, formats: str = ALL_FORMATS) -> dict:
     """ffprobe's -show_format -show_streams as a dict; UnsupportedMedia when it cannot read the file."""
     args = [

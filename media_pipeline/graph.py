@@ -146,6 +146,8 @@ def _check_plan(plan: Plan) -> None:
             raise ValueError(f"segment {i} has an unknown transition {seg.transition!r}")
         if seg.speed <= 0:
             raise ValueError(f"segment {i} has a speed of {seg.speed}")
+        if not (0 <= seg.focus_x <= 1 and 0 <= seg.focus_y <= 1):
+            raise ValueError(f"segment {i} is framed outside its picture ({seg.focus_x}, {seg.focus_y})")
 
 
 # ---------------------------------------------------------------- inputs
@@ -303,6 +305,7 @@ def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, 
             src=f"{index}:v", head=head,
             tail=["format=yuv420p", "setsar=1", _HOLD_LAST_FRAME, f"split={len(copies)}"],
             dst=ft.labels(copies), tag=f"r{index}", flags=VIDEO_SCALE_FLAGS, picture=picture,
+            focus=_focus([plan.segments[i] for i in run.segments], [a for a, _ in spans], info, plan.width, plan.height),
         )
     ]
     # At normal speed the head's fps filter already gives the output's frame grid.
@@ -400,6 +403,7 @@ def _photo_segments(
                 src=f"p{visual}m{m}", head=[],
                 tail=["format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N", split],
                 dst=ft.labels(pieces), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS, picture=picture,
+                focus=_focus([plan.segments[group[0]]], [0.0], info, width, height),  # one picture: one focus
             )
         )
         parts += [ft.chain(piece, _segment_tail(plan.fps), f"s{i}") for piece, i in zip(pieces, group)]
@@ -452,7 +456,7 @@ def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan) -> str:
 
 def _reframe(
     mode: str, info: MediaInfo, width: int, height: int, *,
-    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str],
+    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str], focus: str = "",
 ) -> str:
     """Graph text from [src] to [dst]: head filters, the picture fitted to width x height, tail filters.
 
@@ -463,7 +467,7 @@ def _reframe(
     """
     fit = _fit_size(info, width, height)
     if mode == FILL or fit == (width, height):
-        return ft.chain(src, [*head, *_cover(info, width, height, flags), *picture, *tail], dst)
+        return ft.chain(src, [*head, *_cover(info, width, height, flags, focus), *picture, *tail], dst)
     if mode == LETTERBOX:
         x, y = (width - fit[0]) // 2, (height - fit[1]) // 2
         scale = f"scale={fit[0]}:{fit[1]}:flags={flags}"
@@ -482,16 +486,47 @@ def _shrinks(mode: str, info: MediaInfo, width: int, height: int) -> bool:
     return shown < info.width * info.height
 
 
-def _cover(info: MediaInfo, width: int, height: int, flags: str) -> list[str]:
-    """Crop the centre to the output's shape, then scale: cheaper than scaling up and cropping."""
+def _cover(info: MediaInfo, width: int, height: int, flags: str, focus: str = "") -> list[str]:
+    """Crop to the output's shape, then scale: cheaper than scaling up and cropping.
+
+    focus: where the crop is centred along the axis it cuts, as an expression of
+    the frame time giving a fraction of the picture (see _focus); "" for the middle.
+    """
+    axis, share = crop_share(info, width, height)
+    crop: list[str] = []
+    if axis == "x":
+        at = f":x='max(0,min(iw-ow,({focus})*iw-ow/2))'" if focus else ""
+        crop = [f"crop=w=trunc(iw*{ft.num(share)}/2)*2:h=ih{at}"]
+    elif axis == "y":
+        at = f":y='max(0,min(ih-oh,({focus})*ih-oh/2))'" if focus else ""
+        crop = [f"crop=w=iw:h=trunc(ih*{ft.num(share)}/2)*2{at}"]
+    return [*crop, f"scale={width}:{height}:flags={flags}"]
+
+
+def crop_share(info: MediaInfo, width: int, height: int) -> tuple[str, float]:
+    """The axis a fill crop to width x height cuts ("x", "y", or "" for none) and the share of it kept."""
     source = _aspect(info, width, height)
     target = width / height
-    crop: list[str] = []
     if source > target * 1.002:
-        crop = [f"crop=w=trunc(iw*{ft.num(target / source)}/2)*2:h=ih"]
-    elif source < target / 1.002:
-        crop = [f"crop=w=iw:h=trunc(ih*{ft.num(source / target)}/2)*2"]
-    return [*crop, f"scale={width}:{height}:flags={flags}"]
+        return "x", target / source
+    if source < target / 1.002:
+        return "y", source / target
+    return "", 1.0
+
+
+def _focus(segments: list[Segment], starts: list[float], info: MediaInfo, width: int, height: int) -> str:
+    """The fill crop's centre as a piecewise expression of t: each segment's focus from its footage's start.
+
+    "" when every segment is centred, so the graph stays as it was.
+    """
+    axis, _ = crop_share(info, width, height)
+    values = [seg.focus_x if axis == "x" else seg.focus_y for seg in segments]
+    if all(abs(v - 0.5) < 1e-6 for v in values):
+        return ""
+    text = ft.num(values[-1])
+    for start, value in zip(reversed(starts[1:]), reversed(values[:-1])):
+        text = f"if(lt(t,{ft.num(start)}),{ft.num(value)},{text})"
+    return text
 
 
 def _blurred_fit(

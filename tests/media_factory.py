@@ -92,6 +92,29 @@ def make_photo(path: Path, *, width: int = 640, height: int = 480, pattern: str 
     return path
 
 
+def make_subject(
+    path: Path, *, width: int = 320, height: int = 180, at: tuple[float, float] = (0.8, 0.5),
+    seconds: float = 0.0, size: float = 0.12,
+) -> Path:
+    """One bright square (size: a share of the shorter side) at `at` (fractions) on a dark, grainy ground.
+
+    seconds > 0 makes an H.264 clip with a keyframe every half second (phones write one
+    every second or two); otherwise a still, its format following the extension.
+    """
+    path = Path(path)
+    side = int(min(width, height) * size)
+    x, y = int(at[0] * width - side / 2), int(at[1] * height - side / 2)
+    source = f"color=c=0x303030:s={width}x{height}:r=30" + (f":d={seconds}" if seconds else ":d=1")
+    square = f"drawbox=x={x}:y={y}:w={side}:h={side}:color=white:t=fill," if side else ""  # w=0 would mean all
+    chain = f"{square}noise=alls=12:allf=t"
+    if not seconds:
+        _ffmpeg("-f", "lavfi", "-i", source, "-vf", chain, "-frames:v", "1", str(path))
+        return path
+    _ffmpeg("-f", "lavfi", "-i", source, "-vf", chain, "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
+            "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
 def drum_track(bpm: float, seconds: float, *, swing: float = 0.0, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[float]]:
     """A mono drum loop: kick on every beat, snare on 2 and 4, hats on the (swung) off-beats.
 

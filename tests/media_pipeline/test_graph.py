@@ -397,6 +397,37 @@ def test_each_reframe_mode_fits_a_landscape_clip_into_the_portrait_frame(mode, e
     assert "setsar=1" in text
 
 
+def test_a_fill_crop_sits_on_each_segments_focus_from_the_start_of_its_footage():
+    plan = build_plan([CLIP_A], SONG, [Shot(0, 2.0, source_in=1.0), Shot(0, 2.0, source_in=3.0)])
+    framed = replace(plan, segments=tuple(replace(s, focus_x=x) for s, x in zip(plan.segments, (0.8, 0.25))))
+    text = filter_graph(command(framed))
+    # One seeked input from 1 s: the second segment's footage starts 2 s into it.
+    assert text.count("crop=") == 1
+    assert "crop=w=trunc(iw*0.316406/2)*2:h=ih:x='max(0,min(iw-ow,(if(lt(t,2),0.8,0.25))*iw-ow/2))'" in text
+
+
+def test_a_centred_fill_crop_and_a_portrait_clips_vertical_crop():
+    centred = build_plan([CLIP_A], SONG, [Shot(0, 2.0)])
+    assert ":x=" not in filter_graph(command(centred))
+    wide = build_plan([CLIP_B], SONG, [Shot(0, 2.0)], width=320, height=180)
+    framed = replace(wide, segments=(replace(wide.segments[0], focus_y=0.7),))
+    assert "crop=w=iw:h=trunc(ih*0.316406/2)*2:y='max(0,min(ih-oh,(0.7)*ih-oh/2))'" in filter_graph(command(framed))
+
+
+def test_a_photo_is_cropped_once_at_its_focus():
+    plan = build_plan([PHOTO], SONG, [Shot(0, 2.0), Shot(0, 2.0)])
+    framed = replace(plan, segments=tuple(replace(s, focus_x=0.3) for s in plan.segments))
+    text = filter_graph(command(framed))
+    assert text.count("crop=") == 1
+    assert ":x='max(0,min(iw-ow,(0.3)*iw-ow/2))'" in text
+
+
+def test_a_focus_outside_the_picture_is_refused():
+    plan = build_plan([CLIP_A], SONG, [Shot(0, 2.0)])
+    with pytest.raises(ValueError, match="framed outside"):
+        command(replace(plan, segments=(replace(plan.segments[0], focus_x=1.5),)))
+
+
 def test_two_input_filters_do_not_repeat_a_last_frame_their_inputs_never_need():
     # Both inputs of these end together; repeatlast=1 held about 9 MB per overlay in ffmpeg 5.1.
     plan = build_plan([CLIP_A, CLIP_B], SONG, [

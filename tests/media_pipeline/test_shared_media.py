@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from media_pipeline.beat import analyze_music
+from media_pipeline.framing import with_focus
 from media_pipeline.probe import probe_audio, probe_visual
 from media_pipeline.render import render
 from media_pipeline.segment import plan_edit
@@ -37,7 +38,7 @@ def test_real_clips_photos_and_a_drum_loop_make_a_beat_synced_edit(tmp_path, sty
     ]
     music = probe_audio(str(SHARED / "music" / "choice_drum_bass.ogg"))
     grid = analyze_music(music.path, cache_dir=str(tmp_path / "beats"))
-    plan = plan_edit(visuals, music, grid, get_style(style), duration=8, size=(180, 320))
+    plan = with_focus(plan_edit(visuals, music, grid, get_style(style), duration=8, size=(180, 320)))
     beats = [b - plan.music_start for b in grid.beats]
     for cut in plan.cuts:
         assert min(abs(cut - b) for b in beats) <= 1 / plan.fps + 1e-6
@@ -50,3 +51,14 @@ def test_real_clips_photos_and_a_drum_loop_make_a_beat_synced_edit(tmp_path, sty
     assert audio["codec_name"] == "aac" and audio["channels"] == 2
     assert abs(float(facts["format"]["duration"]) - 8.0) <= 1 / 30 + 0.03
     assert {s.visual for s in plan.segments} == {0, 1, 2, 3}
+
+
+def test_the_ladybird_photo_is_cropped_onto_the_ladybird_not_the_blade_of_grass_in_the_middle():
+    # LadyBird.jpg: the ladybird sits about 70% across; a centred 9:16 crop keeps 32-68% and misses it.
+    photo = probe_visual(str(SHARED / "photo" / "LadyBird.jpg"))
+    music = probe_audio(str(SHARED / "music" / "choice_drum_bass.ogg"))
+    grid = analyze_music(music.path)
+    plan = with_focus(plan_edit([photo], music, grid, get_style("ENERGETIC_DANCE"), duration=5))
+    share = (1080 / 1920) / (photo.width / photo.height)
+    for seg in plan.segments:
+        assert seg.focus_x - share / 2 < 0.68 < seg.focus_x + share / 2

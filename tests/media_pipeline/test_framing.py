@@ -1,0 +1,171 @@
+"""framing: fill crops and photo close-ups go to what stands out; where nothing does, they stay put."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from media_pipeline import ffmpeg, framing
+from media_pipeline.edit_plan import BLUR, Motion
+from media_pipeline.render import render
+from tests.media_factory import make_song, make_subject
+from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info
+from tests.media_pipeline.test_render import gray_frames
+
+needs_ffmpeg = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
+
+RNG = np.random.default_rng(7)
+SONG = song_info("/media/song.wav", 60.0)
+
+
+def grainy(height: int = 36, width: int = 64) -> np.ndarray:
+    return 0.2 + 0.03 * RNG.standard_normal((height, width))
+
+
+def with_square(picture: np.ndarray, x: int, y: int, side: int = 6) -> np.ndarray:
+    picture = picture.copy()
+    picture[y : y + side, x : x + side] = 1.0
+    return picture
+
+
+# ---------------------------------------------------------------- the maps
+
+
+def test_saliency_finds_a_bright_square_on_a_grainy_ground():
+    weights = framing.saliency(with_square(grainy(), 52, 15))
+    assert weights.sum() == pytest.approx(1.0)
+    row, column = np.unravel_index(np.argmax(weights), weights.shape)
+    assert 50 <= column <= 59 and 13 <= row <= 22
+
+
+def test_a_window_moves_onto_the_square_and_keeps_it_inside():
+    weights = framing.saliency(with_square(grainy(), 52, 15))
+    centre = framing.best_centre(weights.sum(axis=0), 0.3)
+    assert centre is not None
+    assert centre - 0.15 <= 55 / 64 <= centre + 0.15, "the square is inside the window"
+    assert centre <= 1 - 0.15, "the window stays inside the picture"
+
+
+def test_where_nothing_stands_out_the_window_stays_centred():
+    weights = framing.saliency(grainy())
+    assert framing.best_centre(weights.sum(axis=0), 0.3) is None
+
+
+def test_a_subject_in_the_middle_keeps_the_window_centred():
+    weights = framing.saliency(with_square(grainy(), 29, 15))
+    assert framing.best_centre(weights.sum(axis=0), 0.3) is None
+
+
+def test_change_shows_what_moved_within_a_shot():
+    ground = grainy()
+    moved = framing.change(with_square(ground, 10, 15), with_square(ground, 40, 15))
+    assert moved is not None
+    columns = moved.sum(axis=0)
+    assert columns[10:16].sum() + columns[40:46].sum() > 0.6
+
+
+def test_change_across_a_change_of_shot_is_ignored():
+    assert framing.change(grainy(), grainy() + 0.5) is None
+
+
+def test_a_still_shot_has_no_change():
+    picture = grainy()
+    assert framing.change(picture, picture) is None
+
+
+# ---------------------------------------------------------------- plans
+
+
+@needs_ffmpeg
+def test_a_fill_crop_moves_onto_the_subject_of_a_clip(tmp_path):
+    clip = make_subject(tmp_path / "right.mp4", at=(0.85, 0.5), seconds=3)
+    plan = build_plan([clip_info(str(clip), 320, 180, 3.0)], SONG, [Shot(0, 1.0, source_in=0.5), Shot(0, 1.0)])
+    framed = framing.with_focus(plan)
+    share = (180 / 320) / (320 / 180)  # a 16:9 clip in a 9:16 frame keeps this share of its width
+    for seg in framed.segments:
+        assert 0.7 < seg.focus_x <= 1 - share / 2 + 1e-6, "on the square, with the window inside the picture"
+        assert seg.focus_y == 0.5
+
+
+@needs_ffmpeg
+def test_a_portrait_clip_in_a_landscape_frame_is_cropped_towards_its_subject(tmp_path):
+    clip = make_subject(tmp_path / "low.mp4", width=180, height=320, at=(0.5, 0.85), seconds=2)
+    plan = build_plan([clip_info(str(clip), 180, 320, 2.0)], SONG, [Shot(0, 1.5)], width=320, height=180)
+    seg = framing.with_focus(plan).segments[0]
+    assert seg.focus_y > 0.7 and seg.focus_x == 0.5
+
+
+@needs_ffmpeg
+def test_a_clip_where_nothing_stands_out_stays_centred(tmp_path):
+    clip = make_subject(tmp_path / "plain.mp4", at=(0.5, 0.5), size=0.0, seconds=2)
+    plan = build_plan([clip_info(str(clip), 320, 180, 2.0)], SONG, [Shot(0, 1.5)])
+    assert framing.with_focus(plan) == plan
+
+
+@needs_ffmpeg
+def test_a_photo_is_cropped_and_zoomed_towards_its_subject(tmp_path):
+    photo = make_subject(tmp_path / "left.png", width=640, height=480, at=(0.15, 0.3))
+    motion = Motion(1.0, 1.2, 0.5, 0.5, 0.9, 0.9)  # the planner's move: a zoom towards the bottom right
+    plan = build_plan([photo_info(str(photo), 640, 480)], SONG, [Shot(0, 1.5, motion=motion)])
+    seg = framing.with_focus(plan).segments[0]
+    assert seg.focus_x < 0.35
+    assert seg.motion.zoom_to == 1.2 and (seg.motion.x_from, seg.motion.y_from) == (0.5, 0.5)
+    assert seg.motion.x_to < 0.5 and seg.motion.y_to < 0.5, "the close-up goes up and left, to the square"
+
+
+@needs_ffmpeg
+def test_a_photo_where_nothing_stands_out_keeps_the_planners_move(tmp_path):
+    photo = make_subject(tmp_path / "plain.png", width=640, height=480, size=0.0)
+    motion = Motion(1.2, 1.0, 0.9, 0.1, 0.5, 0.5)
+    plan = build_plan([photo_info(str(photo), 640, 480)], SONG, [Shot(0, 1.5, motion=motion, reframe=BLUR)])
+    assert framing.with_focus(plan).segments[0].motion == motion
+
+
+def test_shots_shown_whole_are_not_sampled():
+    # A blurred fit shows all of the picture: nothing is read, so a missing file cannot matter.
+    plan = build_plan([clip_info("/no/such/clip.mp4", 320, 180, 3.0)], SONG, [Shot(0, 1.0, reframe=BLUR)])
+    assert framing.with_focus(plan) == plan
+
+
+@needs_ffmpeg
+def test_a_clip_that_cannot_be_read_keeps_its_centred_crop(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    plan = build_plan([clip_info(str(broken), 320, 180, 3.0)], SONG, [Shot(0, 1.0)])
+    assert framing.with_focus(plan) == plan
+
+
+# ---------------------------------------------------------------- rendered
+
+
+@needs_ffmpeg
+def test_the_rendered_fill_crop_shows_the_subject_a_centred_one_loses(tmp_path):
+    clip = make_subject(tmp_path / "right.mp4", at=(0.85, 0.5), seconds=2)
+    song = make_song(tmp_path / "song.m4a", bpm=120, seconds=4)
+    plan = build_plan([clip_info(str(clip), 320, 180, 2.0)], song_info(str(song), 4.0), [Shot(0, 1.0)])
+    framed = framing.with_focus(plan)
+    brightest = {}
+    for name, version in (("centred", plan), ("framed", framed)):
+        out = tmp_path / f"{name}.mp4"
+        render(version, str(out), style=make_style())
+        facts = ffmpeg.ffprobe_json(str(out))
+        assert [s["codec_name"] for s in facts["streams"]] == ["h264", "aac"]
+        frames = gray_frames(str(out), tmp_path)
+        brightest[name] = float(np.percentile(frames[len(frames) // 2], 99))
+    assert brightest["framed"] > 200, "the white square is in the framed crop"
+    assert brightest["centred"] < 120, "a centred crop misses it"
+
+
+def test_focus_is_kept_in_the_plan_as_plain_numbers():
+    from media_pipeline.edit_plan import plan_from_dict, plan_to_dict
+
+    plan = build_plan([clip_info("/media/a.mp4", 320, 180, 3.0)], SONG, [Shot(0, 1.0)])
+    framed = replace(plan, segments=(replace(plan.segments[0], focus_x=0.8),))
+    data = plan_to_dict(framed)
+    assert data["segments"][0]["focus_x"] == 0.8
+    assert plan_from_dict(data) == framed
+    old = plan_to_dict(plan)
+    del old["segments"][0]["focus_x"], old["segments"][0]["focus_y"]
+    assert plan_from_dict(old) == plan, "plans saved before framing existed still load, centred"
