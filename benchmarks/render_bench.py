@@ -49,7 +49,6 @@ sys.path.insert(0, str(ROOT))
 from media_pipeline import ffmpeg, graph  # noqa: E402
 from media_pipeline.edit_plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
-from media_pipeline.framing import with_focus  # noqa: E402
 from media_pipeline.loudness import with_music_gain  # noqa: E402
 from media_pipeline.render import render  # noqa: E402
 from media_pipeline.style import STYLES, get_style  # noqa: E402
@@ -138,23 +137,29 @@ def planned(style_name: str, visuals: list[Path], song: Path, *, hand: bool) -> 
             plan = _auto_plan(style_name, visuals, song)
         except Exception as exc:  # the planner is optional here: any failure falls back
             return _hand_plan(style_name, visuals, song), f"hand-built (plan_edit unavailable: {exc!r})"
-        how = "probe + beat + plan_edit + framing + loudness"
+        how = "probe + look + beat + plan_edit + framing + loudness"
     # As the job engine does: the music's gain is measured before the render.
-    plan = with_music_gain(with_focus(plan), get_style(style_name).audio.loudness)
+    plan = with_music_gain(plan, get_style(style_name).audio.loudness)
     cache.write_text(json.dumps(plan_to_dict(plan)))
     return plan, how
 
 
 def _auto_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
     from media_pipeline.beat import analyze_music_apart
+    from media_pipeline.framing import with_focus
+    from media_pipeline.look import liveliness, survey
     from media_pipeline.probe import probe_audio, probe_visual
     from media_pipeline.segment import plan_edit
 
     os.environ.setdefault("NUMBA_CACHE_DIR", str(OUT / "numba"))
     infos = [probe_visual(str(p)) for p in visuals]
-    # As the job engine does: librosa runs in its own short-lived process.
+    # As the job engine does: the clips are looked at, librosa runs in its own short-lived
+    # process, and the fill crops are framed once the plan is made.
+    looks = survey(infos)
     grid = analyze_music_apart(str(song), cache_dir=str(OUT / "beats"))
-    return plan_edit(infos, probe_audio(str(song)), grid, get_style(style_name), duration=DURATION)
+    plan = plan_edit(infos, probe_audio(str(song)), grid, get_style(style_name), duration=DURATION,
+                     liveliness=[liveliness(samples) for samples in looks])
+    return with_focus(plan, looks)
 
 
 def _hand_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:

@@ -23,6 +23,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     from media_pipeline.beat import analyze_music_apart
     from media_pipeline.edit_plan import plan_to_dict
     from media_pipeline.framing import with_focus
+    from media_pipeline.look import liveliness, survey
     from media_pipeline.loudness import with_music_gain
     from media_pipeline.probe import probe_audio, probe_visual
     from media_pipeline.render import render
@@ -34,13 +35,17 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     report(2, "Reading your files")
     visuals = [probe_visual(video.file.path) for video in job.videos.all()]
     music = probe_audio(job.audio.file.path)
+    report(5, "Looking at your clips")
+    looks = survey(visuals)
     report(8, "Finding the beat")
     grid = analyze_music_apart(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
     report(15, "Planning the cuts")
     style = get_style(job.style)
-    plan = plan_edit(visuals, music, grid, style, duration=job.duration, aspect=job.aspect_ratio)
-    report(17, "Framing your shots")
-    plan = with_focus(plan)
+    plan = plan_edit(
+        visuals, music, grid, style, duration=job.duration, aspect=job.aspect_ratio,
+        liveliness=[liveliness(samples) for samples in looks],
+    )
+    plan = with_focus(plan, looks)
     plan = with_music_gain(plan, style.audio.loudness)
     plan_dict = plan_to_dict(plan)
     job_save_plan(job.id, plan_dict)

@@ -50,3 +50,11 @@ class BeatGrid:
     @property
     def has_beat(self) -> bool:
         return self.tempo > 0 and len(self.beats) >= 4
+
+
+@dataclass(frozen=True)
+class Liveliness:
+    """How much happens along a clip (look.py): a level (mean change, 0..1) at each time, in seconds."""
+
+    times: tuple[float, ...]
+    levels: tuple[float, ...]

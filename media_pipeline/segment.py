@@ -18,7 +18,7 @@ from itertools import pairwise
 
 from .edit_plan import ASPECTS, CUT, Motion, Plan, Segment
 from .errors import PlanError
-from .facts import IMAGE, VIDEO, BeatGrid, MediaInfo
+from .facts import IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
 from .music_window import choose_window, mean_energy
 from .style import Style
 
@@ -39,6 +39,9 @@ LONG_BEATS = 4  # segments this long (in beats) start on a downbeat
 DOWNBEAT_REACH = 2  # beats a cut may move to land on a downbeat
 TRANSITION_SHARE = 0.45  # a transition takes at most this share of either neighbouring slot
 LIVELY_FROM, LIVELY_TO = 0.10, 0.20  # first use of a long clip starts this far in (the intro is often dull)
+# ... unless the clip's liveliness (look.py) shows a stretch this much livelier than that one.
+LIVELIER = 1.25
+LIVELY_STEP = 0.25  # seconds between the trims compared
 _PANS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 
 BEATLESS_NOTE = "No steady beat was found in the music, so the cuts are evenly spaced."
@@ -66,10 +69,12 @@ def plan_edit(
     aspect: str = "9:16",
     fps: int = 30,
     size: tuple[int, int] | None = None,
+    liveliness: Sequence[Liveliness | None] = (),
 ) -> Plan:
     """Plan a beat-synced edit of `visuals` (1..5 clips or photos) to `music`.
 
     `size` overrides the frame size ASPECTS gives `aspect` (for small test renders).
+    `liveliness` (one per visual, from look.py) lets each clip's first trim start where the most happens.
     Raises PlanError (a ValueError), with a message fit for the creator, on a request it can't plan.
     """
     width, height = _check_request(visuals, duration, aspect, fps, size)
@@ -89,7 +94,8 @@ def plan_edit(
         notes.append(OFF_BEAT_NOTE)
     beat = BEATLESS_BEAT if beatless else _beat_length(beats)
     transitions = _transitions(rhythm, bounds, visuals, style, beat)
-    segments = _segments(rhythm, bounds, transitions, visuals, style)
+    lively = [liveliness[i] if i < len(liveliness) else None for i in range(len(visuals))]
+    segments = _segments(rhythm, bounds, transitions, visuals, style, lively)
     notes += _slow_motion_notes(segments, visuals)
     return Plan(
         style=style.name,
@@ -380,6 +386,7 @@ def _segments(
     transitions: list[tuple[str, int]],
     visuals: Sequence[MediaInfo],
     style: Style,
+    liveliness: Sequence[Liveliness | None],
 ) -> tuple[Segment, ...]:
     used: dict[int, list[tuple[float, float]]] = {}  # per clip: source spans already shown
     segments = []
@@ -394,7 +401,7 @@ def _segments(
             motion = _ken_burns(k, k // len(visuals) + which, style.photo_zoom)
         else:
             spans = used.setdefault(which, [])
-            source_in, source_out, speed = _clip_source(info, end - start, spans)
+            source_in, source_out, speed = _clip_source(info, end - start, spans, liveliness[which])
             spans.append((source_in, source_out))
             motion = None
         segments.append(
@@ -414,19 +421,52 @@ def _segments(
     return tuple(segments)
 
 
-def _clip_source(info: MediaInfo, length: float, used: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+def _clip_source(
+    info: MediaInfo, length: float, used: Sequence[tuple[float, float]], lively: Liveliness | None
+) -> tuple[float, float, float]:
     """(source_in, source_out, speed): a real-time trim if the clip is long enough, else the whole clip slowed."""
     if length <= info.duration:
-        source_in = _least_overlap_start(info.duration, length, used, _lively_start(info, length))
+        source_in = _least_overlap_start(info.duration, length, used, _lively_start(info, length, lively))
         return source_in, source_in + length, 1.0
     speed = max(MIN_SPEED, info.duration / length)
     return 0.0, min(info.duration, length * speed), speed
 
 
-def _lively_start(info: MediaInfo, length: float) -> float:
-    """A start 10-20% into the clip, fixed per file so the same inputs give the same plan."""
+def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = None) -> float:
+    """Where a clip's first trim starts: on its liveliest stretch when one clearly stands out.
+
+    Otherwise 10-20% in, past the usual dull start, fixed per file so the same
+    inputs give the same plan.
+    """
     share = LIVELY_FROM + (LIVELY_TO - LIVELY_FROM) * (zlib.crc32(info.path.encode()) % 1001) / 1000
-    return min(share * info.duration, info.duration - length)
+    usual = min(share * info.duration, info.duration - length)
+    if lively is None or len(lively.times) < 2:
+        return usual
+    starts = [k * LIVELY_STEP for k in range(int((info.duration - length) / LIVELY_STEP + 1e-9) + 1)]
+    best = max(starts, key=lambda start: _activity(lively, start, length))  # the first of equals
+    if _activity(lively, best, length) <= LIVELIER * _activity(lively, usual, length):
+        return usual
+    return best
+
+
+def _activity(lively: Liveliness, start: float, length: float) -> float:
+    """Mean liveliness over [start, start + length], read every tenth of a second between its samples."""
+    steps = max(1, int(length / 0.1))
+    total = 0.0
+    for k in range(steps + 1):
+        total += _level_at(lively, start + length * k / steps)
+    return total / (steps + 1)
+
+
+def _level_at(lively: Liveliness, t: float) -> float:
+    times, levels = lively.times, lively.levels
+    i = bisect_right(times, t)
+    if i == 0:
+        return levels[0]
+    if i == len(times):
+        return levels[-1]
+    t0, t1 = times[i - 1], times[i]
+    return levels[i - 1] + (levels[i] - levels[i - 1]) * (t - t0) / (t1 - t0) if t1 > t0 else levels[i]
 
 
 def _least_overlap_start(

@@ -88,7 +88,9 @@ CINEMATIC_DRAMA = Style(
     description="Long bar-length shots, slow crossfades and dips to black, a cool teal grade with a vignette.",
     beats_per_cut=(4, 4, 8),
     transitions=("fade", "fadeblack", "fade", CUT, "dissolve"),
-    transition_beats=1.0,
+    # Three quarters of a beat: slow, yet a fraction of a beat as every transition is
+    # (a whole beat, 14 frames at 128 BPM against 10, gave x264 40% more blended frames).
+    transition_beats=0.75,
     reframe=BLUR,
     # Contrast and brightness are fitted to the earlier contrast 1.18, brightness -0.04,
     # gamma 0.95 (within 1.4 levels on average): same look, no per-pixel table.

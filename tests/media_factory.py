@@ -115,6 +115,23 @@ def make_subject(
     return path
 
 
+def make_waking_clip(path: Path, *, still_for: float = 3.0, seconds: float = 6.0) -> Path:
+    """A grainy dark clip whose white square sits still for `still_for` seconds, then crosses the frame.
+
+    320x180, a keyframe every half second.
+    """
+    path = Path(path)
+    speed = 250 / max(seconds - still_for, 0.1)  # pixels a second: across the frame in the time left
+    x = f"if(lt(t,{still_for}),20,20+{speed:.3f}*(t-{still_for}))"
+    graph = (
+        f"color=c=0x303030:s=320x180:r=30:d={seconds}[ground];color=c=white:s=40x40:r=30:d={seconds}[square];"
+        f"[ground][square]overlay=x='{x}':y=70,noise=alls=12:allf=t"
+    )
+    _ffmpeg("-filter_complex", graph, "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
+            "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
 def drum_track(bpm: float, seconds: float, *, swing: float = 0.0, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[float]]:
     """A mono drum loop: kick on every beat, snare on 2 and 4, hats on the (swung) off-beats.
 

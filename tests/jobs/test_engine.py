@@ -7,16 +7,20 @@ from django.core.management import call_command
 
 from jobs.models import Job
 from media_pipeline import ffmpeg
-from tests.media_factory import make_song, make_subject
+from tests.media_factory import make_song, make_subject, make_waking_clip
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
 
 
-def test_the_stored_plan_frames_each_fill_shot_on_its_subject(db, tmp_path, monkeypatch):
+@pytest.fixture
+def no_render(monkeypatch):
     def fake_render(plan, path, on_progress=None, **options):
-        Path(path).write_bytes(b"an mp4")  # the plan is what this test is about
+        Path(path).write_bytes(b"an mp4")  # the plan is what these tests are about
 
     monkeypatch.setattr("media_pipeline.render.render", fake_render)
+
+
+def test_the_stored_plan_frames_each_fill_shot_on_its_subject(db, tmp_path, no_render):
     clip = make_subject(tmp_path / "right.mp4", at=(0.85, 0.5), seconds=6)
     song = make_song(tmp_path / "song.wav", seconds=8)
     call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "ENERGETIC_DANCE",
@@ -27,3 +31,12 @@ def test_the_stored_plan_frames_each_fill_shot_on_its_subject(db, tmp_path, monk
     assert segments and all(s["reframe"] == "fill" for s in segments)
     assert all(0.7 < s["focus_x"] <= 0.85 and s["focus_y"] == 0.5 for s in segments)
     assert job.plan["music_gain_db"] is not None
+
+
+def test_the_stored_plan_starts_a_clip_where_it_comes_alive(db, tmp_path, no_render):
+    clip = make_waking_clip(tmp_path / "wakes.mp4", still_for=6.0, seconds=10.0)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CINEMATIC_DRAMA",
+                 "--duration", "5")
+    first = Job.objects.get().plan["segments"][0]
+    assert first["source_in"] >= 5.5, "not the still first 10-20% of the clip"

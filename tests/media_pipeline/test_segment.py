@@ -8,7 +8,7 @@ from bisect import bisect_left
 import pytest
 
 from media_pipeline.edit_plan import ASPECTS, CUT, plan_from_dict, plan_to_dict
-from media_pipeline.facts import AUDIO, IMAGE, VIDEO, BeatGrid, MediaInfo
+from media_pipeline.facts import AUDIO, IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
 from media_pipeline.segment import MIN_GAP, MIN_SPEED, plan_edit
 from media_pipeline.style import STYLE_NAMES, STYLES
 
@@ -216,6 +216,34 @@ def test_a_long_clip_is_trimmed_at_real_speed_from_its_lively_middle():
         first_use = next(s for s in p.segments if s.visual == n)
         assert first_use.speed == 1.0
         assert 6.0 - EPS <= first_use.source_in <= 12.0 + EPS
+
+
+def lively_between(first, last, duration=60.0):
+    """A clip's liveliness, sampled every second: calm except from `first` to `last` seconds."""
+    times = tuple(t + 0.5 for t in range(int(duration)))
+    return Liveliness(times, tuple(0.08 if first <= t <= last else 0.01 for t in times))
+
+
+def test_a_clip_is_first_trimmed_where_the_most_happens():
+    visuals = [clip(1, duration=60.0), clip(2, duration=60.0)]
+    p = plan(visuals, style="CINEMATIC_DRAMA", liveliness=[lively_between(40, 48), None])
+    first_use = next(s for s in p.segments if s.visual == 0)
+    assert 40 - 0.5 <= first_use.source_in and first_use.source_out <= 48 + 0.5 + EPS
+    unknown = next(s for s in p.segments if s.visual == 1)
+    assert 6.0 - EPS <= unknown.source_in <= 12.0 + EPS, "a clip not looked at keeps the usual trim"
+
+
+def test_a_clip_where_nothing_stands_out_keeps_the_usual_trim():
+    visuals = [clip(1, duration=60.0), clip(2, duration=60.0)]
+    flat = Liveliness(tuple(t + 0.5 for t in range(60)), tuple(0.02 for _ in range(60)))
+    assert plan(visuals, style="CINEMATIC_DRAMA", liveliness=[flat, flat]) == plan(visuals, style="CINEMATIC_DRAMA")
+
+
+def test_a_lively_clip_still_repeats_as_little_of_itself_as_it_can():
+    p = plan([clip(1, duration=120.0)], style="ENERGETIC_DANCE", liveliness=[lively_between(90, 94, 120.0)])
+    spans = sorted((s.source_in, s.source_out) for s in p.segments)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end - EPS
 
 
 def test_a_short_clip_is_slowed_but_never_below_half_speed():

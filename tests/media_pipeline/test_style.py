@@ -50,7 +50,7 @@ def test_every_preset_is_complete_and_in_range(style: Style):
     assert style.label and style.description and "\n" not in style.description
     assert style.beats_per_cut and all(isinstance(b, int) and b >= 1 for b in style.beats_per_cut)
     assert style.transitions
-    assert 0 < style.transition_beats <= 1
+    assert 0 < style.transition_beats < 1, "a transition lasts a fraction of a beat"
     assert style.reframe in REFRAME_MODES
     assert 0 <= style.audio.clip_volume <= 1
     assert style.photo_zoom > 1.0

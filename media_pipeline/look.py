@@ -1,0 +1,161 @@
+"""Looking at clips and photos: small samples of their pictures, what stands out in each, how much happens.
+
+Each clip is sampled at its keyframes only, 64 pixels on the long side: a
+keyframe costs about one frame's decoding and the frames between them nothing
+(a 10 s 4K clip with a keyframe a second: about 0.2 s), so a whole clip is
+looked at for the price of a few frames. Photos give one sample.
+
+What stands out in a sample comes from two cues: the spectral residual (what the
+picture's own statistics do not predict, Hou and Zhang 2007) and what changed
+since the previous keyframe of the same shot. How much changed is also the
+sample's *activity*, from which the planner picks the liveliest stretch of a
+clip. No OpenCV or SciPy: numpy's FFT does the little filtering needed, and the
+worker does not load another library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import ffmpeg
+from .errors import MediaError
+from .facts import Liveliness, MediaInfo
+
+SAMPLE_SIDE = 64  # pixels on a sample's long side: what the spectral residual is tuned for
+# Two samples differ by more than this (mean, 0..1) when they are different shots: no change cue.
+SHOT_CHANGE = 0.12
+SAMPLE_TIMEOUT = 60.0
+
+_PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.]+)")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled picture: what stands out in it (a map summing to 1, rows x columns) and how much changed."""
+
+    time: float  # seconds into the visual
+    weights: np.ndarray
+    activity: float = 0.0  # mean change (0..1) since the previous keyframe of the same shot
+
+
+def survey(visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT) -> tuple[tuple[Sample, ...], ...]:
+    """Samples of every visual, whole; a visual that cannot be sampled gets none (and is framed centred)."""
+    found = []
+    for info in visuals:
+        try:
+            found.append(sample_visual(info, timeout=timeout))
+        except MediaError:
+            found.append(())
+    return tuple(found)
+
+
+def sample_visual(
+    info: MediaInfo, *, start: float = 0.0, end: float | None = None, timeout: float = SAMPLE_TIMEOUT
+) -> tuple[Sample, ...]:
+    """Samples of a photo (one) or of a clip's keyframes from `start` to `end` seconds (all of it by default)."""
+    width, height = _sample_size(info)
+    if info.is_still:
+        frames, _ = _decode(info.path, [], width, height, ["-frames:v", "1"], timeout)
+        return (Sample(0.0, saliency(frames[0])),) if frames else ()
+    seek = ["-ss", f"{max(0.0, start):.6f}"] + (["-t", f"{end - max(0.0, start):.6f}"] if end is not None else [])
+    frames, times = _decode(info.path, [*seek, "-skip_frame", "nokey"], width, height,
+                            ["-fps_mode", "passthrough"], timeout)
+    samples = []
+    for k, (picture, time) in enumerate(zip(frames, times)):
+        weights = saliency(picture)
+        moved = change(frames[k - 1], picture) if k else None
+        activity = 0.0
+        if moved is not None:
+            weights = (weights + moved) / 2
+            activity = float(np.abs(picture - frames[k - 1]).mean())
+        samples.append(Sample(max(0.0, start) + time, weights, activity))
+    return tuple(samples)
+
+
+def liveliness(samples: Sequence[Sample]) -> Liveliness | None:
+    """How much happens along a clip: each change between keyframes, at the time between them."""
+    if len(samples) < 3:
+        return None
+    times = tuple(round((a.time + b.time) / 2, 4) for a, b in zip(samples, samples[1:]))
+    return Liveliness(times=times, levels=tuple(round(s.activity, 5) for s in samples[1:]))
+
+
+def saliency(picture: np.ndarray) -> np.ndarray:
+    """The spectral residual of a small grey picture (0..1 floats): a map of what stands out, summing to 1."""
+    # Mirrored edges: the transform treats the picture as a tile, and a tile's seams
+    # would stand out more than anything in it.
+    pad = SAMPLE_SIDE // 8
+    mirrored = np.pad(picture - picture.mean(), pad, mode="symmetric")
+    spectrum = np.fft.fft2(mirrored)
+    log_amplitude = np.log(np.abs(spectrum) + 1e-8)
+    residual = log_amplitude - _box3(log_amplitude)
+    detail = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
+    detail = _blur(detail, sigma=2.5)[pad:-pad, pad:-pad]
+    # Squared: the few things that stand out count for more than a busy texture spread everywhere.
+    return _normalised(detail**2)
+
+
+def change(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """Where two samples of the same shot differ, summing to 1; None across a change of shot or for no change."""
+    difference = np.abs(after - before)
+    mean = float(difference.mean())
+    if mean > SHOT_CHANGE or mean < 1e-4:
+        return None
+    return _normalised(_blur(difference, sigma=2.0))
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _sample_size(info: MediaInfo) -> tuple[int, int]:
+    width, height = max(info.width, 1), max(info.height, 1)
+    if width >= height:
+        return SAMPLE_SIDE, max(8, int(round(SAMPLE_SIDE * height / width / 2)) * 2)
+    return max(8, int(round(SAMPLE_SIDE * width / height / 2)) * 2), SAMPLE_SIDE
+
+
+def _decode(
+    path: str, before: list[str], width: int, height: int, after: list[str], timeout: float
+) -> tuple[list[np.ndarray], list[float]]:
+    """Grey frames of width x height (display shape, square pixels) and their times, from ffmpeg."""
+    out, err = ffmpeg.run_binary(
+        [
+            ffmpeg.FFMPEG, "-loglevel", "info", "-nostats", *before, "-an", "-sn", "-dn",
+            *ffmpeg.safe_input_args(), "-i", path,
+            "-vf", f"scale={width}:{height}:flags=area,format=gray,showinfo", *after, "-f", "rawvideo", "pipe:1",
+        ],
+        timeout=timeout,
+    )
+    size = width * height
+    count = len(out) // size
+    pixels = np.frombuffer(out[: count * size], dtype=np.uint8).reshape(count, height, width)
+    times = [float(t) for t in _PTS_TIME.findall(err)]
+    frames = [frame.astype(np.float32) / 255.0 for frame in pixels]
+    return frames[: len(times)], times[: len(frames)]
+
+
+# ---------------------------------------------------------------- small numpy helpers
+
+
+def _normalised(values: np.ndarray) -> np.ndarray:
+    total = float(values.sum())
+    return values / total if total > 0 else np.full(values.shape, 1.0 / values.size)
+
+
+def _box3(values: np.ndarray) -> np.ndarray:
+    """3x3 mean with wrap-around (the spectrum is periodic)."""
+    total = sum(np.roll(np.roll(values, dy, axis=0), dx, axis=1) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    return total / 9.0
+
+
+def _blur(values: np.ndarray, *, sigma: float) -> np.ndarray:
+    """Gaussian blur through the spectrum: no SciPy or OpenCV to load into the worker."""
+    rows, cols = values.shape
+    fy = np.fft.fftfreq(rows)[:, None]
+    fx = np.fft.fftfreq(cols)[None, :]
+    kernel = np.exp(-2 * (np.pi * sigma) ** 2 * (fx**2 + fy**2))
+    return np.abs(np.fft.ifft2(np.fft.fft2(values) * kernel))

@@ -1,0 +1,81 @@
+"""look: keyframe samples, what stands out in them, and how much happens along a clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from media_pipeline import ffmpeg, look
+from tests.media_factory import make_subject, make_waking_clip
+from tests.media_pipeline.test_framing import grainy, with_square
+from tests.media_pipeline.test_graph import clip_info, photo_info
+
+needs_ffmpeg = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
+
+
+def test_saliency_finds_a_bright_square_on_a_grainy_ground():
+    weights = look.saliency(with_square(grainy(), 52, 15))
+    assert weights.sum() == pytest.approx(1.0)
+    row, column = np.unravel_index(np.argmax(weights), weights.shape)
+    assert 50 <= column <= 59 and 13 <= row <= 22
+
+
+def test_change_shows_what_moved_within_a_shot():
+    ground = grainy()
+    moved = look.change(with_square(ground, 10, 15), with_square(ground, 40, 15))
+    assert moved is not None
+    columns = moved.sum(axis=0)
+    assert columns[10:16].sum() + columns[40:46].sum() > 0.6
+
+
+def test_change_across_a_change_of_shot_is_ignored():
+    assert look.change(grainy(), grainy() + 0.5) is None
+
+
+def test_a_still_shot_has_no_change():
+    picture = grainy()
+    assert look.change(picture, picture) is None
+
+@needs_ffmpeg
+def test_a_clip_is_sampled_at_its_keyframes_in_its_display_shape(tmp_path):
+    clip = make_subject(tmp_path / "clip.mp4", seconds=3)  # a keyframe every half second
+    samples = look.sample_visual(clip_info(str(clip), 320, 180, 3.0))
+    assert [round(s.time, 3) for s in samples] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert all(s.weights.shape == (36, 64) for s in samples)
+
+
+@needs_ffmpeg
+def test_a_stretch_of_a_clip_is_sampled_in_the_clips_own_time(tmp_path):
+    clip = make_subject(tmp_path / "clip.mp4", seconds=3)
+    samples = look.sample_visual(clip_info(str(clip), 320, 180, 3.0), start=1.0, end=2.2)
+    assert [round(s.time, 3) for s in samples] == [1.0, 1.5, 2.0]
+
+
+@needs_ffmpeg
+def test_a_photo_gives_one_sample(tmp_path):
+    photo = make_subject(tmp_path / "photo.png", width=640, height=480)
+    (sample,) = look.sample_visual(photo_info(str(photo), 640, 480))
+    assert sample.weights.shape == (48, 64) and sample.activity == 0.0
+
+
+@needs_ffmpeg
+def test_liveliness_rises_where_something_starts_to_move(tmp_path):
+    clip = make_waking_clip(tmp_path / "wakes.mp4", still_for=3.0, seconds=6.0)
+    lively = look.liveliness(look.sample_visual(clip_info(str(clip), 320, 180, 6.0)))
+    assert lively is not None and len(lively.times) == len(lively.levels) == 11
+    still = [level for t, level in zip(lively.times, lively.levels) if t < 3.0]
+    moving = [level for t, level in zip(lively.times, lively.levels) if t > 3.3]
+    assert min(moving) > 2 * max(still)
+
+
+@needs_ffmpeg
+def test_a_file_that_cannot_be_read_is_surveyed_as_no_samples(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    photo = make_subject(tmp_path / "photo.png", width=640, height=480)
+    found = look.survey([clip_info(str(broken), 320, 180, 3.0), photo_info(str(photo), 640, 480)])
+    assert found[0] == () and len(found[1]) == 1
+
+
+def test_too_few_samples_say_nothing_about_liveliness():
+    assert look.liveliness([look.Sample(0.0, np.ones((2, 2)) / 4)]) is None
