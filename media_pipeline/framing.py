@@ -14,6 +14,7 @@ fails a job: a visual that cannot be sampled keeps its centred crop.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,25 +59,35 @@ def with_focus(
     return dataclasses.replace(plan, segments=tuple(segments))
 
 
-def best_centre(profile: np.ndarray, share: float) -> float | None:
+def best_centre(profile: np.ndarray, share: float, peaks: np.ndarray | None = None) -> float | None:
     """Centre (0..1) of the window of `share` of the axis holding most of `profile`.
 
     None when no window holds CLEARLY_BETTER times what the centred one does, or when
     nothing stands out (the best window holds under STANDS_OUT times an even share).
+    peaks: the same profile of the squared map, if given, places the window once it
+    is known to move: centred on the strongest spot rather than on the most texture.
     """
     bins = len(profile)
     size = max(1, min(bins, int(round(share * bins))))
     if size >= bins or not profile.any():
         return None
-    # What sits at a window's edges counts a quarter: a subject should end up well inside the frame, not on its border.
-    taper = 1.0 - 0.75 * np.abs(np.linspace(-1.0, 1.0, size))
-    sums = np.convolve(profile, taper, mode="valid")  # sums[k]: bins k .. k+size-1
+    # What sits at a window's edges counts a quarter: a subject should end up well inside the frame.
+    sums = np.convolve(profile, _taper(size, edge=0.25), mode="valid")  # sums[k]: bins k .. k+size-1
     centred = sums[(bins - size) // 2]
     best = int(np.argmax(sums))
-    even = float(profile.sum()) * float(taper.sum()) / bins
+    even = float(profile.sum()) * float(_taper(size, edge=0.25).sum()) / bins
     if sums[best] < CLEARLY_BETTER * centred or sums[best] < STANDS_OUT * even:
         return None
-    return min(max((best + size / 2) / bins, share / 2), 1.0 - share / 2)
+    if peaks is not None and peaks.any():
+        best = int(np.argmax(np.convolve(peaks, _taper(size, edge=0.0), mode="valid")))
+    centre = min(max((best + size / 2) / bins, share / 2), 1.0 - share / 2)
+    # Four decimals for the plan's JSON, rounded towards the middle so the window stays inside.
+    return math.floor(centre * 1e4) / 1e4 if centre > 0.5 else math.ceil(centre * 1e4) / 1e4
+
+
+def _taper(size: int, *, edge: float) -> np.ndarray:
+    """Window weights: 1 in the middle, `edge` at either end."""
+    return 1.0 - (1.0 - edge) * np.abs(np.linspace(-1.0, 1.0, size))
 
 
 # ---------------------------------------------------------------- planning
@@ -95,7 +106,7 @@ def _framed(seg: Segment, info: MediaInfo, plan: Plan, samples: Sequence[Sample]
     focus_x, focus_y = 0.5, 0.5
     axis, share = crop_share(info, plan.width, plan.height)
     if seg.reframe == FILL and axis:
-        centre = best_centre(_profile(weights, axis), share)
+        centre = best_centre(_profile(weights, axis), share, _profile(weights**2, axis))
         if centre is not None:
             focus_x, focus_y = (centre, 0.5) if axis == "x" else (0.5, centre)
     motion = seg.motion
@@ -191,7 +202,7 @@ def _axis_target(profile: np.ndarray, span: tuple[float, float], share: float) -
     if centre is None:
         return None
     reach = share / 2  # the window must stay inside the composition
-    return min(max(centre, reach), 1.0 - reach)
+    return round(min(max(centre, reach), 1.0 - reach), 4)
 
 
 # ---------------------------------------------------------------- sampling
