@@ -53,6 +53,19 @@ def _child_setup() -> None:
         pass
 
 
+def _spawn(argv: list[str], **options: object) -> subprocess.Popen:
+    """Start a child with no stdin, both outputs piped, in its own process group, dying with us."""
+    return subprocess.Popen(  # type: ignore[call-overload]
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_child_setup,
+        **options,
+    )
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -84,17 +97,7 @@ def run(
     argv = [args[0], "-nostdin", "-hide_banner", *args[1:]] if _is_ffmpeg(args[0]) else list(args)
     if on_progress is not None:
         argv[1:1] = ["-progress", "pipe:1", "-nostats"]
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_child_setup,
-        cwd=cwd,
-        text=True,
-        errors="replace",
-    )
+    proc = _spawn(argv, cwd=cwd, text=True, errors="replace")
     timed_out = threading.Event()
 
     def on_timeout() -> None:
@@ -147,14 +150,7 @@ def run_binary(args: Sequence[str], *, timeout: float) -> tuple[bytes, str]:
     Same guarantees as `run`: its own process group, killed on timeout or error.
     """
     argv = [args[0], "-nostdin", "-hide_banner", *args[1:]]
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_child_setup,
-    )
+    proc = _spawn(argv)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

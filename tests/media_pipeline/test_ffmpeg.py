@@ -96,6 +96,25 @@ def test_it_returns_what_the_program_printed():
     assert result.stdout.startswith("ffprobe version")
 
 
+def test_run_binary_returns_raw_frames_byte_for_byte():
+    out, _ = ffmpeg.run_binary(
+        [ffmpeg.FFMPEG, "-v", "error", "-f", "lavfi", "-i", "color=c=white:s=8x4:d=0.2:r=10",
+         "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"],
+        timeout=30,
+    )
+    assert out == bytes([255]) * (8 * 4 * 2)
+
+
+def test_run_binary_stops_a_timed_out_ffmpeg_and_reports_a_failure_in_one_line(tmp_path):
+    marker = _marker()
+    with pytest.raises(RenderTimeout):
+        ffmpeg.run_binary(_endless_ffmpeg(marker), timeout=1)
+    assert _gone(marker)
+    with pytest.raises(RenderFailed, match="exit 1.*No such file"):
+        ffmpeg.run_binary([ffmpeg.FFMPEG, "-v", "error", "-i", str(tmp_path / "gone.mp4"), "-f", "null", "-"],
+                          timeout=30)
+
+
 def test_progress_reports_increasing_seconds_up_to_the_end():
     seen: list[float] = []
     ffmpeg.run(
