@@ -82,6 +82,23 @@ def test_downbeats_fall_on_kick_beats_not_on_the_snare(analysed_drums):
     assert all(i % 2 == 0 for i in nearest)
 
 
+@pytest.mark.parametrize("bpm", [70, 160])
+def test_slow_and_fast_songs_keep_their_own_tempo(songs, bpm):
+    path, truth = _drum_song(songs, bpm)
+    grid = beat.analyze_music(str(path))
+    assert grid.tempo == pytest.approx(bpm, rel=0.02)
+    assert _distance_to_nearest(grid.beats, truth).max() <= TOLERANCE
+
+
+def test_drum_and_bass_is_read_at_half_time_with_every_beat_on_a_true_one(songs):
+    # At 174 BPM the tracker follows every other beat (as a listener nodding along does):
+    # cuts then come half as often, but each still lands on a beat.
+    path, truth = _drum_song(songs, 174)
+    grid = beat.analyze_music(str(path))
+    assert grid.tempo == pytest.approx(87, rel=0.02)
+    assert _distance_to_nearest(grid.beats, truth).max() <= TOLERANCE
+
+
 @pytest.mark.parametrize("ext", ["mp3", "m4a", "ogg"])
 def test_compressed_songs_keep_their_beats_in_place(songs, ext):
     path, truth = _drum_song(songs, 120, ext=ext)
