@@ -150,6 +150,11 @@ def _video_info(path: str, data: dict, stream: dict) -> MediaInfo:
         raise UnsupportedMedia("we could not tell this clip's frame rate; try exporting it again as MP4")
     if fps > MAX_FPS:
         raise UnsupportedMedia(f"clips above {MAX_FPS:.0f} frames per second are not supported")
+    if _dolby_vision_only(stream):
+        raise UnsupportedMedia(
+            "this Dolby Vision clip has no standard picture inside it, so its colours cannot be shown right; "
+            "export it from your phone or editor as HDR10 or as standard (SDR) video"
+        )
     _check_decodes(path, stream, strict=False)
     return MediaInfo(
         path=path, kind=VIDEO, duration=duration, width=width, height=height, fps=fps,
@@ -157,6 +162,17 @@ def _video_info(path: str, data: dict, stream: dict) -> MediaInfo:
         format_name=data["format"].get("format_name", ""), rotation=rotation, sample_aspect=sar,
         hdr=hdr_kind(str(stream.get("color_transfer", ""))),
     )
+
+
+def _dolby_vision_only(stream: dict) -> bool:
+    """True for Dolby Vision whose base layer is no standard picture (profile 5: IPT colours, only a DV player shows).
+
+    Profiles 8.1, 8.2 and 8.4 carry an HDR10, SDR or HLG base layer, which is what we render.
+    """
+    for side_data in stream.get("side_data_list") or []:
+        if side_data.get("side_data_type") == "DOVI configuration record":
+            return _int(side_data.get("dv_bl_signal_compatibility_id"), default=-1) == 0
+    return False
 
 
 def _audio_info(path: str, data: dict) -> MediaInfo:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg
+from media_pipeline import probe as probe_module
 from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO
 from media_pipeline.probe import probe, probe_audio, probe_visual
@@ -264,3 +265,32 @@ def test_it_notices_an_hdr_clip_and_which_curve_it_uses(media, transfer, kind):
 
 def test_an_ordinary_clip_is_not_hdr(landscape):
     assert probe(str(landscape)).hdr == ""
+
+
+def _with_dolby_vision(monkeypatch, profile: int, compatibility: int) -> None:
+    """ffprobe's view of a clip, plus the Dolby Vision record a phone would have written (ffmpeg 5.1 cannot)."""
+    read = probe_module._read
+
+    def read_with_record(path: str) -> dict:
+        data = read(path)
+        for stream in data["streams"]:
+            if stream.get("codec_type") == "video":
+                stream["side_data_list"] = [{
+                    "side_data_type": "DOVI configuration record", "dv_version_major": 1, "dv_version_minor": 0,
+                    "dv_profile": profile, "dv_level": 6, "rpu_present_flag": 1, "el_present_flag": 0,
+                    "bl_present_flag": 1, "dv_bl_signal_compatibility_id": compatibility,
+                }]
+        return data
+
+    monkeypatch.setattr(probe_module, "_read", read_with_record)
+
+
+def test_a_dolby_vision_clip_with_no_standard_picture_inside_is_refused_in_words(landscape, monkeypatch):
+    _with_dolby_vision(monkeypatch, profile=5, compatibility=0)
+    with pytest.raises(UnsupportedMedia, match="Dolby Vision clip has no standard picture.*HDR10"):
+        probe(str(landscape))
+
+
+def test_a_dolby_vision_clip_with_a_base_layer_is_read_from_that_layer(landscape, monkeypatch):
+    _with_dolby_vision(monkeypatch, profile=8, compatibility=4)  # an iPhone's: HLG inside
+    assert probe(str(landscape)).kind == VIDEO
