@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -35,10 +36,13 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     report(2, "Reading your files")
     visuals = [probe_visual(video.file.path) for video in job.videos.all()]
     music = probe_audio(job.audio.file.path)
-    report(5, "Looking at your clips")
-    looks = survey(visuals)
-    report(8, "Finding the beat")
-    grid = analyze_music_apart(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
+    # The song is analysed in a process of its own while ffmpeg looks at the clips.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        beats = pool.submit(analyze_music_apart, music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
+        report(5, "Looking at your clips")
+        looks = survey(visuals)
+        report(8, "Finding the beat")
+        grid = beats.result()
     report(15, "Planning the cuts")
     style = get_style(job.style)
     plan = plan_edit(
