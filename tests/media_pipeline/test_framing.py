@@ -74,6 +74,27 @@ def test_a_portrait_clip_in_a_landscape_frame_is_cropped_towards_its_subject(tmp
 
 
 @needs_ffmpeg
+def test_a_phone_clip_stored_on_its_side_is_framed_as_it_plays(tmp_path):
+    # Stored landscape with the square on the right, flagged to play turned a quarter
+    # (as phones write it): the crop must follow the square where the player shows it.
+    from media_pipeline.probe import probe_visual
+
+    stored = make_subject(tmp_path / "stored.mp4", at=(0.85, 0.5), seconds=2)
+    phone = tmp_path / "phone.mp4"
+    ffmpeg.run([ffmpeg.FFMPEG, "-v", "error", "-i", str(stored), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                str(phone)], timeout=60)
+    info = probe_visual(str(phone))
+    assert (info.width, info.height) == (180, 320)
+    shown, _ = ffmpeg.run_binary([ffmpeg.FFMPEG, "-v", "error", "-i", str(phone), "-frames:v", "1",
+                                  "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"], timeout=60)
+    rows = np.frombuffer(shown, dtype=np.uint8).reshape(320, 180).mean(axis=1)
+    square_at = float(np.argmax(rows)) / 320  # about 0.15 or 0.85, whichever way the player turns it
+    plan = build_plan([info], SONG, [Shot(0, 1.5)], width=320, height=180)
+    seg = framing.with_focus(plan).segments[0]
+    assert abs(seg.focus_y - square_at) < 0.1 and seg.focus_x == 0.5
+
+
+@needs_ffmpeg
 def test_a_clip_where_nothing_stands_out_stays_centred(tmp_path):
     clip = make_subject(tmp_path / "plain.mp4", at=(0.5, 0.5), size=0.0, seconds=2)
     plan = build_plan([clip_info(str(clip), 320, 180, 2.0)], SONG, [Shot(0, 1.5)])
