@@ -27,7 +27,7 @@ from .look import SAMPLE_TIMEOUT, Sample, sample_visual
 
 # A window leaves the centre only when it holds this much more of what stands out than
 # the centred one, and STANDS_OUT times what it would hold were it spread evenly
-# (a picture of pure grain: 1.14 typically, 1.31 at worst in 200; a real subject 1.9-3.9).
+# (a picture of pure grain: 1.14 typically, 1.35 at worst in 300; a real subject 1.9-3.9).
 CLEARLY_BETTER = 1.15
 STANDS_OUT = 1.5
 # Samples this far outside a segment's footage still count for it (keyframes can be sparse).
@@ -90,13 +90,13 @@ def _taper(size: int, *, edge: float) -> np.ndarray:
     return 1.0 - (1.0 - edge) * np.abs(np.linspace(-1.0, 1.0, size))
 
 
-# ---------------------------------------------------------------- planning
+# ---------------------------------------------------------------- each segment
 
 
 def _needs_focus(seg: Segment, info: MediaInfo, plan: Plan) -> bool:
-    if info.is_still:
-        return seg.motion is not None or (seg.reframe == FILL and crop_share(info, plan.width, plan.height)[0] != "")
-    return seg.reframe == FILL and crop_share(info, plan.width, plan.height)[0] != ""
+    """A fill crop that cuts part of the picture away, or a photo's move."""
+    crops = seg.reframe == FILL and crop_share(info, plan.width, plan.height)[0] != ""
+    return crops or (info.is_still and seg.motion is not None)
 
 
 def _framed(seg: Segment, info: MediaInfo, plan: Plan, samples: Sequence[Sample]) -> Segment:
