@@ -36,13 +36,14 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     report(2, "Reading your files")
     visuals = [probe_visual(video.file.path) for video in job.videos.all()]
     music = probe_audio(job.audio.file.path)
-    # The song is analysed in a process of its own while ffmpeg looks at the clips.
+    # ffmpeg looks at the clips while the song is analysed in a process of its own. The
+    # analysis stays on this thread: a Ctrl-C or a cancelled task stops it at once.
+    report(5, "Looking at your clips")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        beats = pool.submit(analyze_music_apart, music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
-        report(5, "Looking at your clips")
-        looks = survey(visuals)
+        looking = pool.submit(survey, visuals)
         report(8, "Finding the beat")
-        grid = beats.result()
+        grid = analyze_music_apart(music.path, cache_dir=str(settings.BEAT_CACHE_DIR))
+        looks = looking.result()
     report(15, "Planning the cuts")
     style = get_style(job.style)
     plan = plan_edit(
