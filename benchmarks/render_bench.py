@@ -158,7 +158,7 @@ def _auto_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
     looks = survey(infos)
     grid = analyze_music_apart(str(song), cache_dir=str(OUT / "beats"))
     plan = plan_edit(infos, probe_audio(str(song)), grid, get_style(style_name), duration=DURATION,
-                     liveliness=[liveliness(samples) for samples in looks])
+                     liveliness=[liveliness(look) for look in looks])
     return with_focus(plan, looks)
 
 

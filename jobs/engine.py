@@ -48,7 +48,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     style = get_style(job.style)
     plan = plan_edit(
         visuals, music, grid, style, duration=job.duration, aspect=job.aspect_ratio,
-        liveliness=[liveliness(samples) for samples in looks],
+        liveliness=[liveliness(look) for look in looks],
     )
     plan = with_focus(plan, looks)
     plan = with_music_gain(plan, style.audio.loudness)

@@ -58,3 +58,4 @@ class Liveliness:
 
     times: tuple[float, ...]
     levels: tuple[float, ...]
+    cuts: tuple[float, ...] = ()  # where the clip's own shots change: a trim should not straddle one

@@ -23,7 +23,7 @@ from .edit_plan import BLUR, FILL, LETTERBOX, Motion, Plan, Segment
 from .errors import MediaError
 from .facts import MediaInfo
 from .graph import crop_share
-from .look import SAMPLE_TIMEOUT, Sample, sample_visual
+from .look import SAMPLE_TIMEOUT, Look, Sample, sample_visual
 
 # A window leaves the centre only when it holds this much more of what stands out than
 # the centred one, and STANDS_OUT times what it would hold were it spread evenly
@@ -34,13 +34,11 @@ STANDS_OUT = 1.5
 NEARBY = 2.0
 
 
-def with_focus(
-    plan: Plan, survey: Sequence[Sequence[Sample]] | None = None, *, timeout: float = SAMPLE_TIMEOUT
-) -> Plan:
+def with_focus(plan: Plan, survey: Sequence[Look] | None = None, *, timeout: float = SAMPLE_TIMEOUT) -> Plan:
     """The plan with its fill crops centred on what stands out, and its photos' moves going towards it.
 
-    survey: look.survey's samples of each visual, when the caller has them;
-    otherwise just the footage the plan uses is sampled here.
+    survey: look.survey's look at each visual, when the caller has it; otherwise
+    just the footage the plan uses is sampled here.
     """
     segments = list(plan.segments)
     for visual, info in enumerate(plan.visuals):
@@ -48,7 +46,7 @@ def with_focus(
         if not used:
             continue
         if survey is not None:
-            samples = survey[visual]
+            samples = survey[visual].samples
         else:
             try:
                 samples = _sample(info, [segments[i] for i in used], timeout)

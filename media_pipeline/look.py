@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,8 +31,22 @@ SAMPLE_SIDE = 64  # pixels on a sample's long side: what the spectral residual i
 SHOT_CHANGE = 0.12
 SAMPLE_TIMEOUT = 60.0
 SURVEY_PROCESSES = 2
+MAX_CUTS = 60  # shot changes located per clip; a clip cut faster than this is a montage, not footage
+SPARSE = 2.0  # seconds: keyframes further apart than this on average are too few to sample a clip by
+# Pixels (of all frames) a clip with sparse keyframes may have to be decoded whole: about 3 s of
+# decoding (50 s of 1080p30, 12 s of 4K); a longer clip makes do with its keyframes.
+EVERY_FRAME_BUDGET = 3e9
+EVERY_FRAME_STEP = 0.5  # seconds between the samples of a clip decoded whole
 
 _PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.]+)")
+
+
+@dataclass(frozen=True)
+class Look:
+    """What looking at one visual found: its samples and, for a clip, where one shot cuts to another."""
+
+    samples: tuple[Sample, ...] = ()
+    cuts: tuple[float, ...] = ()  # seconds into the clip: the first frame of each new shot
 
 
 @dataclass(frozen=True)
@@ -42,23 +56,48 @@ class Sample:
     time: float  # seconds into the visual
     weights: np.ndarray
     activity: float = 0.0  # mean change (0..1) since the previous keyframe of the same shot
+    picture: np.ndarray | None = field(default=None, repr=False, compare=False)  # the grey sample itself
 
 
-def survey(visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT) -> tuple[tuple[Sample, ...], ...]:
-    """Samples of every visual, whole; a visual that cannot be sampled gets none (and is framed centred).
+def survey(visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT) -> tuple[Look, ...]:
+    """A look at every visual, whole; a visual that cannot be read gets an empty one (and is framed centred).
 
     Two visuals are decoded at a time, one ffmpeg per core: a 4K HEVC keyframe takes
     about 60 ms on one thread, and ffmpeg's own threads only slow a single frame down.
     """
 
-    def whole(info: MediaInfo) -> tuple[Sample, ...]:
+    def whole(info: MediaInfo) -> Look:
         try:
-            return sample_visual(info, timeout=timeout)
+            return look_at(info, timeout=timeout)
         except MediaError:
-            return ()
+            return Look()
 
     with ThreadPoolExecutor(max_workers=SURVEY_PROCESSES) as pool:
         return tuple(pool.map(whole, visuals))
+
+
+def look_at(info: MediaInfo, *, timeout: float = SAMPLE_TIMEOUT) -> Look:
+    """Samples of all of a visual and, for a clip, the exact times its shots change.
+
+    A change of shot shows as two unlike keyframes; the frames between just those two
+    are then decoded (small) to find the frame where it happens. A cut after the last
+    keyframe, or a second cut between the same two keyframes, goes unseen. A clip
+    with keyframes too far apart to sample (fewer than one every SPARSE seconds) is
+    decoded whole when that is cheap (EVERY_FRAME_BUDGET), and sampled every
+    EVERY_FRAME_STEP seconds.
+    """
+    samples = sample_visual(info, timeout=timeout)
+    if info.is_still:
+        return Look(samples)
+    if len(samples) < info.duration / SPARSE and _cheap_to_decode(info):
+        return _look_at_every_frame(info, timeout)
+    cuts = []
+    for before, after in zip(samples, samples[1:]):
+        if len(cuts) < MAX_CUTS and _differ(before, after):
+            cut = _cut_between(info, before.time, after.time, timeout)
+            if cut is not None:
+                cuts.append(cut)
+    return Look(samples, tuple(cuts))
 
 
 def sample_visual(
@@ -72,6 +111,10 @@ def sample_visual(
     seek = ["-ss", f"{max(0.0, start):.6f}"] + (["-t", f"{end - max(0.0, start):.6f}"] if end is not None else [])
     frames, times = _decode(info.path, [*seek, "-skip_frame", "nokey"], width, height,
                             ["-fps_mode", "passthrough"], timeout)
+    return _samples(frames, [max(0.0, start) + t for t in times])
+
+
+def _samples(frames: Sequence[np.ndarray], times: Sequence[float]) -> tuple[Sample, ...]:
     samples = []
     for k, (picture, time) in enumerate(zip(frames, times)):
         weights = saliency(picture)
@@ -80,16 +123,35 @@ def sample_visual(
         if moved is not None:
             weights = (weights + moved) / 2
             activity = float(np.abs(picture - frames[k - 1]).mean())
-        samples.append(Sample(max(0.0, start) + time, weights, activity))
+        samples.append(Sample(time, weights, activity, picture))
     return tuple(samples)
 
 
-def liveliness(samples: Sequence[Sample]) -> Liveliness | None:
-    """How much happens along a clip: each change between keyframes, at the time between them."""
+def _cheap_to_decode(info: MediaInfo) -> bool:
+    return info.duration * info.fps * info.width * info.height <= EVERY_FRAME_BUDGET
+
+
+def _look_at_every_frame(info: MediaInfo, timeout: float) -> Look:
+    width, height = _sample_size(info)
+    frames, times = _decode(info.path, ["-skip_loop_filter", "all"], width, height,
+                            ["-fps_mode", "passthrough"], timeout)
+    steps = [float(np.abs(b - a).mean()) for a, b in zip(frames, frames[1:])]
+    cuts = tuple(round(times[k + 1], 4) for k, step in enumerate(steps) if step > SHOT_CHANGE)[:MAX_CUTS]
+    picked, next_time = [], 0.0
+    for k, time in enumerate(times):
+        if time >= next_time - 1e-6:
+            picked.append(k)
+            next_time = time + EVERY_FRAME_STEP
+    return Look(_samples([frames[k] for k in picked], [times[k] for k in picked]), cuts)
+
+
+def liveliness(look: Look) -> Liveliness | None:
+    """How much happens along a clip (each change between keyframes, at the time between them), and its cuts."""
+    samples = look.samples
     if len(samples) < 3:
-        return None
+        return Liveliness((), (), look.cuts) if look.cuts else None
     times = tuple(round((a.time + b.time) / 2, 4) for a, b in zip(samples, samples[1:]))
-    return Liveliness(times=times, levels=tuple(round(s.activity, 5) for s in samples[1:]))
+    return Liveliness(times=times, levels=tuple(round(s.activity, 5) for s in samples[1:]), cuts=look.cuts)
 
 
 def saliency(picture: np.ndarray) -> np.ndarray:
@@ -114,6 +176,31 @@ def change(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
     if mean > SHOT_CHANGE or mean < 1e-4:
         return None
     return _normalised(_blur(difference, sigma=2.0))
+
+
+# ---------------------------------------------------------------- shot changes
+
+
+def _differ(before: Sample, after: Sample) -> bool:
+    """Two keyframe samples so unlike that a shot change lies somewhere between them."""
+    if before.picture is None or after.picture is None:
+        return False
+    return float(np.abs(after.picture - before.picture).mean()) > SHOT_CHANGE
+
+
+def _cut_between(info: MediaInfo, start: float, end: float, timeout: float) -> float | None:
+    """The time of the first frame of the new shot between two keyframes, from every frame between them, small."""
+    width, height = _sample_size(info)
+    frame = 1.0 / max(info.fps, 1.0)
+    seek = ["-ss", f"{start:.6f}", "-t", f"{end - start + frame:.6f}", "-skip_loop_filter", "all"]
+    frames, times = _decode(info.path, seek, width, height, ["-fps_mode", "passthrough"], timeout)
+    if len(frames) < 2:
+        return None
+    steps = [float(np.abs(b - a).mean()) for a, b in zip(frames, frames[1:])]
+    k = int(np.argmax(steps))
+    if steps[k] <= SHOT_CHANGE:
+        return None  # a gradual change (a pan, a dissolve): no single frame to avoid
+    return round(start + times[k + 1], 4)
 
 
 # ---------------------------------------------------------------- decoding

@@ -42,6 +42,7 @@ LIVELY_FROM, LIVELY_TO = 0.10, 0.20  # first use of a long clip starts this far 
 # ... unless the clip's liveliness (look.py) shows a stretch this much livelier than that one.
 LIVELIER = 1.25
 LIVELY_STEP = 0.25  # seconds between the trims compared
+CUT_SLACK = 0.04  # a clip's own cut this close to a segment's edge (about a frame) is at the edge
 _PANS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 
 BEATLESS_NOTE = "No steady beat was found in the music, so the cuts are evenly spaced."
@@ -427,9 +428,33 @@ def _clip_source(
     """(source_in, source_out, speed): a real-time trim if the clip is long enough, else the whole clip slowed."""
     if length <= info.duration:
         source_in = _least_overlap_start(info.duration, length, used, _lively_start(info, length, lively))
+        if lively is not None and lively.cuts:
+            source_in = _within_one_shot(source_in, length, info.duration, lively.cuts, used)
         return source_in, source_in + length, 1.0
     speed = max(MIN_SPEED, info.duration / length)
     return 0.0, min(info.duration, length * speed), speed
+
+
+def _within_one_shot(
+    start: float, length: float, duration: float, cuts: Sequence[float], used: Sequence[tuple[float, float]]
+) -> float:
+    """`start`, or else the nearest start whose `length` seconds show one shot of the clip (repeating least).
+
+    A clip's own change of shot inside a segment would be a cut off the beat. When
+    every shot is shorter than the segment, `start` stands.
+    """
+    if not _straddles(start, length, cuts):
+        return start
+    latest = duration - length
+    candidates = {min(max(c, 0.0), latest) for cut in cuts for c in (cut, cut - length)} | {0.0, latest}
+    whole = [c for c in sorted(candidates) if not _straddles(c, length, cuts)]
+    if not whole:
+        return start
+    return min(whole, key=lambda c: (_overlap(c, c + length, used), abs(c - start)))
+
+
+def _straddles(start: float, length: float, cuts: Sequence[float]) -> bool:
+    return any(start + CUT_SLACK < cut < start + length - CUT_SLACK for cut in cuts)
 
 
 def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = None) -> float:

@@ -132,6 +132,28 @@ def make_waking_clip(path: Path, *, still_for: float = 3.0, seconds: float = 6.0
     return path
 
 
+def make_montage(path: Path, *, cuts: tuple[float, ...] = (2.3,), seconds: float = 4.0, keyframe_every: int = 30) -> Path:
+    """A 320x180 clip whose picture cuts between unlike shots at `cuts` (seconds).
+
+    Keyframes come every `keyframe_every` frames and never at a cut (as an editor's
+    export with a fixed keyframe interval writes them).
+    """
+    path = Path(path)
+    shots = ["testsrc2", "smptebars", "color=c=white:", "rgbtestsrc"]
+    bounds = [0.0, *cuts, seconds]
+    inputs, parts = [], []
+    for k, (start, end) in enumerate(zip(bounds, bounds[1:])):
+        source = shots[k % len(shots)]
+        options = f"s=320x180:r=30:d={end - start:.3f}"
+        inputs += ["-f", "lavfi", "-i", f"{source}{options}" if source.endswith(":") else f"{source}={options}"]
+        parts.append(f"[{k}:v]format=yuv420p,setsar=1[s{k}]")
+    shots_in_order = "".join(f"[s{k}]" for k in range(len(parts)))
+    graph = ";".join([*parts, f"{shots_in_order}concat=n={len(parts)}:v=1:a=0[v]"])
+    _ffmpeg(*inputs, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+            "-g", str(keyframe_every), "-sc_threshold", "0", str(path))
+    return path
+
+
 def drum_track(bpm: float, seconds: float, *, swing: float = 0.0, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[float]]:
     """A mono drum loop: kick on every beat, snare on 2 and 4, hats on the (swung) off-beats.
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from jobs.models import Job
 from media_pipeline import ffmpeg
-from tests.media_factory import make_song, make_subject, make_waking_clip
+from tests.media_factory import make_montage, make_song, make_subject, make_waking_clip
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
 
@@ -40,3 +40,13 @@ def test_the_stored_plan_starts_a_clip_where_it_comes_alive(db, tmp_path, no_ren
                  "--duration", "5")
     first = Job.objects.get().plan["segments"][0]
     assert first["source_in"] >= 5.5, "not the still first 10-20% of the clip"
+
+
+def test_no_stored_segment_shows_a_change_of_shot_inside_a_clip(db, tmp_path, no_render):
+    cuts = (1.4, 2.3, 3.7, 5.2)  # each between two keyframes (one a second), as an editor's export has them
+    clip = make_montage(tmp_path / "montage.mp4", cuts=cuts, seconds=7.0)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "ENERGETIC_DANCE",
+                 "--duration", "5")
+    for s in Job.objects.get().plan["segments"]:
+        assert not [c for c in cuts if s["source_in"] + 0.04 < c < s["source_out"] - 0.04], s

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, look
-from tests.media_factory import make_subject, make_waking_clip
+from tests.media_factory import make_montage, make_subject, make_waking_clip
 from tests.media_pipeline.test_framing import grainy, with_square
 from tests.media_pipeline.test_graph import clip_info, photo_info
 
@@ -61,7 +61,7 @@ def test_a_photo_gives_one_sample(tmp_path):
 @needs_ffmpeg
 def test_liveliness_rises_where_something_starts_to_move(tmp_path):
     clip = make_waking_clip(tmp_path / "wakes.mp4", still_for=3.0, seconds=6.0)
-    lively = look.liveliness(look.sample_visual(clip_info(str(clip), 320, 180, 6.0)))
+    lively = look.liveliness(look.look_at(clip_info(str(clip), 320, 180, 6.0)))
     assert lively is not None and len(lively.times) == len(lively.levels) == 11
     still = [level for t, level in zip(lively.times, lively.levels) if t < 3.0]
     moving = [level for t, level in zip(lively.times, lively.levels) if t > 3.3]
@@ -74,8 +74,22 @@ def test_a_file_that_cannot_be_read_is_surveyed_as_no_samples(tmp_path):
     broken.write_bytes(b"not a video")
     photo = make_subject(tmp_path / "photo.png", width=640, height=480)
     found = look.survey([clip_info(str(broken), 320, 180, 3.0), photo_info(str(photo), 640, 480)])
-    assert found[0] == () and len(found[1]) == 1
+    assert found[0] == look.Look() and len(found[1].samples) == 1
 
 
 def test_too_few_samples_say_nothing_about_liveliness():
-    assert look.liveliness([look.Sample(0.0, np.ones((2, 2)) / 4)]) is None
+    assert look.liveliness(look.Look((look.Sample(0.0, np.ones((2, 2)) / 4),))) is None
+
+
+@needs_ffmpeg
+def test_a_cut_between_two_keyframes_is_found_to_the_frame(tmp_path):
+    clip = make_montage(tmp_path / "montage.mp4", cuts=(1.4, 2.3), seconds=4.0)  # keyframes at 0, 1, 2, 3 s
+    found = look.look_at(clip_info(str(clip), 320, 180, 4.0))
+    assert [round(t * 30) for t in found.cuts] == [42, 69]
+    assert look.liveliness(found).cuts == found.cuts
+
+
+@needs_ffmpeg
+def test_one_continuous_shot_has_no_cuts(tmp_path):
+    clip = make_waking_clip(tmp_path / "wakes.mp4", still_for=1.0, seconds=3.0)
+    assert look.look_at(clip_info(str(clip), 320, 180, 3.0)).cuts == ()

@@ -246,6 +246,20 @@ def test_a_lively_clip_still_repeats_as_little_of_itself_as_it_can():
         assert start >= end - EPS
 
 
+def test_no_segment_shows_a_change_of_shot_inside_its_clip():
+    # A clip that is itself an edit (shots changing at these times): a change inside a
+    # segment would be a cut off the beat.
+    cuts = (3.0, 5.5, 9.0, 12.5, 16.0, 19.0, 23.5, 27.0, 31.0, 34.5)
+    lively = Liveliness(tuple(t + 0.5 for t in range(40)), tuple(0.02 for _ in range(40)), cuts)
+    for style in ("ENERGETIC_DANCE", "CLEAN_VLOG"):
+        p = plan([clip(1, duration=40.0), photo(2)], style=style, liveliness=[lively, None])
+        shown = [s for s in p.segments if s.visual == 0]
+        assert shown
+        for s in shown:
+            inside = [c for c in cuts if s.source_in + 0.04 < c < s.source_out - 0.04]
+            assert not inside, f"{style}: {s.source_in:.2f}-{s.source_out:.2f} straddles {inside}"
+
+
 def test_a_short_clip_is_slowed_but_never_below_half_speed():
     short = clip(1, duration=1.2)
     p = plan([short, clip(2)], style="CINEMATIC_DRAMA")
