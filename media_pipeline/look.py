@@ -118,11 +118,11 @@ def _samples(frames: Sequence[np.ndarray], times: Sequence[float]) -> tuple[Samp
     samples = []
     for k, (picture, time) in enumerate(zip(frames, times)):
         weights = saliency(picture)
-        moved = change(frames[k - 1], picture) if k else None
+        changed = change(frames[k - 1], picture) if k else None
         activity = 0.0
-        if moved is not None:
-            weights = (weights + moved) / 2
-            activity = float(np.abs(picture - frames[k - 1]).mean())
+        if changed is not None:
+            weights = (weights + changed) / 2
+            activity = moved(frames[k - 1], picture)[1]
         samples.append(Sample(time, weights, activity, picture))
     return tuple(samples)
 
@@ -170,12 +170,41 @@ def saliency(picture: np.ndarray) -> np.ndarray:
 
 
 def change(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
-    """Where two samples of the same shot differ, summing to 1; None across a change of shot or for no change."""
-    difference = np.abs(after - before)
-    mean = float(difference.mean())
+    """Where two samples of the same shot differ once the camera's own move is taken out, summing to 1.
+
+    None across a change of shot, or when nothing moved.
+    """
+    difference, mean = moved(before, after)
     if mean > SHOT_CHANGE or mean < 1e-4:
         return None
     return _normalised(_blur(difference, sigma=2.0))
+
+
+def moved(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, float]:
+    """How two samples differ after lining up what the whole picture did (a pan, a shake): map and mean.
+
+    The camera's shift comes from phase correlation; where the pictures no longer
+    overlap the map is 0 and the mean leaves it out. What is left is what moved
+    in the scene, so a shaky or panning camera does not pass for action.
+    """
+    rows, cols = after.shape
+    dy, dx = camera_shift(before, after)
+    if abs(dy) > rows // 3 or abs(dx) > cols // 3:
+        dy, dx = 0, 0  # no shift that large is believable between two samples: compare as they are
+    out = np.zeros_like(after)
+    ys, xs = slice(max(dy, 0), rows + min(dy, 0)), slice(max(dx, 0), cols + min(dx, 0))
+    ys0, xs0 = slice(max(-dy, 0), rows + min(-dy, 0)), slice(max(-dx, 0), cols + min(-dx, 0))
+    out[ys, xs] = np.abs(after[ys, xs] - before[ys0, xs0])
+    return out, float(out[ys, xs].mean())
+
+
+def camera_shift(before: np.ndarray, after: np.ndarray) -> tuple[int, int]:
+    """How far the whole picture moved from one sample to the next, in sample pixels (rows, columns)."""
+    cross = np.fft.fft2(after - after.mean()) * np.conj(np.fft.fft2(before - before.mean()))
+    peak = np.real(np.fft.ifft2(cross / (np.abs(cross) + 1e-9)))
+    dy, dx = (int(v) for v in np.unravel_index(int(np.argmax(peak)), peak.shape))
+    rows, cols = peak.shape
+    return (dy - rows if dy > rows // 2 else dy), (dx - cols if dx > cols // 2 else dx)
 
 
 # ---------------------------------------------------------------- shot changes
@@ -185,7 +214,7 @@ def _differ(before: Sample, after: Sample) -> bool:
     """Two keyframe samples so unlike that a shot change lies somewhere between them."""
     if before.picture is None or after.picture is None:
         return False
-    return float(np.abs(after.picture - before.picture).mean()) > SHOT_CHANGE
+    return moved(before.picture, after.picture)[1] > SHOT_CHANGE
 
 
 def _cut_between(info: MediaInfo, start: float, end: float, timeout: float) -> float | None:

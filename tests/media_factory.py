@@ -115,18 +115,40 @@ def make_subject(
     return path
 
 
-def make_waking_clip(path: Path, *, still_for: float = 3.0, seconds: float = 6.0) -> Path:
-    """A grainy dark clip whose white square sits still for `still_for` seconds, then crosses the frame.
+# A static, blotchy texture (blobs about 10 px across) for a scene's background: enough
+# structure at a 64-pixel sample for a camera's move to be told from a subject's.
+def _texture(width: int, height: int, seconds: float) -> str:
+    return (
+        f"color=c=0x505050:s={width // 10}x{height // 10}:r=30:d={seconds},noise=alls=90:allf=u,"
+        f"scale={width}:{height}:flags=bicubic"
+    )
 
-    320x180, a keyframe every half second.
+
+def make_waking_clip(path: Path, *, still_for: float = 3.0, seconds: float = 6.0) -> Path:
+    """A still, textured scene whose white square sits still for `still_for` seconds, then crosses the frame.
+
+    320x180, a keyframe every half second, a little moving grain as a camera has.
     """
     path = Path(path)
     speed = 250 / max(seconds - still_for, 0.1)  # pixels a second: across the frame in the time left
     x = f"if(lt(t,{still_for}),20,20+{speed:.3f}*(t-{still_for}))"
     graph = (
-        f"color=c=0x303030:s=320x180:r=30:d={seconds}[ground];color=c=white:s=40x40:r=30:d={seconds}[square];"
-        f"[ground][square]overlay=x='{x}':y=70,noise=alls=12:allf=t"
+        f"{_texture(320, 180, seconds)}[ground];color=c=white:s=40x40:r=30:d={seconds}[square];"
+        f"[ground][square]overlay=x='{x}':y=70,noise=alls=6:allf=t"
     )
+    _ffmpeg("-filter_complex", graph, "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
+            "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def make_panning_clip(path: Path, *, seconds: float = 4.0, speed: float = 60.0) -> Path:
+    """A camera panning across a still, textured scene at `speed` pixels a second: nothing in it moves.
+
+    320x180, a keyframe every half second.
+    """
+    path = Path(path)
+    width = int(320 + speed * seconds) + 10
+    graph = f"{_texture(width, 180, seconds)},crop=320:180:x='t*{speed}':y=0,noise=alls=6:allf=t"
     _ffmpeg("-filter_complex", graph, "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
             "-pix_fmt", "yuv420p", str(path))
     return path

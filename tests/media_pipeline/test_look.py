@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, look
-from tests.media_factory import make_montage, make_subject, make_waking_clip
+from tests.media_factory import make_montage, make_panning_clip, make_subject, make_waking_clip
 from tests.media_pipeline.test_framing import grainy, with_square
 from tests.media_pipeline.test_graph import clip_info, photo_info
 
@@ -66,6 +66,25 @@ def test_liveliness_rises_where_something_starts_to_move(tmp_path):
     still = [level for t, level in zip(lively.times, lively.levels) if t < 3.0]
     moving = [level for t, level in zip(lively.times, lively.levels) if t > 3.3]
     assert min(moving) > 2 * max(still)
+
+
+def test_the_camera_shift_between_two_samples_is_found():
+    rng = np.random.default_rng(11)
+    scene = np.kron(rng.random((12, 20)), np.ones((6, 6)))  # blotches 6 px across, 72x120
+    before, after = scene[10:46, 20:84], scene[13:49, 15:79]  # the view moved 3 down and 5 left
+    assert look.camera_shift(before, after) == (-3, 5)
+    _, residue = look.moved(before, after)
+    assert residue < 1e-9, "lined up, the two views of the scene are the same"
+
+
+@needs_ffmpeg
+def test_a_panning_camera_is_not_taken_for_action(tmp_path):
+    pan = look.liveliness(look.look_at(clip_info(str(make_panning_clip(tmp_path / "pan.mp4")), 320, 180, 4.0)))
+    wakes = make_waking_clip(tmp_path / "wakes.mp4", still_for=3.0, seconds=6.0)
+    action = look.liveliness(look.look_at(clip_info(str(wakes), 320, 180, 6.0)))
+    moving = [level for t, level in zip(action.times, action.levels) if t > 3.3]
+    assert max(pan.levels) * 3 < min(moving)
+    assert look.look_at(clip_info(str(make_panning_clip(tmp_path / "fast.mp4", speed=150)), 320, 180, 4.0)).cuts == ()
 
 
 @needs_ffmpeg
