@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import numpy as np
+
 from .edit_plan import ASPECTS, CUT, Motion, Plan, Segment
 from .errors import PlanError
 from .facts import IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
@@ -476,22 +478,8 @@ def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = No
 
 def _activity(lively: Liveliness, start: float, length: float) -> float:
     """Mean liveliness over [start, start + length], read every tenth of a second between its samples."""
-    steps = max(1, int(length / 0.1))
-    total = 0.0
-    for k in range(steps + 1):
-        total += _level_at(lively, start + length * k / steps)
-    return total / (steps + 1)
-
-
-def _level_at(lively: Liveliness, t: float) -> float:
-    times, levels = lively.times, lively.levels
-    i = bisect_right(times, t)
-    if i == 0:
-        return levels[0]
-    if i == len(times):
-        return levels[-1]
-    t0, t1 = times[i - 1], times[i]
-    return levels[i - 1] + (levels[i] - levels[i - 1]) * (t - t0) / (t1 - t0) if t1 > t0 else levels[i]
+    at = np.linspace(start, start + length, max(1, int(length / 0.1)) + 1)
+    return float(np.interp(at, lively.times, lively.levels).mean())
 
 
 def _least_overlap_start(
