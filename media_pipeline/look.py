@@ -135,7 +135,7 @@ def _look_at_every_frame(info: MediaInfo, timeout: float) -> Look:
     width, height = _sample_size(info)
     frames, times = _decode(info.path, ["-skip_loop_filter", "all"], width, height,
                             ["-fps_mode", "passthrough"], timeout)
-    steps = [float(np.abs(b - a).mean()) for a, b in zip(frames, frames[1:])]
+    steps = _steps(frames)
     cuts = tuple(round(times[k + 1], 4) for k, step in enumerate(steps) if step > SHOT_CHANGE)[:MAX_CUTS]
     picked, next_time = [], 0.0
     for k, time in enumerate(times):
@@ -225,11 +225,19 @@ def _cut_between(info: MediaInfo, start: float, end: float, timeout: float) -> f
     frames, times = _decode(info.path, seek, width, height, ["-fps_mode", "passthrough"], timeout)
     if len(frames) < 2:
         return None
-    steps = [float(np.abs(b - a).mean()) for a, b in zip(frames, frames[1:])]
+    steps = _steps(frames)
     k = int(np.argmax(steps))
     if steps[k] <= SHOT_CHANGE:
         return None  # a gradual change (a pan, a dissolve): no single frame to avoid
     return round(start + times[k + 1], 4)
+
+
+def _steps(frames: Sequence[np.ndarray]) -> list[float]:
+    """How much the picture changes from each frame to the next (mean, 0..1).
+
+    Frame to frame a camera moves a fraction of a sample pixel, so no lining up is needed.
+    """
+    return [float(np.abs(b - a).mean()) for a, b in zip(frames, frames[1:])]
 
 
 # ---------------------------------------------------------------- decoding
