@@ -141,6 +141,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # the form's text fields; files d
 
 # Rendering and the queue (django-q2 with the database as its broker).
 RENDER_TIMEOUT_S = envint("RENDER_TIMEOUT_S", "600")
+# A render whose picture has not moved on for this long is stopped as hung, long before the timeout.
+RENDER_STALL_S = envint("RENDER_STALL_S", "90")
 RENDER_MAX_ATTEMPTS = envint("RENDER_MAX_ATTEMPTS", "2")
 # A PROCESSING job whose worker has not written for this long is taken as dead.
 RENDER_LEASE_S = envint("RENDER_LEASE_S", "120")

@@ -62,6 +62,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
         str(Path(settings.MEDIA_ROOT) / name),
         on_progress=lambda percent, step: report(RENDER_FROM + percent * span / 100, step),
         timeout=settings.RENDER_TIMEOUT_S,
+        stall_timeout=settings.RENDER_STALL_S,
         should_cancel=getattr(report, "should_cancel", None),
     )
     return name, plan_dict

@@ -17,6 +17,10 @@ class RenderTimeout(RenderFailed):
     """ffmpeg ran past its time limit and was killed."""
 
 
+class RenderStalled(RenderTimeout):
+    """ffmpeg stopped making progress (a hung decoder or filter) and was killed."""
+
+
 class RenderCancelled(RenderFailed):
     """The render was cancelled by the caller."""
 

@@ -14,11 +14,12 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .errors import RenderCancelled, RenderFailed, RenderTimeout, UnsupportedMedia
+from .errors import RenderCancelled, RenderFailed, RenderStalled, RenderTimeout, UnsupportedMedia
 
 FFMPEG = os.environ.get("FFMPEG_BINARY", "ffmpeg")
 FFPROBE = os.environ.get("FFPROBE_BINARY", "ffprobe")
@@ -85,14 +86,18 @@ def run(
     timeout: float,
     on_progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    stall_timeout: float | None = None,
     cwd: str | None = None,
 ) -> Result:
     """Run ffmpeg or ffprobe (args[0]), or a helper process, and return its output.
 
     With `on_progress`, `-progress pipe:1` is added and the callback gets the
     output time reached, in seconds, many times a second. `should_cancel` is
-    polled with each progress line. Raises RenderTimeout, RenderCancelled or
-    RenderFailed (with the tail of stderr) and never leaves the process behind.
+    polled with each progress line. With `stall_timeout` too, a run whose output
+    time has not moved for that long is stopped (RenderStalled) instead of
+    holding its worker until `timeout`. Raises RenderTimeout, RenderStalled,
+    RenderCancelled or RenderFailed (with the tail of stderr) and never leaves
+    the process behind.
     """
     argv = [args[0], "-nostdin", "-hide_banner", *args[1:]] if _is_ffmpeg(args[0]) else list(args)
     if on_progress is not None:
@@ -108,8 +113,11 @@ def run(
     timer.daemon = True
     stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
     reader = threading.Thread(target=lambda: stderr_tail.extend(proc.stderr), daemon=True)
+    watchdog = _Watchdog(proc, stall_timeout) if on_progress is not None and stall_timeout else None
     timer.start()
     reader.start()
+    if watchdog is not None:
+        watchdog.start()
     stdout_lines: list[str] = []
     cancelled = False
     try:
@@ -119,6 +127,8 @@ def run(
                 continue
             seconds = _progress_seconds(line)
             if seconds is not None:
+                if watchdog is not None:
+                    watchdog.reached(seconds)
                 on_progress(seconds)
             if should_cancel is not None and should_cancel():
                 cancelled = True
@@ -131,17 +141,52 @@ def run(
         raise
     finally:
         timer.cancel()
+        if watchdog is not None:
+            watchdog.stop()
         reader.join(timeout=5)
         _kill_group(proc)  # stray grandchildren, if any
     tail = "".join(stderr_tail)
     name = os.path.basename(argv[0])
     if timed_out.is_set():
         raise RenderTimeout(f"{name} took longer than {timeout:.0f} s and was stopped")
+    if watchdog is not None and watchdog.stalled:
+        raise RenderStalled(
+            f"{name} made no progress for {stall_timeout:.0f} s (stuck at {watchdog.furthest:.1f} s"
+            " of the video) and was stopped"
+        )
     if cancelled:
         raise RenderCancelled(f"{name} was cancelled")
     if proc.returncode != 0:
         raise RenderFailed(f"{name} failed (exit {proc.returncode}): {_last_error_line(tail)}")
     return Result(stdout="".join(stdout_lines), stderr_tail=tail)
+
+
+class _Watchdog(threading.Thread):
+    """Kills a process whose reported output time has not moved on for `patience` seconds."""
+
+    def __init__(self, proc: subprocess.Popen, patience: float):
+        super().__init__(daemon=True)
+        self._proc = proc
+        self._patience = patience
+        self._moved_at = time.monotonic()
+        self._done = threading.Event()
+        self.furthest = 0.0
+        self.stalled = False
+
+    def reached(self, seconds: float) -> None:
+        if seconds > self.furthest:
+            self.furthest = seconds
+            self._moved_at = time.monotonic()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def run(self) -> None:
+        while not self._done.wait(min(1.0, self._patience / 4)):
+            if time.monotonic() - self._moved_at > self._patience:
+                self.stalled = True
+                _kill_group(self._proc)
+                return
 
 
 def run_binary(args: Sequence[str], *, timeout: float) -> tuple[bytes, str]:

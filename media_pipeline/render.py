@@ -27,6 +27,10 @@ DONE = "Done"
 
 # How often ffmpeg reports progress (and the cancel flag is polled), in seconds.
 PROGRESS_PERIOD = 0.2
+# A render whose output time stands still this long is hung (a decoder or filter
+# spinning on a damaged file), not slow: even a loaded 2-core machine makes a frame
+# of 1080x1920 in well under a second.
+STALL_TIMEOUT = 90.0
 # Rendering stops its percentage short of 100: the last step is the check.
 _RENDER_SHARE = 99.0
 # Slack on top of one frame when comparing durations: container rounding.
@@ -70,6 +74,7 @@ def render(
     on_progress: ProgressCallback | None = None,
     *,
     timeout: float = 600,
+    stall_timeout: float = STALL_TIMEOUT,
     should_cancel: Callable[[], bool] | None = None,
     style: Style | None = None,
 ) -> RenderResult:
@@ -77,7 +82,9 @@ def render(
 
     on_progress gets (percent 0..100, step text), with percent never going
     down and ending at exactly 100. style overrides the plan's named style.
-    Raises RenderFailed (or its RenderTimeout / RenderCancelled) and leaves no
+    A render whose output has not moved on for stall_timeout seconds is stopped
+    then, not at timeout. Raises RenderFailed (or its RenderTimeout,
+    RenderStalled, RenderCancelled) and leaves no
     file behind when the render does not complete and verify.
     """
     started = time.monotonic()
@@ -88,7 +95,10 @@ def render(
     progress = _Progress(on_progress, output_duration(plan))
     try:
         progress.report(0.0, RENDERING)
-        ffmpeg.run(command, timeout=timeout, on_progress=progress.rendered, should_cancel=should_cancel)
+        ffmpeg.run(
+            command, timeout=timeout, stall_timeout=stall_timeout,
+            on_progress=progress.rendered, should_cancel=should_cancel,
+        )
         progress.report(_RENDER_SHARE, CHECKING)
         facts = verify_output(partial, plan)
         os.replace(partial, output_path)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from jobs.models import Job
 from media_pipeline import ffmpeg
@@ -50,3 +50,26 @@ def test_no_stored_segment_shows_a_change_of_shot_inside_a_clip(db, tmp_path, no
                  "--duration", "5")
     for s in Job.objects.get().plan["segments"]:
         assert not [c for c in cuts if s["source_in"] + 0.04 < c < s["source_out"] - 0.04], s
+
+
+def test_a_hung_render_fails_the_job_after_render_stall_s_with_a_message(db, tmp_path, monkeypatch, settings):
+    from media_pipeline.errors import RenderStalled
+
+    settings.RENDER_STALL_S = 7
+    seen: dict = {}
+
+    def hung_render(plan, path, on_progress=None, **options):
+        seen.update(options)
+        raise RenderStalled("ffmpeg made no progress for 7 s (stuck at 3.2 s of the video) and was stopped")
+
+    monkeypatch.setattr("media_pipeline.render.render", hung_render)
+    clip = make_subject(tmp_path / "clip.mp4", at=(0.5, 0.5), seconds=6)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    with pytest.raises(CommandError, match="no progress for 7 s"):
+        call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CLEAN_VLOG", "--duration", "5",
+                     "--output", str(tmp_path / "out.mp4"))
+    assert seen["stall_timeout"] == 7
+    job = Job.objects.get()
+    assert job.status == Job.Status.FAILED
+    assert "no progress for 7 s" in job.error_message
+    assert not (tmp_path / "out.mp4").exists()

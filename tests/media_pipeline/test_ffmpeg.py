@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from media_pipeline import ffmpeg
-from media_pipeline.errors import RenderCancelled, RenderFailed, RenderTimeout, UnsupportedMedia
+from media_pipeline.errors import RenderCancelled, RenderFailed, RenderStalled, RenderTimeout, UnsupportedMedia
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
 
@@ -134,6 +135,45 @@ def test_cancelling_stops_ffmpeg_and_raises():
         ffmpeg.run(_endless_ffmpeg(marker), timeout=60, on_progress=seen.append, should_cancel=lambda: bool(seen))
     assert seen
     assert _gone(marker)
+
+
+def test_a_hung_ffmpeg_is_stopped_long_before_its_timeout(tmp_path):
+    # A source that sends ten frames over a second and then nothing, without closing:
+    # ffmpeg waits for the next frame forever, as it does behind a decoder or filter that hangs.
+    marker = _marker()
+    fifo = tmp_path / "frames"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as source:
+            for _ in range(10):
+                source.write(bytes(64 * 36))
+                source.flush()
+                time.sleep(0.1)
+            time.sleep(30)
+
+    threading.Thread(target=feed, daemon=True).start()
+    seen: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(RenderStalled, match=r"no progress for 2 s") as stalled:
+        ffmpeg.run(
+            [ffmpeg.FFMPEG, "-v", "error", "-stats_period", "0.05", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "64x36", "-r", "25",
+             "-i", str(fifo), "-metadata", f"comment={marker}", "-f", "null", "-"],
+            timeout=60, stall_timeout=2, on_progress=seen.append,
+        )
+    assert time.monotonic() - started < 20
+    assert 0 < max(seen) <= 0.4
+    assert f"stuck at {max(seen):.1f} s of the video" in str(stalled.value)
+    assert _gone(marker)
+
+
+def test_a_slow_ffmpeg_that_keeps_moving_is_not_taken_for_hung():
+    seen: list[float] = []
+    ffmpeg.run(
+        [ffmpeg.FFMPEG, "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=s=64x36:r=10:d=3", "-f", "null", "-"],
+        timeout=60, stall_timeout=1, on_progress=seen.append,
+    )
+    assert seen[-1] == pytest.approx(3.0, abs=0.1)
 
 
 def test_an_ffmpeg_outlives_no_killed_worker(tmp_path):
