@@ -533,9 +533,9 @@ def test_the_final_streams_are_mapped_and_encoded_to_the_output_spec():
     assert option(args, "-map_metadata") == "-1"
 
 
-def test_x264_looks_five_frames_ahead_with_one_frame_thread_per_usable_core(monkeypatch):
+def test_x264_looks_five_frames_ahead_without_a_b_pyramid_one_frame_thread_per_usable_core(monkeypatch):
     monkeypatch.setattr(graph.os, "sched_getaffinity", lambda pid: {0, 1, 2})
-    assert option(command(mixed_plan()), "-x264-params") == "rc-lookahead=5:threads=3"
+    assert option(command(mixed_plan()), "-x264-params") == "rc-lookahead=5:b-pyramid=none:threads=3"
 
 
 def test_the_music_is_seeked_to_the_window_normalised_and_cut_to_the_exact_length():
