@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .edit_plan import BLUR, FILL, LETTERBOX, Motion, Plan, Segment
+from .edit_plan import BLUR, FILL, Motion, Plan, Segment
 from .errors import MediaError
 from .facts import MediaInfo
 from .graph import crop_share
@@ -139,8 +139,9 @@ def _composition(
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """The span of the photo (as fractions of it, x then y) that the Ken Burns composition shows.
 
-    Fill: the crop window. Blur and letterbox: the whole photo plus the margins
-    the fit leaves (beyond 0..1), where the move would show only background.
+    Fill: the crop window. Letterbox: the photo itself (it moves inside fixed
+    bars). Blur: the whole photo plus the margins the fit leaves (beyond 0..1),
+    where the move would show only background.
     """
     axis, share = crop_share(info, plan.width, plan.height)
     if mode == FILL:
@@ -151,7 +152,7 @@ def _composition(
             lo = min(max(focus_y - share / 2, 0.0), 1.0 - share)
             return (0.0, 1.0), (lo, lo + share)
         return (0.0, 1.0), (0.0, 1.0)
-    if mode not in (BLUR, LETTERBOX) or not axis:
+    if mode != BLUR or not axis:
         return (0.0, 1.0), (0.0, 1.0)
     # Fitted: the photo fills one axis; on the other the frame is 1/share of it.
     margin = (1.0 / share - 1.0) / 2

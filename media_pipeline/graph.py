@@ -392,10 +392,20 @@ def _photo_segments(
         zoom = max([1.0] + [_max_zoom(plan.segments[i]) for i in group])
         moving = any(plan.segments[i].motion is not None for i in group)
         scale = zoom * PHOTO_SUPERSAMPLE if moving else 1.0
-        width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
+        # Letterboxed, the photo moves inside fixed bars, as a film frame would; the
+        # composition is the picture alone, and zoompan makes only its pixels.
+        boxed = moving and mode == LETTERBOX and _fit_size(info, plan.width, plan.height) != (plan.width, plan.height)
+        shown = _fit_size(info, plan.width, plan.height) if boxed else (plan.width, plan.height)
+        width, height = ft.even(shown[0] * scale), ft.even(shown[1] * scale)
         frames = [timings[i].frames for i in group]
         if moving:
-            make = [_ken_burns([plan.segments[i] for i in group], frames, plan), f"trim=end_frame={sum(frames)}"]
+            make = [
+                _ken_burns([plan.segments[i] for i in group], frames, plan, size=shown),
+                f"trim=end_frame={sum(frames)}",
+            ]
+            if boxed:
+                x, y = (plan.width - shown[0]) // 2, (plan.height - shown[1]) // 2
+                make.append(f"pad={plan.width}:{plan.height}:{x}:{y}:black")
         else:
             # Repeat the one composed frame: nothing is computed per frame.
             make = [f"loop=loop={sum(frames) - 1}:size=1"]
@@ -403,7 +413,7 @@ def _photo_segments(
         split = f"segment=frames={'|'.join(str(b) for b in _cumulative(frames)[:-1])}" if len(group) > 1 else "null"
         parts.append(
             _reframe(
-                mode, info, width, height,
+                FILL if boxed else mode, info, width, height,
                 src=f"p{visual}m{m}", head=[],
                 tail=["format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N", split],
                 dst=ft.labels(pieces), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS, picture=picture,
@@ -426,12 +436,12 @@ def _max_zoom(seg: Segment) -> float:
     return max(seg.motion.zoom_from, seg.motion.zoom_to) if seg.motion else 1.0
 
 
-def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan) -> str:
+def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan, *, size: tuple[int, int]) -> str:
     """One zoompan making every segment's move in turn: each expression is piecewise over the output frame `on`.
 
     zoompan crops iw/zoom x ih/zoom around the moving centre and scales it to
-    the output size, once per output frame. A segment without motion holds the
-    whole composition still.
+    `size`, once per output frame. A segment without motion holds the whole
+    composition still.
     """
     starts = [0, *_cumulative(frames)[:-1]]
     still = Motion(1.0, 1.0)
@@ -452,7 +462,7 @@ def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan) -> str:
     zoom = piecewise(lambda m, p: f"max(1,{lerp(m.zoom_from, m.zoom_to, p)})")
     x = piecewise(lambda m, p: f"max(0,min(iw-iw/zoom,{lerp(m.x_from, m.x_to, p)}*iw-iw/zoom/2))")
     y = piecewise(lambda m, p: f"max(0,min(ih-ih/zoom,{lerp(m.y_from, m.y_to, p)}*ih-ih/zoom/2))")
-    return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={sum(frames)}:s={plan.width}x{plan.height}:fps={plan.fps}"
+    return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={sum(frames)}:s={size[0]}x{size[1]}:fps={plan.fps}"
 
 
 # ---------------------------------------------------------------- reframing

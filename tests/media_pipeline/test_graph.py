@@ -219,6 +219,17 @@ def test_the_ken_burns_move_follows_the_segment_motion():
     assert "s=180x320" in zoompan and "fps=30" in zoompan
 
 
+def test_a_letterboxed_photo_moves_inside_its_bars_not_with_them():
+    still = Motion(1.0, 1.3, 0.5, 0.5, 0.5, 0.5)
+    plan = build_plan([PHOTO], SONG, [Shot(0, 2.0, reframe=LETTERBOX, motion=still)])
+    text = filter_graph(command(plan))
+    chain = next(part for part in text.split(";") if "zoompan" in part)
+    # zoompan makes the 180x136 picture only; the bars are added after it, to each frame.
+    assert "s=180x136" in chain
+    assert chain.index("zoompan=") < chain.index("pad=180:320:0:92:black")
+    assert chain.index("scale=") < chain.index("zoompan=") and "pad=" not in chain[: chain.index("zoompan=")]
+
+
 def test_segment_frames_follow_the_plan_and_add_up_to_its_duration():
     plan = mixed_plan()
     timings = graph.segment_timings(plan)

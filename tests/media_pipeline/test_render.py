@@ -236,6 +236,20 @@ def test_a_letterboxed_wide_clip_keeps_black_bars_above_and_below(media, tmp_pat
     assert frame[100:220].mean() > 60  # the bars' picture, 180x152 in the middle
 
 
+def test_a_letterboxed_photo_zooms_inside_bars_that_stay_put(media, tmp_path):
+    plan = build_plan([media["photo"]], media["song"],
+                      [Shot(0, 1.5, reframe=LETTERBOX, motion=Motion(1.0, 1.4, 0.5, 0.5, 0.5, 0.5))])
+    result = render(plan, str(tmp_path / "boxed.mp4"), style=make_style(reframe=LETTERBOX))
+    frames = gray_frames(result.path, tmp_path)
+    first, last = frames[1], frames[-2]
+    # The 4:3 photo fills rows 92-227 of 320. Zooming the bars along with it would cover rows
+    # 66-254 by the end; they stay black, and the picture changes inside its box.
+    for frame in (first, last):
+        assert frame[:88].mean() < 20 and frame[232:].mean() < 20
+        assert frame[100:220].mean() > 40
+    assert np.abs(last[100:220] - first[100:220]).mean() > 10, "the photo moved"
+
+
 def test_a_tinting_grade_leaves_letterbox_bars_black_and_colours_only_the_picture(media, tmp_path):
     # Vintage's curves lift black towards purple: graded after the bars, the bars would be purple too.
     grade = Grade(temperature=0.5, saturation=0.6, curves="vintage")
