@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, framing, look
-from media_pipeline.edit_plan import BLUR, Motion
+from media_pipeline.edit_plan import BLUR, LETTERBOX, Motion
 from media_pipeline.render import render
 from tests.media_factory import make_song, make_subject
 from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info
@@ -110,6 +110,19 @@ def test_a_photo_is_cropped_and_zoomed_towards_its_subject(tmp_path):
     assert seg.focus_x < 0.35
     assert seg.motion.zoom_to == 1.2 and (seg.motion.x_from, seg.motion.y_from) == (0.5, 0.5)
     assert seg.motion.x_to < 0.5 and seg.motion.y_to < 0.5, "the close-up goes up and left, to the square"
+
+
+@needs_ffmpeg
+def test_a_letterboxed_photo_zooms_towards_its_subject_within_the_picture(tmp_path):
+    photo = make_subject(tmp_path / "corner.png", width=640, height=480, at=(0.15, 0.3))
+    motion = Motion(1.0, 1.3, 0.5, 0.5, 0.9, 0.9)  # the planner's move: towards the bottom right
+    plan = build_plan([photo_info(str(photo), 640, 480)], SONG, [Shot(0, 1.5, motion=motion, reframe=LETTERBOX)])
+    moved = framing.with_focus(plan).segments[0].motion
+    # Not the planner's way: up towards the square, and not right, away from it.
+    assert moved.y_to < 0.45 and moved.x_to <= 0.5
+    # The move is in the photo's own terms (the bars are not part of it): the window stays on the photo.
+    half = 0.5 / moved.zoom_to
+    assert half <= moved.x_to <= 1 - half and half <= moved.y_to <= 1 - half
 
 
 @needs_ffmpeg
