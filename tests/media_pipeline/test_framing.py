@@ -118,11 +118,24 @@ def test_a_letterboxed_photo_zooms_towards_its_subject_within_the_picture(tmp_pa
     motion = Motion(1.0, 1.3, 0.5, 0.5, 0.9, 0.9)  # the planner's move: towards the bottom right
     plan = build_plan([photo_info(str(photo), 640, 480)], SONG, [Shot(0, 1.5, motion=motion, reframe=LETTERBOX)])
     moved = framing.with_focus(plan).segments[0].motion
-    # Not the planner's way: up towards the square, and not right, away from it.
-    assert moved.y_to < 0.45 and moved.x_to <= 0.5
-    # The move is in the photo's own terms (the bars are not part of it): the window stays on the photo.
+    # Not the planner's way: up and left, with the square (x 0.10-0.20, y 0.24-0.36) well inside.
     half = 0.5 / moved.zoom_to
+    assert moved.y_to < 0.45 and moved.x_to < 0.5
+    assert moved.x_to - half < 0.1 and moved.y_to - half < 0.24
+    # The move is in the photo's own terms (the bars are not part of it): the window stays on the photo.
     assert half <= moved.x_to <= 1 - half and half <= moved.y_to <= 1 - half
+
+
+@needs_ffmpeg
+def test_a_close_up_heading_away_from_a_subject_near_the_edge_still_keeps_it_in(tmp_path):
+    photo = make_subject(tmp_path / "edge.png", width=640, height=480, at=(0.88, 0.85))
+    motion = Motion(1.3, 1.0, 0.1, 0.1, 0.5, 0.5)  # the planner's move: out from the top left
+    plan = build_plan([photo_info(str(photo), 640, 480)], SONG, [Shot(0, 1.5, motion=motion, reframe=LETTERBOX)])
+    moved = framing.with_focus(plan).segments[0].motion
+    half = 0.5 / moved.zoom_from
+    # The square spans x 0.83-0.93 and y 0.79-0.91: the close-up holds all of it.
+    assert moved.x_from + half > 0.93 and moved.y_from + half > 0.91
+    assert (moved.zoom_from, moved.zoom_to, moved.x_to, moved.y_to) == (1.3, 1.0, 0.5, 0.5)
 
 
 @needs_ffmpeg
