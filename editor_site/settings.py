@@ -143,6 +143,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # the form's text fields; files d
 RENDER_TIMEOUT_S = envint("RENDER_TIMEOUT_S", "600")
 # A render whose picture has not moved on for this long is stopped as hung, long before the timeout.
 RENDER_STALL_S = envint("RENDER_STALL_S", "90")
+if RENDER_STALL_S < 1:
+    # Zero or less would stop every render before its first frame.
+    raise ImproperlyConfigured(f"RENDER_STALL_S must be at least 1 second, not {RENDER_STALL_S}")
 RENDER_MAX_ATTEMPTS = envint("RENDER_MAX_ATTEMPTS", "2")
 # A PROCESSING job whose worker has not written for this long is taken as dead.
 RENDER_LEASE_S = envint("RENDER_LEASE_S", "120")

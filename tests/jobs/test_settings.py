@@ -20,6 +20,12 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
+def test_it_refuses_a_stall_limit_that_would_stop_every_render():
+    result = manage("check", RENDER_STALL_S="0")
+    assert result.returncode != 0
+    assert "RENDER_STALL_S must be at least 1 second, not 0" in result.stderr
+
+
 def test_the_deploy_check_is_clean_with_production_settings(tmp_path):
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
