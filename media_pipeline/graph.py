@@ -394,8 +394,9 @@ def _photo_segments(
         scale = zoom * PHOTO_SUPERSAMPLE if moving else 1.0
         # Letterboxed, the photo moves inside fixed bars, as a film frame would; the
         # composition is the picture alone, and zoompan makes only its pixels.
-        boxed = moving and mode == LETTERBOX and _fit_size(info, plan.width, plan.height) != (plan.width, plan.height)
-        shown = _fit_size(info, plan.width, plan.height) if boxed else (plan.width, plan.height)
+        fit = _fit_size(info, plan.width, plan.height)
+        boxed = moving and mode == LETTERBOX and fit != (plan.width, plan.height)
+        shown = fit if boxed else (plan.width, plan.height)
         width, height = ft.even(shown[0] * scale), ft.even(shown[1] * scale)
         frames = [timings[i].frames for i in group]
         if moving:
