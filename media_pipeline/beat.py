@@ -18,7 +18,7 @@ from .errors import RenderFailed, RenderTimeout, UnsupportedMedia
 from .facts import BeatGrid
 from .probe import MAX_SONG_SECONDS, probe_audio
 
-ANALYSIS_VERSION = 1  # bump when the analysis changes: old cache entries are then ignored
+ANALYSIS_VERSION = 2  # bump when the analysis changes: old cache entries are then ignored
 
 SAMPLE_RATE = 22050
 HOP = 256  # 11.6 ms frames: a beat lands well within one video frame
@@ -323,6 +323,10 @@ def _grid_from_dict(data: dict) -> BeatGrid:
         downbeats=tuple(float(b) for b in data["downbeats"]),
         envelope_rate=float(data["envelope_rate"]),
         envelope=tuple(float(v) for v in data["envelope"]),
+        meter=int(data.get("meter", 4)),
+        events=tuple(float(t) for t in data.get("events", ())),
+        event_strengths=tuple(float(v) for v in data.get("event_strengths", ())),
+        sections=tuple(float(t) for t in data.get("sections", ())),
     )
 
 

@@ -46,6 +46,13 @@ class BeatGrid:
     downbeats: tuple[float, ...]  # a subset of beats (bar starts); may be empty
     envelope_rate: float  # samples per second of `envelope`
     envelope: tuple[float, ...]  # onset strength, normalised to 0..1
+    meter: int = 4  # beats per bar: 2, 3 or 4 (downbeats fall every `meter` beats)
+    # The song's own events, for cutting music with no steady beat (and for pacing any song):
+    # the salient onsets (ascending seconds) with their strength (0..1, same order) ...
+    events: tuple[float, ...] = ()
+    event_strengths: tuple[float, ...] = ()
+    # ... and where the music changes section (new instruments, harmony, loudness), ascending seconds.
+    sections: tuple[float, ...] = ()
 
     @property
     def has_beat(self) -> bool:
