@@ -18,6 +18,13 @@ PLAN_VERSION = 1
 
 CUT = "cut"  # a hard cut: no xfade
 
+# What a plan's cuts land on (Plan.cut_basis): the song's beats; without a steady beat, the
+# song's own events (strong onsets, section changes); or, when it has too few of those, an even clock.
+BEATS = "beats"
+EVENTS = "events"
+EVEN = "even"
+CUT_BASES = (BEATS, EVENTS, EVEN)
+
 FILL = "fill"  # crop to fill the frame, centred
 BLUR = "blur"  # fit over a blurred, darkened copy of the same picture
 LETTERBOX = "letterbox"  # fit over black bars
@@ -84,10 +91,11 @@ class Plan:
     music_end: float
     tempo: float
     beats: tuple[float, ...]  # on the output timeline
-    beatless: bool  # True when the song had no detectable beat: even cuts
+    beatless: bool  # True when the window has no steady beat to cut on (cut_basis says what was used)
     segments: tuple[Segment, ...]
     notes: tuple[str, ...] = ()  # decisions worth telling the user
     aspect_ratio: str = "9:16"
+    cut_basis: str = BEATS  # BEATS, EVENTS or EVEN
     # dB applied to the music to reach the style's loudness (loudness.with_music_gain);
     # None: not measured, the renderer levels it in one pass with loudnorm instead.
     music_gain_db: float | None = None
@@ -117,4 +125,6 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         for s in d["segments"]
     )
     d.setdefault("extra", {})
+    # Plans stored before cut_basis existed cut on beats, or evenly when the song was beatless.
+    d.setdefault("cut_basis", EVEN if d.get("beatless") else BEATS)
     return Plan(**d)

@@ -1,5 +1,8 @@
 """The edit planner: media facts, the song's beats and a style in; a beat-synced Plan out.
 
+A window without a steady beat is cut on the song's own events instead (its section
+changes and strongest onsets), and on an even clock when it has too few of those.
+
 Pure and deterministic: no I/O, no ffmpeg, no randomness. Internally every time
 is a whole output frame, so each segment is a whole number of frames and a
 rendered chain of crossfades cannot drift off the beat; a cut therefore sits on
@@ -18,7 +21,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from .edit_plan import ASPECTS, CUT, Motion, Plan, Segment
+from .edit_plan import ASPECTS, BEATS, CUT, EVEN, EVENTS, Motion, Plan, Segment
 from .errors import PlanError
 from .facts import IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
 from .music_window import choose_window, mean_energy
@@ -34,6 +37,14 @@ MIN_SPEED = 0.5  # slower than this looks broken rather than slow-motion
 MIN_WINDOW_BEATS = 4  # fewer beats than this in the window: treat the song as beatless
 BEATLESS_SLOT = 2.5  # seconds per cut when there is no beat to cut on
 BEATLESS_BEAT = 0.75  # seconds: what "a beat" of transition means without a beat
+# Without a beat, cuts go on the song's events (its onsets and section changes), paced as the style
+# paces beats with a beat counted as EVENT_BEAT (CLEAN_VLOG's cuts then come every BEATLESS_SLOT on average).
+EVENT_BEAT = 1.0
+EVENT_REACH = 1.5  # a slot may be this much shorter or longer than the pacing asks, to end on a strong event
+PACE_WEIGHT = 2.0  # an event's strength (0..1) is weighed against this times the log of how far off it is
+SECTION_SPACING = 1.25  # seconds: a section change this close to the last one or to either end isn't cut on
+SECTION_SNAP = 0.3  # seconds: a section change is cut on the strongest event this near it (changes are coarse)
+OFF_EVENT_SHARE = 0.25  # more of the cuts than this off every event (too few events): cut evenly instead
 LOUD = 1.3  # local energy / window energy above which cuts come twice as fast
 QUIET = 0.7  # ... and below which they come half as fast
 MAX_SLOWED_BEATS = 8  # quiet passages slow the pacing down to at most this
@@ -48,12 +59,17 @@ CUT_SLACK = 0.04  # a clip's own cut this close to a segment's edge (about a fra
 _PANS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 
 BEATLESS_NOTE = "No steady beat was found in the music, so the cuts are evenly spaced."
+EVENTS_NOTE = "No steady beat was found in the music, so the cuts follow its strongest accents and changes."
 OFF_BEAT_NOTE = "A few cuts fall between beats so that every clip fits."
+OFF_EVENT_NOTE = "A few cuts fall between the music's accents, where it has none or so that every clip fits."
 
 
 @dataclass(frozen=True)
 class _Rhythm:
-    """The output timeline in frames: its length, beats and downbeats."""
+    """The output timeline in frames: its length, beats and downbeats.
+
+    Without a beat, `beats` holds the frames of the song's events (the cuts may land on any).
+    """
 
     fps: int
     frames: int
@@ -87,14 +103,17 @@ def plan_edit(
     music_start, _ = choose_window(grid, length)
     beats = _beats_in_window(grid.beats, music_start, length)
     beatless = not grid.has_beat or len(beats) < MIN_WINDOW_BEATS
-    rhythm = _rhythm(grid, () if beatless else beats, music_start, fps, frames)
-    notes = [_short_song_note(song, length, duration)] if song < duration - 1e-6 else []
-    if beatless:
-        notes.append(BEATLESS_NOTE)
     level = _loudness(grid, music_start, length, fps)
-    bounds, off_beat = _slot_bounds(rhythm, style, visuals, level, beatless)
+    notes = [_short_song_note(song, length, duration)] if song < duration - 1e-6 else []
+    rhythm, bounds, basis, off_beat = _slot_bounds(
+        grid, beats, beatless, music_start, fps, frames, style, visuals, level
+    )
+    if basis == EVEN:
+        notes.append(BEATLESS_NOTE)
+    elif basis == EVENTS:
+        notes.append(EVENTS_NOTE)
     if off_beat:
-        notes.append(OFF_BEAT_NOTE)
+        notes.append(OFF_EVENT_NOTE if basis == EVENTS else OFF_BEAT_NOTE)
     beat = BEATLESS_BEAT if beatless else _beat_length(beats)
     transitions = _transitions(rhythm, bounds, visuals, style, beat)
     lively = [liveliness[i] if i < len(liveliness) else None for i in range(len(visuals))]
@@ -117,6 +136,7 @@ def plan_edit(
         segments=segments,
         notes=tuple(notes),
         aspect_ratio=aspect,
+        cut_basis=basis,
     )
 
 
@@ -210,16 +230,31 @@ def _loudness(grid: BeatGrid, start: float, length: float, fps: int) -> Callable
 
 
 def _slot_bounds(
-    r: _Rhythm, style: Style, visuals: Sequence[MediaInfo], level: Callable[[int, int], float], beatless: bool
-) -> tuple[list[int], bool]:
-    """Where the cuts go, and whether some had to leave the beat so every visual fits."""
-    if beatless:
-        bounds = _even_bounds(r.frames, max(len(visuals), round(r.frames / r.fps / BEATLESS_SLOT)))
+    grid: BeatGrid,
+    beats: Sequence[float],
+    beatless: bool,
+    start: float,
+    fps: int,
+    frames: int,
+    style: Style,
+    visuals: Sequence[MediaInfo],
+    level: Callable[[int, int], float],
+) -> tuple[_Rhythm, list[int], str, bool]:
+    """The rhythm cut on, where the cuts go, what they land on (cut_basis), and whether some had to
+    leave the beats (or events) so every visual fits."""
+    pattern = style.beats_per_cut or (LONG_BEATS,)
+    off = False
+    if not beatless:
+        r, basis = _rhythm(grid, beats, start, fps, frames), BEATS
+        bounds = _paced_bounds(r, pattern, level)
+    elif (on_events := _event_bounds(grid, start, fps, frames, pattern, level)) is not None:
+        (r, bounds, off), basis = on_events, EVENTS
     else:
-        bounds = _paced_bounds(r, style.beats_per_cut or (LONG_BEATS,), level)
+        r, basis = _rhythm(grid, (), start, fps, frames), EVEN
+        bounds = _even_bounds(r.frames, max(len(visuals), round(r.frames / r.fps / BEATLESS_SLOT)))
     bounds, squeezed = _split_for_everyone(r, bounds, len(visuals))
     bounds, trimmed = _fit_clips(r, bounds, visuals)
-    return bounds, (squeezed or trimmed) and not beatless
+    return r, bounds, basis, (off or squeezed or trimmed) and basis != EVEN
 
 
 def _even_bounds(frames: int, count: int) -> list[int]:
@@ -239,13 +274,108 @@ def _paced_bounds(r: _Rhythm, pattern: Sequence[int], level: Callable[[int, int]
     return bounds
 
 
+def _event_bounds(
+    grid: BeatGrid, start: float, fps: int, frames: int, pattern: Sequence[int], level: Callable[[int, int], float]
+) -> tuple[_Rhythm, list[int], bool] | None:
+    """Cuts on the song's events for a window with no beat: (rhythm, bounds, whether a cut missed every event).
+
+    Every section change is cut on (unless within SECTION_SPACING of the last one or of either
+    end); between them a walk paced as _paced_bounds is, with a beat counted as EVENT_BEAT,
+    ends each slot on the strongest event near the length it wants. None when the window holds
+    too few events to cut on (fewer than MIN_WINDOW_BEATS, or more than OFF_EVENT_SHARE of the
+    cuts would miss every event): the even clock is used instead.
+    """
+    strengths = grid.event_strengths if len(grid.event_strengths) == len(grid.events) else ()
+    salience: dict[int, float] = {}  # event frame -> its strength (the strongest of that frame's events)
+    for k, t in enumerate(grid.events):
+        f = round((t - start) * fps)
+        if 0 < f < frames:
+            salience[f] = max(salience.get(f, 0.0), min(1.0, max(0.0, strengths[k])) if strengths else 1.0)
+    if len(salience) < MIN_WINDOW_BEATS:
+        return None
+    gap = math.ceil(MIN_GAP * fps - 1e-9)
+    spacing = max(gap, round(SECTION_SPACING * fps))
+    sections: list[int] = []
+    snap = SECTION_SNAP * fps
+    for t in sorted(grid.sections):
+        f = round((t - start) * fps)
+        f = max((e for e in salience if abs(e - f) <= snap), key=lambda e: (salience[e], -abs(e - f), -e), default=f)
+        if (sections[-1] if sections else 0) + spacing <= f <= frames - spacing:
+            sections.append(f)
+    r = _Rhythm(fps, frames, tuple(sorted(set(salience) | set(sections))), frozenset(), gap)
+    events = sorted(salience)
+    bounds, missed = [0], 0
+    for end in [*sections, frames]:
+        while True:
+            current = bounds[-1]
+            slot = _event_slot(r, pattern, len(bounds) - 1, current, level)
+            longest = _longest(slot, fps)
+            if end - current <= longest:
+                break  # the rest of this stretch is one slot
+            latest = end - max(gap, math.ceil(slot / EVENT_REACH))  # the next slot's room before `end`
+            if current + gap > latest:
+                break
+            cut = _strongest_event(events, salience, current, slot, fps, latest)
+            if cut is None:  # no event anywhere near: cut where the pacing wants
+                cut, missed = min(max(current + round(slot), current + gap), latest), missed + 1
+            bounds.append(cut)
+        if end < frames:
+            bounds.append(end)
+    bounds.append(frames)
+    if missed > OFF_EVENT_SHARE * (len(bounds) - 2):
+        return None
+    return r, bounds, missed > 0
+
+
+def _event_slot(r: _Rhythm, pattern: Sequence[int], n: int, at: int, level: Callable[[int, int], float]) -> float:
+    """Frames wanted for slot `n` from frame `at` without a beat: _beats_per_cut's count of EVENT_BEATs."""
+    base = max(1, pattern[n % len(pattern)])
+    beat = EVENT_BEAT * r.fps
+    return _paced(base, level(at, min(r.frames, at + round(max(base, 2) * beat)))) * beat
+
+
+def _longest(slot: float, fps: int) -> float:
+    """Frames a slot that wants `slot` may run to, to end on a stronger event: EVENT_REACH times as
+    long, but no longer than MAX_SLOWED_BEATS of EVENT_BEAT unless it wants that already."""
+    return min(EVENT_REACH * slot, max(slot, MAX_SLOWED_BEATS * EVENT_BEAT * fps))
+
+
+def _strongest_event(
+    events: Sequence[int], salience: dict[int, float], current: int, slot: float, fps: int, latest: int
+) -> int | None:
+    """The event to end a slot on that starts at frame `current` and wants `slot` frames; never after `latest`.
+
+    From 1/EVENT_REACH of `slot` to _longest, the event with the most strength less PACE_WEIGHT
+    times the log of how far off the length is; else the nearest by that ratio from MIN_GAP to
+    twice `slot` (no longer than MAX_SLOWED_BEATS of EVENT_BEAT, unless _longest is); else None.
+    """
+    gap = math.ceil(MIN_GAP * fps - 1e-9)
+
+    def off(f: int) -> float:
+        return PACE_WEIGHT * abs(math.log((f - current) / slot))
+
+    def between(first: float, last: float) -> list[int]:
+        return list(events[bisect_left(events, first) : bisect_right(events, min(last, latest))])
+
+    near = between(current + max(gap, slot / EVENT_REACH), current + _longest(slot, fps))
+    if near:
+        return max(near, key=lambda f: (salience[f] - off(f), -f))
+    most = max(_longest(slot, fps), min(2 * slot, MAX_SLOWED_BEATS * EVENT_BEAT * fps))
+    wider = between(current + gap, current + most)
+    return min(wider, key=lambda f: (off(f), f), default=None)
+
+
 def _beats_per_cut(
     r: _Rhythm, pattern: Sequence[int], n: int, beat: int, level: Callable[[int, int], float]
 ) -> int:
     """Beats for segment `n` starting at beat index `beat`: the pattern's, halved or doubled by the music."""
     base = max(1, pattern[n % len(pattern)])
     ahead = beat + max(base, 2)  # at least two beats, so one loud hit doesn't decide
-    ratio = level(r.beats[beat], r.beats[ahead] if ahead < len(r.beats) else r.frames)
+    return _paced(base, level(r.beats[beat], r.beats[ahead] if ahead < len(r.beats) else r.frames))
+
+
+def _paced(base: int, ratio: float) -> int:
+    """`base` beats, halved where the music is `ratio` times busier than usual (LOUD), doubled where calm."""
     if ratio >= LOUD:
         return max(1, base // 2)
     if ratio <= QUIET:

@@ -9,7 +9,16 @@ import pytest
 
 from media_pipeline.edit_plan import ASPECTS, CUT, plan_from_dict, plan_to_dict
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
-from media_pipeline.segment import MIN_GAP, MIN_SPEED, plan_edit
+from media_pipeline.segment import (
+    BEATLESS_NOTE,
+    BEATLESS_SLOT,
+    EVENTS_NOTE,
+    MIN_GAP,
+    MIN_SPEED,
+    OFF_EVENT_NOTE,
+    SECTION_SPACING,
+    plan_edit,
+)
 from media_pipeline.style import STYLE_NAMES, STYLES
 
 FPS = 30
@@ -32,6 +41,30 @@ def grid(duration=90.0, tempo=120.0, envelope=lambda t: 0.5, offset=0.0, bar=4, 
 
 def beatless_grid(duration=90.0):
     return BeatGrid(duration, 0.0, (), (), RATE, tuple(0.3 for _ in range(int(duration * RATE))))
+
+
+def event_grid(events, sections=(), duration=90.0, envelope=lambda t: 0.3):
+    """No beat, but the song's own events: (time, strength) pairs, and its section changes."""
+    events = sorted(events)
+    values = tuple(float(envelope(i / RATE)) for i in range(int(duration * RATE)))
+    return BeatGrid(
+        duration, 0.0, (), (), RATE, values,
+        events=tuple(t for t, _ in events), event_strengths=tuple(v for _, v in events), sections=tuple(sections),
+    )
+
+
+SECTIONS = (14.3, 27.9, 36.4, 51.2, 66.7)
+
+
+def accents(duration=90.0, seed=7, sections=SECTIONS, envelope=None):
+    """Beatless music with irregular onsets 0.3-1.1 s apart of fixed pseudo-random strength, and
+    section changes that are strong onsets themselves."""
+    rng = random.Random(seed)
+    t, events = 0.2, [(s, 1.0) for s in sections]
+    while t < duration:
+        events.append((round(t, 3), round(rng.uniform(0.1, 0.9), 2)))
+        t += rng.uniform(0.3, 1.1)
+    return event_grid(events, sections, duration, envelope or busy)
 
 
 def clip(n, duration=20.0):
@@ -337,6 +370,94 @@ def test_a_song_whose_beat_stops_before_the_chosen_window_is_planned_as_beatless
     assert any("beat" in note for note in p.notes)
 
 
+def on_one_of(times, cut):
+    return min(abs(cut - t) for t in times) <= FRAME / 2 + EPS
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_a_beatless_song_with_accents_is_cut_on_them_and_says_so(style):
+    g = accents()
+    p = plan(g=g, style=style)
+    assert p.beatless and p.cut_basis == "events"
+    assert EVENTS_NOTE in p.notes and BEATLESS_NOTE not in p.notes and OFF_EVENT_NOTE not in p.notes
+    events = beats_on_output(p, g.events)
+    assert len(p.cuts) >= 6
+    assert all(on_one_of(events, cut) for cut in p.cuts)
+    assert all(last - first >= MIN_GAP - EPS for first, last in slots(p))
+    assert {s.visual for s in p.segments} == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_without_a_beat_every_section_change_is_cut_on(style):
+    g = accents()
+    p = plan(g=g, style=style)
+    inside = [
+        s - p.music_start for s in g.sections
+        if p.music_start + SECTION_SPACING <= s <= p.music_end - SECTION_SPACING
+    ]
+    assert len(inside) >= 2
+    assert all(on_one_of(p.cuts, s) for s in inside)
+
+
+def test_a_section_change_is_cut_on_the_strong_onset_beside_it():
+    events = [(0.5 * i + 0.1, 0.3) for i in range(60)] + [(10.27, 1.0)]
+    p = plan(g=event_grid(events, sections=(10.0,), duration=30.0))
+    assert p.cut_basis == "events"
+    assert on_one_of(p.cuts, 10.27) and not on_one_of(p.cuts, 10.0)
+
+
+def test_without_a_beat_strong_accents_are_preferred_to_weak_ones_near_them():
+    weak = [(0.5 * i, 0.2) for i in range(1, 60)]
+    strong = [(round(2.3 * i + 0.27, 3), 1.0) for i in range(13)]
+    p = plan(g=event_grid(weak + strong, duration=30.0))
+    assert p.cut_basis == "events" and len(p.cuts) >= 8
+    assert all(on_one_of([t for t, _ in strong], cut) for cut in p.cuts)
+
+
+def test_without_a_beat_cuts_keep_the_beatless_pace_and_come_faster_where_the_music_is_louder():
+    even = [(round(0.25 * i + 0.1, 3), 0.5) for i in range(120)]
+    steady = plan(g=event_grid(even, duration=30.0))
+    assert steady.cut_basis == "events"
+    assert 0.8 * BEATLESS_SLOT <= steady.duration / len(steady.segments) <= 1.2 * BEATLESS_SLOT
+    p = plan(g=event_grid(even, duration=30.0, envelope=lambda t: 0.9 if t < 15.0 else 0.3))
+    loud = [last - first for first, last in slots(p) if last <= 15.0]
+    quiet = [last - first for first, last in slots(p) if first >= 15.0]
+    assert loud and quiet and max(loud) < min(quiet)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [(5.0, 1.0), (12.0, 1.0), (20.0, 1.0)],  # too few
+        [(0.1 * i + 0.05, 1.0) for i in range(40)],  # all in the first four seconds
+    ],
+    ids=["three", "all at the start"],
+)
+def test_a_beatless_song_with_too_few_accents_keeps_even_cuts(events):
+    p = plan(g=event_grid(events, duration=30.0))
+    assert p.beatless and p.cut_basis == "even"
+    assert BEATLESS_NOTE in p.notes and EVENTS_NOTE not in p.notes
+    lengths = [last - first for first, last in slots(p)]
+    assert max(lengths) - min(lengths) <= FRAME + EPS
+
+
+def test_the_plan_says_what_its_cuts_follow():
+    assert plan().cut_basis == "beats"
+    assert plan(g=beatless_grid()).cut_basis == "even"
+    g = grid()
+    with_events = BeatGrid(g.duration, g.tempo, g.beats, g.downbeats, g.envelope_rate, g.envelope,
+                           events=(1.3, 7.7, 12.1, 19.9), event_strengths=(1.0,) * 4, sections=(7.7,))
+    p = plan(g=with_events)
+    assert p.cut_basis == "beats" and not p.beatless and EVENTS_NOTE not in p.notes
+
+
+def test_a_plan_stored_before_cut_basis_loads_with_what_it_cut_on():
+    for g, basis in ((grid(), "beats"), (beatless_grid(), "even")):
+        stored = plan_to_dict(plan(g=g))
+        del stored["cut_basis"]
+        assert plan_from_dict(stored).cut_basis == basis
+
+
 def test_a_short_song_sets_the_duration_and_says_so():
     p = plan(g=grid(duration=21.5))
     assert p.duration == 21.5
@@ -370,6 +491,12 @@ def test_the_aspect_sets_the_frame_unless_a_size_overrides_it():
 
 def test_a_plan_survives_a_json_round_trip():
     p = plan([clip(1), photo(2), clip(3, 1.0)], g=GRIDS["jittery 128"], style="NEON_NIGHT")
+    assert plan_from_dict(json.loads(json.dumps(plan_to_dict(p)))) == p
+
+
+def test_a_plan_cut_on_events_survives_a_json_round_trip():
+    p = plan([clip(1), photo(2), clip(3, 1.0)], g=accents(), style="CHILL_LOFI")
+    assert p.cut_basis == "events"
     assert plan_from_dict(json.loads(json.dumps(plan_to_dict(p)))) == p
 
 
@@ -443,3 +570,40 @@ def test_random_requests_keep_every_promise():
         if not p.beatless and not any("between beats" in note for note in p.notes):
             for cut in p.cuts:
                 assert min(abs(cut - b) for b in p.beats) <= frame / 2 + EPS
+
+
+def random_accents(rng):
+    """Beatless music with accents drawn from a seeded generator: sparse or dense, clustered or spread."""
+    duration = rng.uniform(6.0, 100.0)
+    spacing = rng.choice([0.15, 0.5, 1.0, 2.5, 6.0])
+    t, events = rng.uniform(0.0, 1.0), []
+    while t < duration:
+        events.append((round(t, 3), round(rng.random(), 2)))
+        t += rng.uniform(0.2, 2.0) * spacing
+    sections = sorted(round(rng.uniform(0.0, duration), 2) for _ in range(rng.randint(0, 6)))
+    return event_grid(events, sections, duration, busy)
+
+
+def test_random_songs_without_a_beat_keep_every_promise_and_cut_on_their_accents():
+    rng = random.Random(20240612)
+    bases = set()
+    for _ in range(120):
+        visuals, _, style, options = random_request(rng)
+        g = random_accents(rng)
+        p = plan(visuals, g=g, style=style, **options)
+        bases.add(p.cut_basis)
+        assert p.beatless and p.cut_basis in ("events", "even")
+        assert (p.segments[0].start, p.segments[-1].end) == (0.0, p.duration)
+        assert {s.visual for s in p.segments} == set(range(len(visuals)))
+        for first, last in slots(p):
+            assert last - first >= MIN_GAP - EPS
+        for before, after in zip(p.segments, p.segments[1:]):
+            assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
+            assert after.transition_duration < min(before.length, after.length) / 2
+        for s in p.segments:
+            assert MIN_SPEED <= s.speed <= 1.0
+            assert s.source_out - s.source_in == pytest.approx(s.length * s.speed, abs=EPS)
+        if p.cut_basis == "events" and OFF_EVENT_NOTE not in p.notes:
+            marks = beats_on_output(p, g.events + g.sections)
+            assert all(min(abs(cut - t) for t in marks) <= 0.5 / p.fps + EPS for cut in p.cuts)
+    assert bases == {"events", "even"}
