@@ -1,13 +1,19 @@
-"""Which part of the song the edit plays: the busiest stretch of the requested length, starting on a bar."""
+"""Which part of the song the edit plays: the busiest stretch of the requested length, starting on a bar.
+
+A song with no beat starts on a section change or a strong event instead, when one opens a stretch
+nearly as busy as the busiest.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .facts import BeatGrid
 
 GRID_STEP = 0.5  # seconds between candidate starts when the song has no beat
 SOUND_LEVEL = 0.1  # onset strength (0..1) at which the music counts as started
+STRONG_EVENT = 0.5  # an event at least this strong (0..1) may open the window of a song with no beat ...
+NEAR_BEST = 0.95  # ... when its stretch holds at least this share of the most onset energy any start gets
 _EPS = 1e-6
 
 
@@ -27,13 +33,19 @@ def choose_window(grid: BeatGrid, duration: float) -> tuple[float, float]:
 
     Starts are tried on downbeats, else beats, else every GRID_STEP seconds, and
     not before the music starts when that can be avoided. Ties go to the earliest.
-    A song no longer than `duration` is used whole.
+    Without a beat, a section change (else a STRONG_EVENT) whose stretch has NEAR_BEST
+    of that energy is taken instead. A song no longer than `duration` is used whole.
     """
     if grid.duration <= duration + _EPS:
         return 0.0, grid.duration
     latest = grid.duration - duration
-    starts = _candidate_starts(grid, latest)
-    best = max(starts, key=lambda s: (mean_energy(grid, s, s + duration), -s))
+
+    def energy(start: float) -> float:
+        return mean_energy(grid, start, start + duration)
+
+    best = max(_candidate_starts(grid, latest), key=lambda s: (energy(s), -s))
+    if not grid.has_beat and (change := _on_a_change(grid, latest, energy, NEAR_BEST * energy(best))) is not None:
+        best = change
     return best, best + duration
 
 
@@ -44,6 +56,19 @@ def _candidate_starts(grid: BeatGrid, latest: float) -> list[float]:
     sound = _music_starts(grid)
     # Opening on the silence before the first note wastes the viewer's first second.
     return [s for s in starts if s >= sound - _EPS] or starts
+
+
+def _on_a_change(
+    grid: BeatGrid, latest: float, energy: Callable[[float], float], enough: float
+) -> float | None:
+    """The busiest start on a section change, else on a strong event, with at least `enough` energy."""
+    strong = [t for t, s in zip(grid.events, grid.event_strengths, strict=False) if s >= STRONG_EVENT]
+    sound = _music_starts(grid)
+    for times in (grid.sections, strong):
+        starts = [s for s in _fitting(times, latest) if s >= sound - _EPS and energy(s) >= enough - _EPS]
+        if starts:
+            return max(starts, key=lambda s: (energy(s), -s))
+    return None
 
 
 def _fitting(times: Sequence[float], latest: float) -> list[float]:

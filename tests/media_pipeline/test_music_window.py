@@ -79,3 +79,30 @@ def test_mean_energy_counts_missing_envelope_as_silence():
     assert mean_energy(grid, 0.0, 5.0) == pytest.approx(1.0)
     assert mean_energy(grid, 0.0, 10.0) == pytest.approx(0.5)
     assert mean_energy(BeatGrid(10.0, 0.0, (), (), 0.0, ()), 0.0, 5.0) == 0.0
+
+
+def without_a_beat(loud=(), sections=(), events=(), duration=120.0):
+    """A beatless grid: an envelope loud inside `loud`, section changes, (time, strength) events."""
+    values = song(duration=duration, tempo=0.0, loud=loud).envelope
+    return BeatGrid(
+        duration, 0.0, (), (), RATE, values,
+        events=tuple(t for t, _ in events), event_strengths=tuple(v for _, v in events), sections=tuple(sections),
+    )
+
+
+def test_a_beatless_song_starts_on_a_section_change_that_opens_a_stretch_nearly_as_busy():
+    grid = without_a_beat(loud=[(60.2, 90.2)], sections=(20.0, 59.1, 95.0), events=((60.7, 1.0),))
+    assert choose_window(grid, 30.0) == (pytest.approx(59.1), pytest.approx(89.1))
+
+
+def test_without_a_section_change_near_the_busy_part_a_strong_event_opens_the_window():
+    events = ((30.0, 1.0), (60.4, 0.3), (60.9, 0.8), (75.0, 1.0))
+    grid = without_a_beat(loud=[(60.2, 90.2)], sections=(20.0,), events=events)
+    start, _ = choose_window(grid, 30.0)
+    assert start == pytest.approx(60.9)  # the strong one; the weak one at 60.4 is not a start
+
+
+def test_a_section_change_far_from_the_busy_part_does_not_move_the_window():
+    grid = without_a_beat(loud=[(60.2, 90.2)], sections=(20.0, 40.0), events=((10.0, 1.0),))
+    start, _ = choose_window(grid, 30.0)
+    assert start == pytest.approx(60.0)  # the half-second grid, as without any events
