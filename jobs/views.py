@@ -135,7 +135,8 @@ def _job_context(job: Job) -> dict[str, Any]:
         "css_aspect": job.aspect_ratio.replace(":", " / "),
         "aspect_label": ASPECT_LABELS.get(job.aspect_ratio, ""),
         "plan_summary": {
-            "tempo": round(plan.get("tempo") or 0),
+            # A beatless plan's cuts follow the song's accents or an even clock, not its tempo.
+            "tempo": 0 if plan.get("beatless") else round(plan.get("tempo") or 0),
             "shots": len(plan.get("segments") or []),
             "notes": plan.get("notes") or [],
         } if plan else None,

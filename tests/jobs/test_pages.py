@@ -141,6 +141,23 @@ def test_a_running_job_page_polls_its_progress_every_two_seconds(client, make_jo
     assert "so far" in body
 
 
+@pytest.mark.parametrize(
+    ("beatless", "basis", "note", "meta"),
+    [
+        (False, "beats", "", "120 BPM · 3 shots"),
+        (True, "events", "No steady beat was found in the music, so the cuts follow its strongest accents", "3 shots"),
+    ],
+)
+def test_a_running_job_page_tells_what_the_cuts_follow(client, make_job, beatless, basis, note, meta):
+    plan = {"tempo": 120.0, "beatless": beatless, "cut_basis": basis, "segments": [{}, {}, {}],
+            "notes": [note + "."] if note else []}
+    job = make_job(status=S.PROCESSING, progress=40, current_step="Rendering", plan=plan)
+    body = client.get(f"/jobs/{job.id}").content.decode()
+    assert f"so far · {meta}</p>" in body
+    assert ("BPM" in body) is not beatless
+    assert note in body
+
+
 def test_the_progress_fragment_is_just_the_status(client, make_job):
     job = make_job(status=S.PENDING)
     response = client.get(f"/jobs/{job.id}/status", **HTMX)
