@@ -246,7 +246,7 @@ class _OverLane:
                 stages.append(lambda src, out: self._greys_stage(plan.fps, src, out, outgoing=True))
             stages.append(lambda src, out: self._blend_stage(plan.fps, src, over, out))
         if self.wipes:
-            parts.append(self._mask_lane(plan))
+            parts.append(self._mask_lane(plan, total))
             stages.append(lambda src, out: f"[{src}][{lanes['w']}][mask]maskedmerge="
                                            f"enable='{_enable(self.wipes, plan.fps)}'[{out}]")
         if self.slides:
@@ -308,18 +308,26 @@ class _OverLane:
             terms.append(f"{_within(w, fps)}*{w.slide[axis]}*{size}*(1-{progress})")
         return "+".join(terms) or "0"
 
-    def _mask_lane(self, plan: Plan) -> str:
-        """[mask]: one small frame per wipe frame, at its output time, scaled up; a blank frame at 0 before them.
+    def _mask_lane(self, plan: Plan, total: int) -> str:
+        """[mask]: one small frame per wipe frame, at its output time, scaled up; a blank frame before each.
 
-        The lane has frames only where wipes are: maskedmerge keeps using the
-        last one between wipes, where it is disabled anyway. Each wipe's field
-        is computed once, on one small frame, and each mask from it with a short
-        expression: geq costs about a microsecond per sample for a long one.
+        The lane has frames only where wipes are, and a blank one at 0 and on
+        the frame after each wipe (unless another wipe starts there or the video
+        ends): maskedmerge keeps using the last frame until the next one, and
+        between wipes that must be a blank. Its enable is evaluated at the time
+        of the last frame it took in on any input, and to learn that the current
+        mask still holds it reads the next one ahead, the next wipe's first: so
+        a frame between wipes can be drawn as if enabled, and with the last mask
+        of a finished wipe it showed the over lane's black filler instead of the
+        shot: a one-frame flash after a wipe that another wipe follows. Each
+        wipe's field is computed once, on one small frame, and each mask from it
+        with a short expression: geq costs about a microsecond per sample for a
+        long one.
         """
         scale = min(1.0, max(1 / MASK_DOWNSCALE, MIN_MASK_SAMPLES / min(plan.width, plan.height)))
         width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
         source = f"nullsrc=s={width}x{height}:r={plan.fps},format=yuv420p,trim=end_frame=1"
-        parts = [f"{source},{_geq('0')}[mask0]"]
+        parts: list[str] = []
         # Wipes of the same shape share one field: j numbers the wipes from 1.
         users: dict[str, list[int]] = {}
         for j, w in enumerate(self.wipes, 1):
@@ -327,18 +335,29 @@ class _OverLane:
         for field_text, uses in sorted(users.items()):
             copies = ft.labels([f"field{j}" for j in uses])
             parts.append(f"{source},{_geq(field_text)},split={len(uses)}[{copies}]")
-        shifts, at = [(0, 0)], 1
+        # The lane's pieces in order: (label, frames, first output frame).
+        pieces: list[tuple[str, int, int]] = [("blank", 1, 0)]
         for j, w in enumerate(self.wipes, 1):
             mask = _geq(_mask_expression(w.wipe, w.frames))
             parts.append(f"[field{j}]loop=loop={w.frames - 1}:size=1,{mask}[mask{j}]")
-            shifts.append((at, w.first - at))
-            at += w.frames
+            pieces.append((f"mask{j}", w.frames, w.first))
+            after = w.first + w.frames
+            if after < (self.wipes[j].first if j < len(self.wipes) else total):
+                pieces.append(("blank", 1, after))
+        labels = [f"mask0b{k}" if label == "blank" else label for k, (label, _, _) in enumerate(pieces)]
+        blanks = [label for label in labels if label.startswith("mask0b")]
+        split = f",split={len(blanks)}" if len(blanks) > 1 else ""
+        parts.insert(0, f"{source},{_geq('0')}{split}[{ft.labels(blanks)}]")
         # N counts the lane's frames; each piece is moved to its window's output frames.
+        shifts, at = [], 0
+        for _, frames, first in pieces:
+            if not shifts or shifts[-1][1] != first - at:  # a blank right after its wipe moves with it
+                shifts.append((at, first - at))
+            at += frames
         shift = str(shifts[-1][1])
         for (_, offset), (next_start, _) in reversed(list(zip(shifts, shifts[1:]))):
             shift = f"if(lt(N,{next_start}),{offset},{shift})"
-        count = len(self.wipes) + 1
-        concat = "".join(f"[mask{k}]" for k in range(count)) + f"concat=n={count}:v=1:a=0"
+        concat = "".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0"
         parts.append(
             f"{concat},settb=1/{plan.fps},setpts='N+{shift}',"
             f"scale={plan.width}:{plan.height}:flags=bilinear,setsar=1[mask]"

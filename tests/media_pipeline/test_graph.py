@@ -367,9 +367,11 @@ def test_the_mask_lane_has_a_blank_first_frame_then_each_wipe_at_its_own_output_
     text = filter_graph(command(plan))
     (a, frames_a), (b, frames_b), (c, frames_c) = ((t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:])
     lane = next(part for part in text.split(";") if part.endswith("[mask]"))
-    # Lane frame 0 stays at 0; frames 1.. of the first wipe move to its first output frame, and so on.
-    shifts = f"if(lt(N,1),0,if(lt(N,{1 + frames_a}),{a - 1},if(lt(N,{1 + frames_a + frames_b}),{b - 1 - frames_a},"
-    assert f"setpts='N+{shifts}{c - 1 - frames_a - frames_b})))'" in lane
+    # Lane frame 0 stays at 0; frames 1.. of the first wipe move to its first output frame, and so on;
+    # each wipe is followed by a blank frame on the output frame after it.
+    shifts = f"if(lt(N,1),0,if(lt(N,{2 + frames_a}),{a - 1},if(lt(N,{3 + frames_a + frames_b}),{b - 2 - frames_a},"
+    assert f"setpts='N+{shifts}{c - 3 - frames_a - frames_b})))'" in lane
+    assert lane.startswith("[mask0b0][mask1][mask0b2][mask2][mask0b4][mask3][mask0b6]concat=n=7")
     assert "scale=180:320:flags=bilinear" in lane
     # One field per shape (both circles share theirs), computed once at no fewer than 136 samples across.
     fields = [part for part in text.split(";") if part.startswith("nullsrc=s=136x242")]

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, join
+from media_pipeline.edit_plan import Motion
 from media_pipeline.render import render
-from tests.media_factory import make_clip, make_song
-from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, song_info
+from tests.media_factory import make_clip, make_photo, make_song
+from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info
 
 pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
 
@@ -69,3 +70,25 @@ def test_the_frames_around_the_transitions_are_untouched(renders):
     lanes, reference, windows = renders
     outside = sorted(set(range(len(reference))) - {f for a, b in windows.values() for f in range(a, b)})
     assert np.abs(lanes[outside] - reference[outside]).mean() < 1.0
+    # Frame by frame too: one stray frame (a wipe's mask left on past its window shows the
+    # over lane's black filler) is a flash the viewer sees, yet vanishes in an average.
+    worst = max(outside, key=lambda f: np.abs(lanes[f] - reference[f]).mean())
+    assert np.abs(lanes[worst] - reference[worst]).mean() < 3.0, f"frame {worst} differs"
+
+
+def test_a_wipe_followed_by_another_leaves_no_frame_of_the_filler_behind(tmp_path):
+    # maskedmerge reads the mask lane ahead to the next wipe's first mask, which switched
+    # it on for the frame after a wipe: without a blank mask there, that frame showed the
+    # over lane's black filler instead of the shot (seen with a photo coming in).
+    clip = make_clip(tmp_path / "pattern.mp4", width=320, height=180, seconds=3)
+    photo = make_photo(tmp_path / "photo.jpg", width=640, height=480)
+    song = make_song(tmp_path / "song.m4a", bpm=120, seconds=4)
+    visuals = [clip_info(str(clip), 320, 180, 3.0), photo_info(str(photo), 640, 480)]
+    plan = build_plan(visuals, song_info(str(song), 3.0), [
+        Shot(0, 1.0), Shot(1, 1.0, "circleopen", 0.4, motion=Motion(1.0, 1.2)),
+        Shot(0, 1.0, "radial", 0.4, source_in=1.5),
+    ])
+    frames = yuv_frames(render(plan, str(tmp_path / "wipes.mp4"), style=make_style()).path, tmp_path)[:, 0]
+    after = round(plan.segments[1].start * FPS) + round(0.4 * FPS)  # the first frame past the circle
+    assert frames[after].mean() > 60, "the frame after the wipe is black"
+    assert np.abs(frames[after] - frames[after + 1]).mean() < 10
