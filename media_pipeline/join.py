@@ -115,6 +115,11 @@ def drawn_as(name: str, frames: int) -> str:
     return "fade" if frames < MIN_XFADE_FRAMES and not (name in DIPS or _over_lane(name)) else name
 
 
+def dip_out_frames(frames: int) -> int:
+    """How many of a dip's frames show the outgoing picture fading: the first half, the middle one included."""
+    return (frames + 1) // 2 if frames > 1 else 0
+
+
 def _over_lane(name: str) -> bool:
     """Whether the over lane draws `name` with the incoming shot's head (dips use a colour instead)."""
     return name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
@@ -131,7 +136,7 @@ def join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str:
         head, body, tail = _cut_segment(i, timing, outgoing, parts)
         name = drawn_as(plan.segments[i].transition, timing.overlap)
         if head and name in DIPS:
-            out_frames = timing.overlap // 2
+            out_frames = dip_out_frames(timing.overlap)
             parts.append(ft.chain(previous_tail, [f"trim=end_frame={out_frames}"], f"x{i}o"))
             parts.append(ft.chain(head, [f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS"], f"x{i}i"))
             main += [f"x{i}o", f"x{i}i"]
@@ -203,14 +208,22 @@ class _OverLane:
                 self.greys.append(_Window(first, frames))
 
     def add_dip(self, first: int, colour: str, frames: int, out_frames: int) -> None:
-        """A dip: the outgoing picture fades to `colour` over out_frames, then the incoming one from it."""
+        """A dip: the outgoing picture fades to `colour` over out_frames, then the incoming one from it.
+
+        Centred on the window as a crossfade is: the window's first frame is still
+        all outgoing picture, the frame after it all incoming, and the colour is
+        reached half-way (on the middle frame, or between the two middle ones),
+        which is the plan's cut. Frame j of the n shows the outgoing picture at
+        1 - 2j/n, then the incoming one at 2j/n - 1.
+        """
         self._fill(first)
         self.pieces.append((f"={colour}", frames))
         self._at += frames
         in_frames = frames - out_frames
         if out_frames:
-            self.blends.append(_Window(first, out_frames, opacity=f"1-(F+1)/{out_frames}"))
-        self.blends.append(_Window(first + out_frames, in_frames, opacity=f"(F+1)/{in_frames}"))
+            self.blends.append(_Window(first, out_frames, opacity=f"1-2*F/{frames}"))
+        incoming = f"(2*(F+{out_frames})-{frames})/{frames}" if frames > 1 else "0"
+        self.blends.append(_Window(first + out_frames, in_frames, opacity=incoming))
 
     def _fill(self, until: int) -> None:
         if until > self._at:

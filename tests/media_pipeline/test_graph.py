@@ -316,14 +316,17 @@ def test_a_crossfade_shows_the_incoming_head_through_the_outgoing_tail_from_zero
     assert f"{start:.6f}-{end:.6f} [expr] blend@join c0_opacity 1-(T*30-{first})/15" in text
 
 
-def test_a_dip_to_black_fades_out_then_in_through_one_black_frame():
+def test_a_dip_to_black_fades_out_then_in_centred_on_its_cut():
     plan = mixed_plan()
     text = filter_graph(command(plan))
     first = graph.segment_timings(plan)[4].first_frame
     assert text.count("color=c=black") == 1 and "trim=end_frame=1" in text
-    assert f"c0_opacity 1-((T*30-{first})+1)/7" in text
-    assert f"c1_opacity ((T*30-{first + 7})+1)/8" in text
-    assert "[x4o][x4i]" in text  # the tail's first 7 frames, then the head's last 8, on the main lane
+    # 15 frames, centred on the cut as a crossfade is: the outgoing shot at 1 - 2j/15 on
+    # frames j = 0..7, the incoming one at 2j/15 - 1 on frames 8..14, whole on frame 15.
+    assert f"c0_opacity 1-2*(T*30-{first})/15" in text
+    assert f"c1_opacity (2*((T*30-{first + 8})+8)-15)/15" in text
+    assert "[x4o][x4i]" in text  # the tail's first 8 frames, then the head's last 7, on the main lane
+    assert "trim=end_frame=8" in graph_part(text, "[x4o]") and "trim=start_frame=8" in graph_part(text, "[x4i]")
 
 
 def two_transitions(first: str, second: str) -> tuple[Plan, str]:

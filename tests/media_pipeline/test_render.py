@@ -204,9 +204,10 @@ def test_a_dip_to_black_darkens_to_black_between_the_shots_and_comes_back(media,
     brightness = frames.mean(axis=(1, 2))
     middle = (start + end) // 2
     assert brightness[start - 1] > 60 and brightness[end] > 60
-    assert brightness[middle - 1] < 20  # the last frame of the fade out is black
-    assert np.all(np.diff(brightness[start:middle]) < 0)  # darker every frame on the way out
-    assert np.all(np.diff(brightness[middle:end]) > 0)  # brighter every frame on the way in
+    assert brightness[middle] < 20  # the middle frame, the planned cut, is black
+    assert brightness[start] > 60  # the first frame of the window is still all first shot, as in a crossfade
+    assert np.all(np.diff(brightness[start:middle + 1]) < 0)  # darker every frame on the way out
+    assert np.all(np.diff(brightness[middle:end + 1]) > 0)  # brighter every frame on the way in
 
 
 def test_blur_grade_and_clip_sound_render_to_spec_too(media, tmp_path):
