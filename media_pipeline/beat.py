@@ -13,44 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ffmpeg
+from . import beat_tracking, ffmpeg, song_events
+from .beat_tracking import SAMPLE_RATE
 from .errors import RenderFailed, RenderTimeout, UnsupportedMedia
 from .facts import BeatGrid
 from .probe import MAX_SONG_SECONDS, probe_audio
 
 ANALYSIS_VERSION = 2  # bump when the analysis changes: old cache entries are then ignored
 
-SAMPLE_RATE = 22050
-HOP = 256  # 11.6 ms frames: a beat lands well within one video frame
-N_FFT = 1024
 ENVELOPE_RATE = 10.0
 MIN_SONG_SECONDS = 1.0
 DECODE_TIMEOUT = 180.0
 ANALYSIS_TIMEOUT = 300.0  # the whole analysis in its own process: decode, imports, tracking
-
-# Tempo prior: log-normal around 115 BPM, half an octave wide, so songs at
-# 90-140 BPM are not read at half or double speed (librosa's default is one octave).
-PRIOR_BPM = 115.0
-PRIOR_OCTAVES = 0.5
-TIGHTNESS = 100.0
-COMPRESSION = 100.0  # log1p(COMPRESSION * power / peak): how far quiet sounds are lifted
-# The compressed onset envelope peaks two frames (23 ms) after the hit that causes it
-# (measured on synthetic drums: mean error -1..+1 ms after this correction).
-ONSET_DELAY_FRAMES = 2
-EDGE_TOLERANCE = 0.1  # first/last beats spaced more than 10% off the median are dropped
-QUIET_FRACTION = 0.1  # ... and so are those weaker than a tenth of the median beat (silence)
-
-# A song has a beat when its onsets are both strong and periodic, judged on the
-# decibel onset strength (mean dB rise per frame, whatever the song's loudness).
-MIN_BEAT_STRENGTH = 2.0  # median on the beats: drums ~17, real songs 7-9, slow pads 0.3, noise 1.4
-MIN_PULSE_CLARITY = 0.25  # autocorrelation at the beat period: drums 0.7+, songs 0.34-0.55, speech < 0.2
-
-LOW_BAND_HZ = 150.0  # kick drum and bass notes
-HIGH_BAND_HZ = 2000.0  # snare, claps and hats
-BEATS_PER_BAR = 4
-
-TEMPO_WINDOW_S = 8.0  # librosa's default autocorrelation window for tempo estimation
-TEMPOGRAM_BLOCK = 1024  # frames per block of the averaged tempogram (about 12 s of song)
 
 
 def analyze_music(path: str, *, cache_dir: str | None = None) -> BeatGrid:
@@ -134,27 +108,21 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
     if duration < MIN_SONG_SECONDS:
         raise UnsupportedMedia(f"the song is too short: it needs at least {MIN_SONG_SECONDS:.0f} second of sound")
     librosa = _librosa()
-    mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, fmax=SAMPLE_RATE / 2)
-    # Two views of the same spectrogram. Compressed power keeps loud hits above quiet
-    # ones (in decibels a soft hi-hat after silence rises as far as a kick, and the
-    # tracker then locks onto off-beats); decibels do not depend on loudness, which
-    # is what the beat/no-beat decision needs.
-    compressed = np.log1p(COMPRESSION * mel / max(float(mel.max()), 1e-10))
-    onset = _onset_strength(librosa, compressed)
-    onset_db = _onset_strength(librosa, librosa.power_to_db(mel))
-    envelope = _downsample(onset, duration)
-    beat_frames, tempo = _track_beats(librosa, onset)
-    if len(beat_frames) < 4 or not _has_pulse(librosa, onset_db, beat_frames, tempo):
-        return BeatGrid(duration, 0.0, (), (), ENVELOPE_RATE, envelope)
-    beats = _frames_to_seconds(beat_frames)
-    downbeats = beats[_bar_phase(librosa, compressed, beat_frames) :: BEATS_PER_BAR]
+    magnitude = beat_tracking.spectrum(librosa, samples)
+    onset = beat_tracking.onset_strength(librosa, magnitude)
+    found = beat_tracking.track(librosa, samples, magnitude, onset)
+    events, strengths = song_events.salient_events(onset)
     return BeatGrid(
         duration=duration,
-        tempo=round(_steady_tempo(beats), 2),
-        beats=tuple(beats),
-        downbeats=tuple(downbeats),
+        tempo=found.tempo if found.has_beat else 0.0,
+        beats=_seconds(found.beat_frames) if found.has_beat else (),
+        downbeats=_seconds(found.downbeat_frames) if found.has_beat else (),
         envelope_rate=ENVELOPE_RATE,
-        envelope=envelope,
+        envelope=_downsample(onset, duration),
+        meter=found.meter,
+        events=events,
+        event_strengths=strengths,
+        sections=song_events.section_changes(librosa, magnitude),
     )
 
 
@@ -170,124 +138,9 @@ def _librosa():
     return librosa
 
 
-def _onset_strength(librosa, spectrogram: np.ndarray) -> np.ndarray:
-    """Mean rise per frame across the bands (n_fft and hop tell librosa how to align it)."""
-    return librosa.onset.onset_strength(S=spectrogram, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP)
-
-
-def _track_beats(librosa, onset: np.ndarray) -> tuple[np.ndarray, float]:
-    """Beat frames and the tempo they were tracked at (0.0 when there are no onsets at all)."""
-    if not onset.any():
-        return np.array([], dtype=int), 0.0
-    tempogram = _mean_tempogram(librosa, onset)
-    estimate = librosa.feature.tempo(
-        tg=tempogram, sr=SAMPLE_RATE, hop_length=HOP, start_bpm=PRIOR_BPM, std_bpm=PRIOR_OCTAVES
-    )
-    tempo = float(estimate[0])
-    # librosa's own trimming drops every beat quieter than half the song's average,
-    # which loses a soft intro; _trim_edges only drops beats in silence.
-    _, frames = librosa.beat.beat_track(
-        onset_envelope=onset, sr=SAMPLE_RATE, hop_length=HOP, bpm=tempo, tightness=TIGHTNESS, trim=False
-    )
-    return _trim_edges(np.asarray(frames, dtype=int), onset), tempo
-
-
-def _mean_tempogram(librosa, onset: np.ndarray) -> np.ndarray:
-    """librosa's autocorrelation tempogram averaged over the song, computed a block of frames at a time.
-
-    librosa.feature.tempo builds the whole tempogram first (8 s windows at every
-    11.6 ms frame): about 500 MB for a 3-minute song, growing with its length.
-    Each column depends only on its own window, so summing blocks of columns gives
-    the same mean in a few MB.
-    """
-    window_frames = int(librosa.time_to_frames(TEMPO_WINDOW_S, sr=SAMPLE_RATE, hop_length=HOP).item())
-    count = onset.shape[-1]
-    half = window_frames // 2
-    # The same centring tempogram() does: a ramp to zero either side.
-    padded = np.pad(onset, (half, half), mode="linear_ramp", end_values=(0, 0))
-    window = librosa.filters.get_window("hann", window_frames, fftbins=True)[:, np.newaxis]
-    total = np.zeros(window_frames)
-    for start in range(0, count, TEMPOGRAM_BLOCK):
-        stop = min(count, start + TEMPOGRAM_BLOCK)
-        frames = librosa.util.frame(padded[start : stop + window_frames - 1], frame_length=window_frames, hop_length=1)
-        columns = librosa.autocorrelate(frames * window, axis=-2)
-        total += librosa.util.normalize(columns, norm=np.inf, axis=-2).sum(axis=-1)
-    return (total / count)[:, np.newaxis]
-
-
-def _trim_edges(frames: np.ndarray, onset: np.ndarray) -> np.ndarray:
-    """Drop first/last beats that fall in silence or break the steady spacing (the tracker pins one near the end)."""
-    if len(frames) == 0:
-        return frames
-    # The strongest onset within two frames of each beat.
-    strength = np.array([onset[max(0, f - 2) : f + 3].max() for f in frames])
-    audible = strength >= QUIET_FRACTION * float(np.median(strength))
-    start, stop = 0, len(frames)
-    while stop - start >= 4:
-        spacing = float(np.median(np.diff(frames[start:stop])))
-        if not audible[stop - 1] or abs((frames[stop - 1] - frames[stop - 2]) / spacing - 1) > EDGE_TOLERANCE:
-            stop -= 1
-        elif not audible[start] or abs((frames[start + 1] - frames[start]) / spacing - 1) > EDGE_TOLERANCE:
-            start += 1
-        else:
-            break
-    return frames[start:stop]
-
-
-def _has_pulse(librosa, onset_db: np.ndarray, beat_frames: np.ndarray, tempo: float) -> bool:
-    """Pulse clarity: strong onsets on the beats that also repeat at the beat (or two-beat) period."""
-    if tempo <= 0 or float(np.median(onset_db[beat_frames])) < MIN_BEAT_STRENGTH:
-        return False
-    frame_rate = SAMPLE_RATE / HOP
-    period = frame_rate * 60.0 / tempo
-    # Remove slow swells first: they correlate at every lag and are no pulse.
-    width = int(frame_rate)
-    detrended = onset_db - np.convolve(onset_db, np.ones(width) / width, mode="same")
-    corr = librosa.autocorrelate(detrended, max_size=int(2 * period) + 3)
-    if corr[0] <= 0:
-        return False
-    corr = corr / corr[0]
-    clarity = max(_peak_near(corr, period), _peak_near(corr, 2 * period))
-    return clarity >= MIN_PULSE_CLARITY
-
-
-def _peak_near(corr: np.ndarray, lag: float) -> float:
-    centre = int(round(lag))
-    if centre < 1 or centre + 1 >= len(corr):
-        return 0.0
-    return float(corr[centre - 1 : centre + 2].max())
-
-
-def _frames_to_seconds(frames: np.ndarray) -> list[float]:
-    seconds = (frames - ONSET_DELAY_FRAMES) * HOP / SAMPLE_RATE
-    return [round(max(0.0, float(s)), 4) for s in seconds]
-
-
-def _steady_tempo(beats: list[float]) -> float:
-    """Tempo from a straight-line fit of beat times: finer than the 11.6 ms frame grid."""
-    times = np.asarray(beats)
-    gaps = np.diff(times)
-    # Count beats gap by gap (a skipped beat counts two): dividing the whole span by
-    # the frame-rounded median gap would drift by a beat over a long song.
-    steps = np.maximum(1, np.round(gaps / float(np.median(gaps))))
-    index = np.concatenate(([0.0], np.cumsum(steps)))
-    slope = float(np.polyfit(index, times, 1)[0])
-    return 60.0 / slope if slope > 0 else 0.0
-
-
-def _bar_phase(librosa, spectrogram: np.ndarray, beat_frames: np.ndarray) -> int:
-    """Which of the first four beats starts a bar: the one whose beats carry most low end and least snare."""
-    freqs = librosa.mel_frequencies(n_mels=spectrogram.shape[0], fmax=SAMPLE_RATE / 2)
-    low = _normalised(_onset_strength(librosa, spectrogram[freqs <= LOW_BAND_HZ]))
-    high = _normalised(_onset_strength(librosa, spectrogram[freqs >= HIGH_BAND_HZ]))
-    accent = (low - high)[beat_frames]
-    scores = [float(accent[phase::BEATS_PER_BAR].mean()) for phase in range(min(BEATS_PER_BAR, len(accent)))]
-    return int(np.argmax(scores))
-
-
-def _normalised(values: np.ndarray) -> np.ndarray:
-    peak = float(values.max()) if len(values) else 0.0
-    return values / peak if peak > 0 else values
+def _seconds(frames: np.ndarray) -> tuple[float, ...]:
+    seconds = (frames - beat_tracking.ONSET_DELAY_FRAMES) / beat_tracking.FRAME_RATE
+    return tuple(round(max(0.0, float(s)), 4) for s in seconds)
 
 
 def _downsample(onset: np.ndarray, duration: float) -> tuple[float, ...]:
@@ -295,7 +148,9 @@ def _downsample(onset: np.ndarray, duration: float) -> tuple[float, ...]:
     count = max(1, int(np.ceil(duration * ENVELOPE_RATE)))
     edges = np.linspace(0, len(onset), count + 1).astype(int)
     pooled = np.array([onset[a:b].max() if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])])
-    pooled = _normalised(pooled)
+    peak = float(pooled.max()) if len(pooled) else 0.0
+    if peak > 0:
+        pooled = pooled / peak
     return tuple(round(float(v), 4) for v in pooled)
 
 
