@@ -62,3 +62,17 @@ def test_the_ladybird_photo_is_cropped_onto_the_ladybird_not_the_blade_of_grass_
     share = (1080 / 1920) / (photo.width / photo.height)
     for seg in plan.segments:
         assert seg.focus_x - share / 2 < 0.68 < seg.focus_x + share / 2
+
+
+def test_a_string_quartet_with_a_soft_pulse_is_cut_on_its_beats_not_on_an_even_clock(tmp_path):
+    # Round 1 called this chorale beatless: bowed strings have no drum-like attacks.
+    music = probe_audio(str(SHARED / "music" / "beats" / "bach_chorale_strings.mp3"))
+    grid = analyze_music(music.path, cache_dir=str(tmp_path / "beats"))
+    visuals = [probe_visual(str(SHARED / "video" / "bikes.mp4")), probe_visual(str(SHARED / "photo" / "Storm.jpg"))]
+    plan = plan_edit(visuals, music, grid, get_style("CLEAN_VLOG"), duration=20, size=(180, 320))
+    assert grid.has_beat and grid.tempo == pytest.approx(66, rel=0.04)
+    assert not plan.beatless and plan.cut_basis == "beats"
+    beats = [b - plan.music_start for b in grid.beats]
+    assert len(plan.cuts) >= 3
+    for cut in plan.cuts:
+        assert min(abs(cut - b) for b in beats) <= 1 / plan.fps + 1e-6
