@@ -110,7 +110,8 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
     librosa = _librosa()
     magnitude = beat_tracking.spectrum(librosa, samples)
     onset = beat_tracking.onset_strength(librosa, magnitude)
-    found = beat_tracking.track(librosa, samples, magnitude, onset)
+    chroma = beat_tracking.chroma(librosa, magnitude)
+    found = beat_tracking.track(librosa, magnitude, onset, chroma)
     events, strengths = song_events.salient_events(onset)
     return BeatGrid(
         duration=duration,
@@ -122,7 +123,7 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
         meter=found.meter,
         events=events,
         event_strengths=strengths,
-        sections=song_events.section_changes(librosa, magnitude),
+        sections=song_events.section_changes(librosa, magnitude, chroma),
     )
 
 

@@ -20,8 +20,8 @@ The steps, each a function below:
    hierarchy (more at the beat or a bar than at one and a half beats; a random
    sequence of events on a fine grid, like a pad's chord changes, repeats at all
    of them alike).
-7. `bar_length` and `downbeat_phase`: bars of three or of four, and which beat
-   starts them: the beats where the harmony changes and the bass enters.
+7. `bar_length` and the accents of `_beat_accents`: bars of three or of four, and
+   which beat starts them: the beats where the harmony changes and the bass enters.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ HOP = 256  # 11.6 ms frames: a beat lands well within one video frame
 FRAME_RATE = SAMPLE_RATE / HOP
 N_FFT = 2048
 
+FLUX_BLOCK = 2048  # frames per block of the flux computation (24 s)
 COMPRESSION = 100.0  # log1p(COMPRESSION * magnitude / peak): how far quiet partials are lifted
 VIBRATO_BINS = 3  # maximum filter across linear bins (about 32 Hz) before the flux
 SEMITONE_LAG = 2  # the semitone view compares each frame with the one two before: slow bows still rise
@@ -95,8 +96,8 @@ class Tracking:
         return self.tempo > 0 and len(self.beat_frames) >= 4
 
 
-def track(librosa, samples: np.ndarray, spectrum: np.ndarray, onset: np.ndarray) -> Tracking:
-    """Beats, tempo, meter and downbeats of `samples` from their magnitude spectrum and onset strength."""
+def track(librosa, spectrum: np.ndarray, onset: np.ndarray, chroma: np.ndarray) -> Tracking:
+    """Beats, tempo, meter and downbeats from a song's magnitude spectrum, onset strength and chroma."""
     empty = np.array([], dtype=int)
     if not onset.any() or attack_level(spectrum) < MIN_ATTACK:
         return Tracking(0.0, empty, 4, empty, 0.0, 0.0)
@@ -113,8 +114,9 @@ def track(librosa, samples: np.ndarray, spectrum: np.ndarray, onset: np.ndarray)
     frames = trim_edges(np.asarray(frames, dtype=int), onset)
     if len(frames) < 4:
         return Tracking(0.0, empty, 4, empty, periodicity, hierarchy)
-    meter = bar_length(librosa, grams, local_lags, spectrum, frames)
-    phase = downbeat_phase(librosa, spectrum, frames, meter)
+    accent = _beat_accents(librosa, spectrum, chroma, frames)
+    meter = bar_length(grams, local_lags, accent)
+    phase = _best_phase(accent, meter)[1]
     return Tracking(
         tempo=steady_tempo(frames),
         beat_frames=frames,
@@ -126,8 +128,30 @@ def track(librosa, samples: np.ndarray, spectrum: np.ndarray, onset: np.ndarray)
 
 
 def spectrum(librosa, samples: np.ndarray) -> np.ndarray:
-    """Magnitude STFT: N_FFT bins every HOP samples."""
-    return np.abs(librosa.stft(samples, n_fft=N_FFT, hop_length=HOP))
+    """Magnitude STFT: N_FFT bins every HOP samples, frames centred (as librosa.stft pads with zeros).
+
+    Taken FLUX_BLOCK frames at a time: the whole complex STFT of a 3-minute song
+    would hold another 127 MB next to its magnitude.
+    """
+    padded = np.pad(np.asarray(samples, dtype=np.float32), N_FFT // 2)
+    count = 1 + max(0, len(padded) - N_FFT) // HOP
+    magnitude = np.empty((1 + N_FFT // 2, count), dtype=np.float32)
+    for start in range(0, count, FLUX_BLOCK):
+        stop = min(count, start + FLUX_BLOCK)
+        piece = padded[start * HOP : (stop - 1) * HOP + N_FFT]
+        magnitude[:, start:stop] = np.abs(librosa.stft(piece, n_fft=N_FFT, hop_length=HOP, center=False))
+    return magnitude
+
+
+def chroma(librosa, magnitude: np.ndarray) -> np.ndarray:
+    """12 pitch classes per frame (no tuning estimate: the bars only need changes of chord)."""
+    return by_blocks(magnitude, lambda block: librosa.feature.chroma_stft(S=block**2, sr=SAMPLE_RATE, tuning=0.0))
+
+
+def by_blocks(magnitude: np.ndarray, frame_feature) -> np.ndarray:
+    """A per-frame feature of the power spectrum, FLUX_BLOCK frames at a time (no whole-song power copy)."""
+    blocks = [frame_feature(magnitude[:, start : start + FLUX_BLOCK]) for start in range(0, magnitude.shape[1], FLUX_BLOCK)]
+    return np.concatenate(blocks, axis=1)
 
 
 def onset_strength(librosa, magnitude: np.ndarray) -> np.ndarray:
@@ -243,7 +267,7 @@ def steady_tempo(frames: np.ndarray) -> float:
     return round(60.0 / slope, 2) if slope > 0 else 0.0
 
 
-def bar_length(librosa, grams: np.ndarray, local_lags: np.ndarray, magnitude: np.ndarray, frames: np.ndarray) -> int:
+def bar_length(grams: np.ndarray, local_lags: np.ndarray, accent: np.ndarray) -> int:
     """Beats per bar, 3 or 4 (duple bars are written as bars of four).
 
     Three when the sound repeats more every three beats than every two or four, or
@@ -257,26 +281,16 @@ def bar_length(librosa, grams: np.ndarray, local_lags: np.ndarray, magnitude: np
     two, three, four = (float(np.median(_at_lag(grams, local_lags * k))) for k in (2, 3, 4))
     if three > max(two, four):
         return 3
-    accent = _beat_accents(librosa, magnitude, frames)
     scores = {meter: _best_phase(accent, meter)[0] for meter in (2, 3, 4)}
     return 3 if scores[3] - max(scores[2], scores[4]) >= ACCENT_MARGIN_FOR_THREE else 4
 
 
-def downbeat_phase(librosa, magnitude: np.ndarray, frames: np.ndarray, meter: int) -> int:
-    """Index of the first downbeat among the first `meter` beats: where harmony changes and the bass enters.
-
-    Each beat gets an accent: how far its chroma differs from the beat before's,
-    plus the low band's onset at it (each scaled to unit spread); the phase whose
-    beats carry the most accent over the rest wins.
-    """
-    return _best_phase(_beat_accents(librosa, magnitude, frames), meter)[1]
-
-
-def _beat_accents(librosa, magnitude: np.ndarray, frames: np.ndarray) -> np.ndarray:
+def _beat_accents(librosa, magnitude: np.ndarray, chroma: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Per beat: how far its chroma differs from the beat before's, plus the low band's onset at it, minus
+    the high band's (the backbeat's snare), each scaled to unit spread. Downbeats are where it is highest."""
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
     low = _log_flux(magnitude[freqs <= LOW_BAND_HZ], lag=1, vibrato_bins=1)
     high = _log_flux(magnitude[freqs >= HIGH_BAND_HZ], lag=1, vibrato_bins=1)
-    chroma = librosa.feature.chroma_stft(S=magnitude**2, sr=SAMPLE_RATE, tuning=0.0)
     bounds = librosa.util.fix_frames(frames, x_max=chroma.shape[1])
     per_beat = librosa.util.sync(chroma, bounds, aggregate=np.median)
     per_beat = per_beat / (np.linalg.norm(per_beat, axis=0, keepdims=True) + 1e-9)
@@ -302,12 +316,21 @@ def _best_phase(accent: np.ndarray, meter: int) -> tuple[float, int]:
 
 
 def _log_flux(magnitude: np.ndarray, *, lag: int, vibrato_bins: int) -> np.ndarray:
-    """Mean positive rise of log-compressed magnitude over `lag` frames, against a max-filtered past."""
+    """Mean positive rise of log-compressed magnitude over `lag` frames, against a max-filtered past.
+
+    Computed FLUX_BLOCK frames at a time: on a 3-minute song each whole-song temporary
+    would be another 63 MB.
+    """
     peak = float(magnitude.max()) if magnitude.size else 0.0
-    compressed = np.log1p(COMPRESSION * magnitude / max(peak, 1e-10))
-    past = ndimage.maximum_filter1d(compressed, vibrato_bins, axis=0) if vibrato_bins > 1 else compressed
-    rise = np.maximum(compressed[:, lag:] - past[:, :-lag], 0.0).mean(axis=0)
-    return np.pad(rise, (lag, 0))
+    scale = COMPRESSION / max(peak, 1e-10)
+    count = magnitude.shape[1]
+    rise = np.zeros(count, dtype=np.float32)
+    for start in range(lag, count, FLUX_BLOCK):
+        stop = min(count, start + FLUX_BLOCK)
+        block = np.log1p(scale * magnitude[:, start - lag : stop])
+        past = ndimage.maximum_filter1d(block, vibrato_bins, axis=0) if vibrato_bins > 1 else block
+        rise[start:stop] = np.maximum(block[:, lag:] - past[:, :-lag], 0.0).mean(axis=0)
+    return rise
 
 
 def _unit_spread(values: np.ndarray) -> np.ndarray:

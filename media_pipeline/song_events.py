@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .beat_tracking import FRAME_RATE, SAMPLE_RATE
+from .beat_tracking import FRAME_RATE, SAMPLE_RATE, by_blocks
 
 EVENT_MIN_GAP_S = 0.25  # two accents closer than this are one event to the eye
 # An event must stand out from the onset strength around it: at least this many times
@@ -47,12 +47,11 @@ def salient_events(onset: np.ndarray) -> tuple[tuple[float, ...], tuple[float, .
     )
 
 
-def section_changes(librosa, magnitude: np.ndarray) -> tuple[float, ...]:
+def section_changes(librosa, magnitude: np.ndarray, harmony: np.ndarray) -> tuple[float, ...]:
     """Seconds where the music changes section: the peaks of a checkerboard novelty over timbre and harmony."""
     step = max(1, int(SECTION_STEP_S * FRAME_RATE))
-    mel = librosa.feature.melspectrogram(S=magnitude**2, sr=SAMPLE_RATE, n_mels=40)
+    mel = by_blocks(magnitude, lambda block: librosa.feature.melspectrogram(S=block**2, sr=SAMPLE_RATE, n_mels=40))
     timbre = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
-    harmony = librosa.feature.chroma_stft(S=magnitude**2, sr=SAMPLE_RATE, tuning=0.0)
     loudness = librosa.power_to_db(mel.sum(axis=0, keepdims=True))
     features = np.vstack([_standardised(timbre), _standardised(harmony), _standardised(loudness)])
     pooled = _pool(features, step)
