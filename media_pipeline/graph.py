@@ -113,21 +113,39 @@ def audio_encoder_args() -> list[str]:
     return ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "2"]
 
 
-def build_command(plan: Plan, output_path: str, *, style: Style | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Tap:
+    """A second output of the render: some of the finished frames, through `filters`, written raw to `path`.
+
+    The sync check (sync.py) gets the few small grey frames it looks at this way:
+    decoding them from the MP4 afterwards would cost about a whole decode of it.
+    """
+
+    filters: str  # e.g. "select='between(n,10,20)',scale=64:114:flags=area,format=gray"
+    path: str
+
+
+def build_command(
+    plan: Plan, output_path: str, *, style: Style | None = None, tap: Tap | None = None
+) -> list[str]:
     """The full ffmpeg argument list (binary first) that renders `plan` to `output_path` as MP4."""
     style = style or get_style(plan.style)
     _check_plan(plan)
     timings = segment_timings(plan)
     inputs = _Inputs.for_plan(plan, with_clip_audio=style.audio.clip_volume > 0)
     picture = _picture_grade(plan, style)
+    finished = "vfinished" if tap else "vout"
     graph = ";".join(
         [
             *_segment_graphs(plan, timings, inputs, picture),
             join_graph(plan, timings, "joined"),
-            _finish_video(plan, style, "joined", "vout", pictures_graded=bool(picture)),
+            _finish_video(plan, style, "joined", finished, pictures_graded=bool(picture)),
+            *([f"[{finished}]split=2[vout][vtap_in]", ft.chain("vtap_in", [tap.filters], "vtap")] if tap else []),
             _audio_graph(plan, style.audio, timings, inputs, "aout"),
         ]
     )
+    # The tap keeps only the frames its filters pass, numbered as the video's: no frame rate of its own.
+    tap_output = ["-map", "[vtap]", "-fps_mode", "passthrough", "-f", "rawvideo", tap.path] if tap else []
     return [
         ffmpeg.FFMPEG, "-y", "-loglevel", "error",
         *inputs.args,
@@ -139,6 +157,7 @@ def build_command(plan: Plan, output_path: str, *, style: Style | None = None) -
         *audio_encoder_args(),
         "-movflags", "+faststart",
         "-f", "mp4", output_path,
+        *tap_output,
     ]
 
 

@@ -2,8 +2,12 @@
 
 The output path only ever holds a finished, verified video: ffmpeg writes to
 `.<name>.partial.mp4` beside it, and whatever goes wrong (ffmpeg fails, times
-out, is cancelled, or writes something that does not match the plan) the
-partial file is deleted and the error is raised.
+out, is cancelled, or writes something that does not match the plan, its cuts
+included) the partial file is deleted and the error is raised.
+
+The same ffmpeg run also writes small grey copies of the frames around every
+planned cut to `.<name>.sync.gray` (deleted after the check): sync.py finds the
+cuts in them and measures each against its plan and its beat.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import ffmpeg
+from . import ffmpeg, sync
 from .edit_plan import Plan
 from .errors import RenderFailed, UnsupportedMedia
-from .graph import build_command, output_duration, output_frames
+from .graph import Tap, build_command, output_duration, output_frames
 from .style import Style
+from .sync import CutSync, SyncReport
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -47,6 +52,7 @@ class RenderResult:
     height: int
     size_bytes: int
     elapsed: float  # wall-clock seconds for the render and its check
+    sync: SyncReport  # every cut as found in the picture, against its plan and its beat
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,13 @@ def partial_path(output_path: str) -> str:
     return os.path.join(folder, f".{stem}.partial.mp4")
 
 
+def samples_path(output_path: str) -> str:
+    """The hidden name of the frames the sync check looks at, beside the partial file."""
+    folder, name = os.path.split(os.path.abspath(output_path))
+    stem = os.path.splitext(name)[0]
+    return os.path.join(folder, f".{stem}.sync.gray")
+
+
 def render(
     plan: Plan,
     output_path: str,
@@ -85,11 +98,15 @@ def render(
     A render whose output has not moved on for stall_timeout seconds is stopped
     then, not at timeout. Raises RenderFailed (or its RenderTimeout,
     RenderStalled, RenderCancelled) and leaves no
-    file behind when the render does not complete and verify.
+    file behind when the render does not complete and verify, or when a cut
+    is seen more than a frame from where it was planned (see check_sync).
     """
     started = time.monotonic()
     partial = partial_path(output_path)
-    command = build_command(plan, partial, style=style)
+    samples = sync.samples_for(plan)
+    tapped = samples_path(output_path)
+    tap = Tap(samples.filters(), tapped) if samples.frames else None
+    command = build_command(plan, partial, style=style, tap=tap)
     # A global option: must come before the inputs.
     command[1:1] = ["-stats_period", str(PROGRESS_PERIOD)]
     progress = _Progress(on_progress, output_duration(plan))
@@ -101,10 +118,13 @@ def render(
         )
         progress.report(_RENDER_SHARE, CHECKING)
         facts = verify_output(partial, plan)
+        report = check_sync(plan, samples, tapped)
         os.replace(partial, output_path)
     except BaseException:
         _remove(partial)
         raise
+    finally:
+        _remove(tapped)
     progress.report(100.0, DONE)
     return RenderResult(
         path=output_path,
@@ -113,6 +133,41 @@ def render(
         height=facts.height,
         size_bytes=os.path.getsize(output_path),
         elapsed=time.monotonic() - started,
+        sync=report,
+    )
+
+
+def check_sync(plan: Plan, samples: sync.Samples, path: str) -> SyncReport:
+    """Measure the cuts in the frames the render wrote to `path`; RenderFailed when one is off its plan.
+
+    A cut counts against the render only when it was seen: one whose change the
+    shots' own movement hides is reported as not seen (see sync.py).
+    """
+    if not samples.frames:
+        return sync.measure_sync(plan, samples, sync.frames_from_bytes(b"", samples))
+    try:
+        with open(path, "rb") as f:
+            frames = sync.frames_from_bytes(f.read(), samples)
+    except (OSError, ValueError) as exc:
+        raise RenderFailed(f"the rendered video's cuts could not be checked: {exc}") from exc
+    report = sync.measure_sync(plan, samples, frames)
+    wrong = report.misplaced
+    if wrong:
+        more = f"; and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise RenderFailed(
+            f"{len(wrong)} of the video's {len(report.cuts)} cuts are not where they were planned: "
+            + "; ".join(_misplaced(cut, plan.fps) for cut in wrong[:3]) + more
+        )
+    return report
+
+
+def _misplaced(cut: CutSync, fps: int) -> str:
+    frames = round(abs(cut.off_plan or 0.0) * fps, 1)
+    side = "late" if (cut.off_plan or 0.0) > 0 else "early"
+    kind = "the cut" if cut.transition == "cut" else f"the {cut.transition}"
+    return (
+        f"{kind} into shot {cut.segment + 1} is {frames:g} frames {side} "
+        f"(at {cut.measured:.2f} s, planned for {cut.planned:.2f} s)"
     )
 
 
