@@ -20,7 +20,7 @@ def output_name(job: Job) -> str:
 
 
 def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[str, dict]:
-    """Render the job's files into its output MP4. Returns (output name, plan as a dict)."""
+    """Render the job's files into its output MP4. Returns (output name, plan as a dict with its "sync" report)."""
     from media_pipeline.beat import analyze_music_apart
     from media_pipeline.edit_plan import plan_to_dict
     from media_pipeline.framing import with_focus
@@ -57,7 +57,7 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     report(RENDER_FROM, "Rendering")
     name = output_name(job)
     span = RENDER_TO - RENDER_FROM
-    render(
+    result = render(
         plan,
         str(Path(settings.MEDIA_ROOT) / name),
         on_progress=lambda percent, step: report(RENDER_FROM + percent * span / 100, step),
@@ -65,4 +65,6 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
         stall_timeout=settings.RENDER_STALL_S,
         should_cancel=getattr(report, "should_cancel", None),
     )
+    # Where each cut came out and how far from its beat, stored with the plan the job completes with.
+    plan_dict["sync"] = result.sync.as_dict()
     return name, plan_dict

@@ -139,6 +139,8 @@ def _job_context(job: Job) -> dict[str, Any]:
             "tempo": 0 if plan.get("beatless") else round(plan.get("tempo") or 0),
             "shots": len(plan.get("segments") or []),
             "notes": plan.get("notes") or [],
+            # As measured in the finished video, in words: "24 of 24 cuts on the beat".
+            "sync": (plan.get("sync") or {}).get("summary") or "",
         } if plan else None,
         "edit_again_url": f"{reverse('editor')}?{settings_query}",
     }

@@ -1,6 +1,8 @@
 """The job engine: probe, beats, plan, framing and loudness end up in the plan stored on the job."""
 
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,8 +16,12 @@ pytestmark = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and
 
 @pytest.fixture
 def no_render(monkeypatch):
+    from media_pipeline.sync import SyncReport
+
     def fake_render(plan, path, on_progress=None, **options):
         Path(path).write_bytes(b"an mp4")  # the plan is what these tests are about
+        nothing_measured = SyncReport(fps=plan.fps, basis="beats", cuts=(), seen=0, on_beat=0, summary="")
+        return SimpleNamespace(sync=nothing_measured)
 
     monkeypatch.setattr("media_pipeline.render.render", fake_render)
 
@@ -73,3 +79,33 @@ def test_a_hung_render_fails_the_job_after_render_stall_s_with_a_message(db, tmp
     assert job.status == Job.Status.FAILED
     assert "no progress for 7 s" in job.error_message
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_where_each_cut_came_out_is_stored_with_the_plan_served_by_the_api_and_said_on_the_page(
+    db, tmp_path, monkeypatch, client
+):
+    from media_pipeline import render as render_module
+
+    real_render = render_module.render
+
+    def small_render(plan, path, on_progress=None, **options):
+        # The real renderer and its sync check, on a small frame so the test stays quick.
+        return real_render(replace(plan, width=180, height=320), path, on_progress, **options)
+
+    monkeypatch.setattr("media_pipeline.render.render", small_render)
+    clips = [make_subject(tmp_path / "a.mp4", at=(0.3, 0.5), seconds=6), make_waking_clip(tmp_path / "b.mp4")]
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clips[0]), "--video", str(clips[1]), "--music", str(song),
+                 "--style", "ENERGETIC_DANCE", "--duration", "5")
+    job = Job.objects.get()
+    assert job.status == Job.Status.COMPLETED
+    output = ffmpeg.ffprobe_json(str(job.output_video.path))
+    assert output["streams"][0]["codec_name"] == "h264"
+    sync = job.plan["sync"]
+    cuts = len(job.plan["segments"]) - 1
+    assert cuts >= 4 and len(sync["cuts"]) == cuts
+    assert sync["basis"] == "beats" and sync["summary"] == f"{sync['on_beat']} of {cuts} cuts on the beat"
+    assert all(abs(c["off_plan"]) <= c["tolerance"] for c in sync["cuts"] if c["measured"] is not None)
+    assert client.get(f"/api/jobs/{job.id}/plan").json()["sync"] == sync
+    page = client.get(f"/jobs/{job.id}").content.decode()
+    assert f'<p class="meta sync" id="sync">{sync["summary"]}</p>' in page

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils.html import escape
 
 from jobs.models import Audio, Job
 from tests.media_factory import make_clip, make_song
@@ -181,6 +182,28 @@ def test_a_completed_job_shows_a_playable_preview_and_a_download_button(client, 
     assert re.search(rf'<video id="preview" controls playsinline preload="metadata" src="/api/download/{job.id}">', body)
     assert f'href="/api/download/{job.id}" download>Download MP4</a>' in body
     assert "aspect-ratio: 4 / 5" in body
+
+
+@pytest.mark.parametrize(
+    ("basis", "summary"),
+    [
+        ("beats", "24 of 24 cuts on the beat"),
+        ("events", "18 cuts on the music's own accents"),
+        ("even", "12 cuts evenly spaced, as the song has no steady beat"),
+    ],
+)
+def test_a_completed_job_says_in_words_where_its_cuts_came_out(client, make_job, basis, summary):
+    # The render's sync report (media_pipeline/sync.py) is stored in the plan; the page quotes its summary.
+    plan = {"tempo": 120.0, "beatless": basis != "beats", "cut_basis": basis, "segments": [{}, {}],
+            "sync": {"basis": basis, "summary": summary, "cuts": []}}
+    job = make_job(status=S.COMPLETED, progress=100, plan=plan)
+    body = client.get(f"/jobs/{job.id}").content.decode()
+    assert f'<p class="meta sync" id="sync">{escape(summary)}</p>' in body
+
+
+def test_a_completed_job_rendered_before_the_sync_check_says_nothing_about_it(client, make_job):
+    job = make_job(status=S.COMPLETED, progress=100, plan={"tempo": 120.0, "segments": [{}, {}]})
+    assert 'id="sync"' not in client.get(f"/jobs/{job.id}").content.decode()
 
 
 def test_a_failed_job_explains_and_offers_to_try_again_with_the_same_settings(client, make_job):
