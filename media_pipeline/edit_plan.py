@@ -116,6 +116,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 def plan_from_dict(data: dict[str, Any]) -> Plan:
     """Inverse of plan_to_dict."""
     d = dict(data)
+    d.pop("sync", None)  # a job's stored plan carries the render's sync report beside the plan itself
     d["visuals"] = tuple(MediaInfo(**v) for v in d["visuals"])
     d["music"] = MediaInfo(**d["music"])
     d["beats"] = tuple(d["beats"])

@@ -494,6 +494,12 @@ def test_a_plan_survives_a_json_round_trip():
     assert plan_from_dict(json.loads(json.dumps(plan_to_dict(p)))) == p
 
 
+def test_a_job_plan_stored_with_its_sync_report_still_loads():
+    p = plan()
+    stored = {**plan_to_dict(p), "sync": {"fps": p.fps, "cuts": [], "summary": "0 of 0 cuts on the beat"}}
+    assert plan_from_dict(json.loads(json.dumps(stored))) == p
+
+
 def test_a_plan_cut_on_events_survives_a_json_round_trip():
     p = plan([clip(1), photo(2), clip(3, 1.0)], g=accents(), style="CHILL_LOFI")
     assert p.cut_basis == "events"
