@@ -22,7 +22,7 @@ import numpy as np
 from .edit_plan import BLUR, FILL, Motion, Plan, Segment
 from .errors import MediaError
 from .facts import MediaInfo
-from .graph import crop_share
+from .geometry import crop_share
 from .look import SAMPLE_TIMEOUT, Look, Sample, sample_visual
 
 # A window leaves the centre only when it holds this much more of what stands out than

@@ -36,6 +36,7 @@ from . import ffmpeg
 from . import filtertext as ft
 from .edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .facts import MediaInfo
+from .geometry import crop_share, display_aspect
 from .grade import grade_graph, is_neutral, picture_filters
 from .hdr import tone_map_filters
 from .join import TRANSITIONS, join_graph
@@ -537,17 +538,6 @@ def _cover(info: MediaInfo, width: int, height: int, flags: str, focus: str = ""
     return [*crop, f"scale={width}:{height}:flags={flags}"]
 
 
-def crop_share(info: MediaInfo, width: int, height: int) -> tuple[str, float]:
-    """The axis a fill crop to width x height cuts ("x", "y", or "" for none) and the share of it kept."""
-    source = _aspect(info, width, height)
-    target = width / height
-    if source > target * 1.002:
-        return "x", target / source
-    if source < target / 1.002:
-        return "y", source / target
-    return "", 1.0
-
-
 def _focus(segments: list[Segment], starts: list[float], info: MediaInfo, width: int, height: int) -> str:
     """The fill crop's centre as a piecewise expression of t: each segment's focus from its footage's start.
 
@@ -593,16 +583,9 @@ def _blurred_fit(
     )
 
 
-def _aspect(info: MediaInfo, width: int, height: int) -> float:
-    """The source's display aspect; the output's when the source's size is unknown."""
-    if info.width > 0 and info.height > 0:
-        return info.width / info.height
-    return width / height
-
-
 def _fit_size(info: MediaInfo, width: int, height: int) -> tuple[int, int]:
     """The largest even size with the source's shape that fits in width x height."""
-    aspect = _aspect(info, width, height)
+    aspect = display_aspect(info, width, height)
     if aspect >= width / height:
         return width, min(height, ft.even(width / aspect))
     return min(width, ft.even(height * aspect)), height
