@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from media_pipeline.segment import MIN_CLIP, MIN_SONG
+from media_pipeline.accept import MUSIC_SUFFIXES, VISUAL_SUFFIXES, check_music, check_visual, readable_photo
 
 from .models import Audio, Job, Video, job_dir
 
@@ -29,10 +29,6 @@ T = TypeVar("T")
 Status = Job.Status
 MIN_DURATION, MAX_DURATION = 5, 60
 ASPECT_RATIOS = ("9:16", "1:1", "4:5", "16:9")
-VISUAL_SUFFIXES = {
-    ".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif",
-}
-MUSIC_SUFFIXES = {".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac"}
 
 
 class JobInputError(ValueError):
@@ -127,65 +123,6 @@ def _checked(check: Callable[[Path], T], path: Path, name: str, field: str) -> T
         return check(path)
     except UnsupportedMedia as exc:
         raise JobInputError(field, f"{name}: {exc}") from exc
-
-
-# What we accept, by probed content (ffprobe's container and codec names), never by extension.
-VIDEO_CONTAINERS = {"mov", "mp4", "m4v", "matroska", "webm", "avi"}
-VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "prores", "mpeg2video", "mjpeg"}
-MUSIC_CONTAINERS = {"mp3", "wav", "ogg", "aac", "mov", "mp4", "m4a"}
-MUSIC_CODECS = {"mp3", "aac", "vorbis", "opus"}  # and any pcm_* (WAV)
-VIDEO_TYPES_TEXT = "MP4, MOV, WebM, MKV or AVI"
-MUSIC_TYPES_TEXT = "MP3, WAV, M4A, AAC or OGG"
-
-
-def readable_photo(path: Path) -> Path:
-    """The stored file, or for a HEIF photo (an iPhone's HEIC) a JPEG made from it in its place."""
-    from media_pipeline.heif import heif_to_jpeg, is_heif
-
-    if not is_heif(path):
-        return path
-    jpeg = path.with_suffix(".jpg")
-    heif_to_jpeg(path, jpeg)  # on failure job_create discards the job's folder, both files with it
-    path.unlink()
-    return jpeg
-
-
-def check_visual(path: Path) -> MediaInfo:
-    """Probe a clip or photo and hold it to the allow-lists; UnsupportedMedia says what is wrong."""
-    from media_pipeline.errors import UnsupportedMedia
-    from media_pipeline.facts import IMAGE
-    from media_pipeline.image_check import check_photo
-    from media_pipeline.probe import probe_visual
-
-    info = probe_visual(str(path))  # ffprobe with a container allow-list
-    if info.kind == IMAGE:
-        check_photo(path)  # Pillow, JPEG/PNG/WebP only, within its pixel limit
-        return info
-    if not _containers(info.format_name) & VIDEO_CONTAINERS:
-        raise UnsupportedMedia(f"videos must be {VIDEO_TYPES_TEXT}")
-    if info.codec not in VIDEO_CODECS:
-        raise UnsupportedMedia(f"the video is encoded as {info.codec or 'an unknown codec'}, which we cannot use")
-    if info.duration < MIN_CLIP:
-        raise UnsupportedMedia(f"the clip is only {info.duration:.2f} s long; clips need at least {MIN_CLIP:g} s")
-    return info
-
-
-def check_music(path: Path) -> MediaInfo:
-    """Probe a song and hold it to the allow-list: MP3, WAV, M4A, AAC or OGG."""
-    from media_pipeline.errors import UnsupportedMedia
-    from media_pipeline.probe import probe_audio
-
-    info = probe_audio(str(path))  # ffprobe with a container allow-list
-    codec_ok = info.codec in MUSIC_CODECS or info.codec.startswith("pcm_")
-    if not (_containers(info.format_name) & MUSIC_CONTAINERS and codec_ok):
-        raise UnsupportedMedia(f"music must be {MUSIC_TYPES_TEXT}")
-    if info.duration < MIN_SONG:
-        raise UnsupportedMedia(f"the song is only {info.duration:.1f} s long; songs need at least {MIN_SONG:g} s")
-    return info
-
-
-def _containers(format_name: str) -> set[str]:
-    return {name.strip() for name in format_name.split(",") if name.strip()}
 
 
 def _write(source: SourceFile, target: Path, field: str) -> Path:

@@ -62,6 +62,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
 
 
 def _editor_context(form: JobForm) -> dict[str, Any]:
+    from media_pipeline.accept import MUSIC_PICKER, MUSIC_SUFFIXES, MUSIC_TYPES_TEXT
     from media_pipeline.style import STYLES
 
     def chosen(name: str, default: Any) -> Any:
@@ -81,6 +82,9 @@ def _editor_context(form: JobForm) -> dict[str, Any]:
         "max_duration": services.MAX_DURATION,
         "max_visuals": settings.MAX_VISUALS,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "music_types": MUSIC_TYPES_TEXT,
+        "music_picker": MUSIC_PICKER,
+        "music_suffixes": " ".join(sorted(MUSIC_SUFFIXES)),
     }
 
 

@@ -8,7 +8,9 @@
 
   const maxVisuals = Number(form.dataset.maxVisuals) || 5;
   const maxMb = Number(form.dataset.maxMb) || 100;
-  const AUDIO_NAME = /\.(mp3|wav|m4a|aac|ogg|oga|opus|flac|wma|aiff?)$/i;
+  // The accepted song suffixes come from the server (media_pipeline/accept.py).
+  const musicSuffixes = (form.dataset.musicSuffixes || "").split(" ").filter(Boolean);
+  const isSongName = (name) => musicSuffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
 
   function humanSize(bytes) {
     if (bytes < 1024) return bytes + " B";
@@ -23,7 +25,7 @@
   }
 
   function kindOf(file) {
-    if (file.type.startsWith("audio/") || AUDIO_NAME.test(file.name)) return "song";
+    if (file.type.startsWith("audio/") || isSongName(file.name)) return "song";
     if (file.type.startsWith("image/") || /\.(heic|heif)$/i.test(file.name)) return "photo";
     return "video";
   }

@@ -170,16 +170,16 @@ def test_a_refused_song_is_explained_next_to_it_and_the_picked_files_stay(
     live_server, media_root, phone, creator_files, tmp_path, settings
 ):
     settings.DEBUG = True  # as under `make run`: django-htmx's debug script must leave form errors alone
-    flac = make_song(tmp_path / "demo take.flac", seconds=3.0)
+    webm = make_song(tmp_path / "demo take.webm", seconds=3.0)  # Opus in WebM: a sound we do not take
     page = phone
     page.goto(f"{live_server.url}/?style=CHILL_LOFI&duration=12&aspect_ratio=1:1")
     assert page.locator('input[name="style"]:checked').get_attribute("value") == "CHILL_LOFI"
     page.set_input_files("#id_videos", [str(creator_files["wide"])])
-    page.set_input_files("#id_music", str(flac))
+    page.set_input_files("#id_music", str(webm))
     page.get_by_role("button", name="Make my video").click()
 
     error = page.locator("#error-music")
-    error.get_by_text("demo take.flac: music must be MP3, WAV, M4A, AAC or OGG").wait_for()
+    error.get_by_text("demo take.webm: music must be MP3, WAV, M4A, AAC, OGG or FLAC").wait_for()
     assert page.locator("#form-status").inner_text().startswith("Almost there")
     assert page.locator("#videos-list .file-name").all_inner_texts() == ["skate park.mp4"]
     assert page.get_by_role("button", name="Make my video").is_enabled()

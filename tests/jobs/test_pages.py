@@ -13,7 +13,7 @@ from tests.media_factory import make_clip, make_song
 
 S = Job.Status
 HTMX = {"HTTP_HX_REQUEST": "true"}
-EVIL_NAME = '"><img src=x onerror=alert(1)>.flac'
+EVIL_NAME = '"><img src=x onerror=alert(1)>.webm'
 
 
 @pytest.fixture(scope="session")
@@ -22,13 +22,13 @@ def samples(tmp_path_factory) -> dict[str, Path]:
     return {
         "clip": make_clip(folder / "clip.mp4", seconds=1.0),
         "song": make_song(folder / "song.mp3", seconds=4.0),
-        "flac": make_song(folder / "loud.flac", seconds=2.0),
+        "webm": make_song(folder / "loud.webm", seconds=4.0),  # Opus in WebM: a sound we do not take
     }
 
 
 def post_editor(client: Client, samples, music="song", headers=None, **fields):
     """POST the editor form; the FLAC goes up under a hostile name."""
-    name = EVIL_NAME if music == "flac" else samples[music].name
+    name = EVIL_NAME if music == "webm" else samples[music].name
     with open(samples["clip"], "rb") as clip:
         song = SimpleUploadedFile(name, samples[music].read_bytes())
         data = {"videos": clip, "music": song, "style": "CLEAN_VLOG", **fields}
@@ -102,11 +102,11 @@ def test_the_form_is_protected_against_cross_site_posts(db, samples):
 
 
 def test_an_htmx_error_comes_back_next_to_its_field_with_the_name_escaped(client, db, samples, media_root):
-    response = post_editor(client, samples, music="flac", headers=HTMX)
+    response = post_editor(client, samples, music="webm", headers=HTMX)
     assert response.status_code == 422
     body = response.content.decode()
     slot = re.search(r'<div id="error-music" class="field-error" role="alert" hx-swap-oob="true">(.*?)</div>', body)
-    assert slot and "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;.flac: music must be MP3, WAV, M4A, AAC or OGG" in slot.group(1)
+    assert slot and "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;.webm: music must be MP3, WAV, M4A, AAC, OGG or FLAC" in slot.group(1)
     assert "<img src=x" not in body
     assert 'id="error-videos" class="field-error" role="alert" hx-swap-oob="true"></div>' in body
     assert Job.objects.count() == 0
@@ -114,14 +114,14 @@ def test_an_htmx_error_comes_back_next_to_its_field_with_the_name_escaped(client
 
 
 def test_a_plain_error_keeps_the_chosen_settings_and_asks_kindly_for_the_files(client, db, samples):
-    response = post_editor(client, samples, style="NEON_NIGHT", duration="42", aspect_ratio="16:9", music="flac")
+    response = post_editor(client, samples, style="NEON_NIGHT", duration="42", aspect_ratio="16:9", music="webm")
     assert response.status_code == 422
     body = response.content.decode()
     assert checked(body, "style") == ["NEON_NIGHT"]
     assert checked(body, "aspect_ratio") == ["16:9"]
     assert 'value="42"' in body
     assert "please add your clips and song again" in body
-    assert "music must be MP3, WAV, M4A, AAC or OGG" in body
+    assert "music must be MP3, WAV, M4A, AAC, OGG or FLAC" in body
 
 
 def test_a_bad_setting_is_reported_next_to_it(client, db, samples):

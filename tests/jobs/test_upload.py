@@ -1,5 +1,6 @@
 """Receiving a job's files: stored by content under generated names, and nothing left behind when refused."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,15 @@ def samples(tmp_path_factory) -> dict[str, Path]:
         "clip": make_clip(folder / "beach day.mp4", seconds=1.0),
         "photo": make_photo(folder / "sunset.jpg"),
         "song": make_song(folder / "song.mp3", seconds=4.0),
-        "flac": make_song(folder / "song.flac", seconds=2.0),
+        "flac": make_song(folder / "song.flac", seconds=4.0),
         "gif": make_photo(folder / "sticker.gif", width=64, height=64),
     }
     (folder / "notes.mp4").write_text("this is not a video\n" * 50)
     (folder / "playlist.mp4").write_text("#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n")
     broken = folder / "broken.jpg"
     broken.write_bytes(files["photo"].read_bytes()[:2000])
+    files["alac"] = folder / "song-alac.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(files["song"]), "-c:a", "alac", str(files["alac"])], check=True)
     files["heic"] = make_heic(folder / "IMG_0042.HEIC", width=640, height=480)
     broken_heic = folder / "IMG_0043.HEIC"
     broken_heic.write_bytes(files["heic"].read_bytes()[:600])
@@ -71,6 +74,13 @@ def test_a_clip_a_photo_and_a_song_are_stored_under_generated_names(send, media_
     assert [(v.original_name, v.file_type) for v in job.videos.all()] == [("beach day.mp4", "video"), ("sunset.jpg", "image")]
     assert job.audio.original_name == "song.mp3"
     assert job.videos.get(order=0).file_size == Path(media_root / f"jobs/{job.id}/visual-1.mp4").stat().st_size
+
+
+@pytest.mark.parametrize(("music", "stored"), [("flac", "music.flac"), ("alac", "music.m4a")])
+def test_a_lossless_song_in_flac_or_apple_lossless_is_accepted(send, media_root, db, samples, music, stored):
+    job = accepted(send(music=music))
+    assert f"jobs/{job.id}/{stored}" in stored_files(media_root)
+    assert job.audio.original_name == samples[music].name
 
 
 def test_an_iphone_heic_photo_is_kept_as_a_jpeg_of_the_same_picture(send, media_root, db):
@@ -120,7 +130,6 @@ def test_uploads_stream_to_temporary_files_in_media_root(send, db, monkeypatch, 
 REJECTIONS = {
     "a text file named .mp4": (dict(videos=("text",)), "videos", "notes.mp4: "),
     "an HLS playlist named .mp4": (dict(videos=("hls",)), "videos", "playlist.mp4: "),
-    "a FLAC song": (dict(music="flac"), "music", "song.flac: music must be MP3, WAV, M4A, AAC or OGG"),
     "a GIF photo": (dict(videos=("gif",)), "videos", "sticker.gif: photos must be JPEG, PNG, WebP or HEIC"),
     "a cut-off JPEG": (dict(videos=("photo", "broken")), "videos", "broken.jpg: "),
     "a cut-off HEIC": (dict(videos=("photo", "broken_heic")), "videos", "IMG_0043.HEIC: the photo is damaged"),
