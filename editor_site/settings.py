@@ -6,6 +6,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from media_pipeline.segment import MAX_VISUALS as PLANNER_MAX_VISUALS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -130,7 +132,12 @@ MEDIA_URL = "/media/"
 BEAT_CACHE_DIR = MEDIA_ROOT / "cache" / "beats"
 
 MAX_UPLOAD_MB = envint("MAX_UPLOAD_MB", "100")
-MAX_VISUALS = envint("MAX_VISUALS", "5")
+# The planner's limit is the rule (media_pipeline/segment.py); an operator may only lower it here.
+MAX_VISUALS = envint("MAX_VISUALS", str(PLANNER_MAX_VISUALS))
+if not 1 <= MAX_VISUALS <= PLANNER_MAX_VISUALS:
+    raise ImproperlyConfigured(
+        f"MAX_VISUALS must be from 1 to {PLANNER_MAX_VISUALS} (what the planner can cut), not {MAX_VISUALS}"
+    )
 # Every uploaded file streams to a temporary file under MEDIA_ROOT/tmp (the same filesystem as the
 # job folders, so keeping it is a rename); the handler refuses a file once it passes MAX_UPLOAD_MB.
 FILE_UPLOAD_HANDLERS = ["jobs.uploads.LimitedUploadHandler"]

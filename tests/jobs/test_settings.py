@@ -26,6 +26,12 @@ def test_it_refuses_a_stall_limit_that_would_stop_every_render():
     assert "RENDER_STALL_S must be at least 1 second, not 0" in result.stderr
 
 
+def test_it_refuses_more_visuals_per_job_than_the_planner_can_cut():
+    result = manage("check", MAX_VISUALS="6")
+    assert result.returncode != 0
+    assert "MAX_VISUALS must be from 1 to 5 (what the planner can cut), not 6" in result.stderr
+
+
 def test_the_deploy_check_is_clean_with_production_settings(tmp_path):
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
