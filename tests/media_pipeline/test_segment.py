@@ -555,22 +555,28 @@ def random_request(rng):
     return visuals, g, rng.choice(STYLE_NAMES), options
 
 
+def assert_the_timeline_holds(p, visuals):
+    """Every visual shown, the whole duration covered, gaps and transitions in bounds, speeds within limits."""
+    assert (p.segments[0].start, p.segments[-1].end) == (0.0, p.duration)
+    assert {s.visual for s in p.segments} == set(range(len(visuals)))
+    for first, last in slots(p):
+        assert last - first >= MIN_GAP - EPS
+    for before, after in zip(p.segments, p.segments[1:]):
+        assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
+        assert after.transition_duration < min(before.length, after.length) / 2
+    for s in p.segments:
+        assert MIN_SPEED <= s.speed <= 1.0
+        assert s.source_out - s.source_in == pytest.approx(s.length * s.speed, abs=EPS)
+
+
 def test_random_requests_keep_every_promise():
     rng = random.Random(20240611)
     for _ in range(150):
         visuals, g, style, options = random_request(rng)
         p = plan(visuals, g=g, style=style, **options)
         frame = 1 / p.fps
-        assert (p.segments[0].start, p.segments[-1].end) == (0.0, p.duration)
-        assert {s.visual for s in p.segments} == set(range(len(visuals)))
-        for first, last in slots(p):
-            assert last - first >= MIN_GAP - EPS
-        for before, after in zip(p.segments, p.segments[1:]):
-            assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
-            assert after.transition_duration < min(before.length, after.length) / 2
+        assert_the_timeline_holds(p, visuals)
         for s in p.segments:
-            assert MIN_SPEED <= s.speed <= 1.0
-            assert s.source_out - s.source_in == pytest.approx(s.length * s.speed, abs=EPS)
             if visuals[s.visual].kind == VIDEO:
                 assert 0.0 <= s.source_in and s.source_out <= visuals[s.visual].duration
         if not p.beatless and not any("between beats" in note for note in p.notes):
@@ -599,16 +605,7 @@ def test_random_songs_without_a_beat_keep_every_promise_and_cut_on_their_accents
         p = plan(visuals, g=g, style=style, **options)
         bases.add(p.cut_basis)
         assert p.beatless and p.cut_basis in ("events", "even")
-        assert (p.segments[0].start, p.segments[-1].end) == (0.0, p.duration)
-        assert {s.visual for s in p.segments} == set(range(len(visuals)))
-        for first, last in slots(p):
-            assert last - first >= MIN_GAP - EPS
-        for before, after in zip(p.segments, p.segments[1:]):
-            assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
-            assert after.transition_duration < min(before.length, after.length) / 2
-        for s in p.segments:
-            assert MIN_SPEED <= s.speed <= 1.0
-            assert s.source_out - s.source_in == pytest.approx(s.length * s.speed, abs=EPS)
+        assert_the_timeline_holds(p, visuals)
         if p.cut_basis == "events" and OFF_EVENT_NOTE not in p.notes:
             marks = beats_on_output(p, g.events + g.sections)
             assert all(min(abs(cut - t) for t in marks) <= 0.5 / p.fps + EPS for cut in p.cuts)
