@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .models import Job, job_dir
+from .models import Job, job_dir, job_save_plan
 
 # Share of the progress bar each step takes; rendering dominates.
 RENDER_FROM, RENDER_TO = 20.0, 99.0
@@ -30,8 +30,6 @@ def render_job_media(job: Job, report: Callable[[float, str], None]) -> tuple[st
     from media_pipeline.render import render
     from media_pipeline.segment import plan_edit
     from media_pipeline.style import get_style
-
-    from .services import job_save_plan
 
     report(2, "Reading your files")
     visuals = [probe_visual(video.file.path) for video in job.videos.all()]

@@ -1,14 +1,30 @@
 """Jobs and the media they are made of."""
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+UPLOAD_TEMP_DIR_NAME = "tmp"  # under MEDIA_ROOT: the same filesystem as the job folders, so keeping a file is a rename
 
 
 def job_dir(job_id) -> str:
     """Where a job's files live, relative to MEDIA_ROOT."""
     return f"jobs/{job_id}"
+
+
+def upload_temp_dir() -> Path:
+    """Where uploads stream to before they are checked (read at call time: tests move MEDIA_ROOT); made if missing."""
+    folder = Path(settings.MEDIA_ROOT) / UPLOAD_TEMP_DIR_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def job_save_plan(job_id, plan: dict) -> None:
+    """Store a job's plan (the engine saves it as soon as it is made, before the render)."""
+    Job.objects.filter(id=job_id).update(plan=plan, updated_at=timezone.now())
 
 
 def _default_attempt_limit() -> int:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -18,10 +18,8 @@ from django.utils import timezone
 
 from media_pipeline.accept import MUSIC_SUFFIXES, VISUAL_SUFFIXES, check_music, check_visual, readable_photo
 
-from .models import Audio, Job, Video, job_dir
-
-if TYPE_CHECKING:
-    from media_pipeline.facts import MediaInfo
+from . import engine as default_engine
+from .models import Audio, Job, Video, job_dir, upload_temp_dir
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -259,23 +257,17 @@ def job_fail(job_id, message: str) -> None:
     )
 
 
-def job_save_plan(job_id, plan: dict) -> None:
-    Job.objects.filter(id=job_id).update(plan=plan, updated_at=timezone.now())
-
-
 def job_render(
     job_id, *, engine: Callable | None = None, listener: Callable[[float, str], None] | None = None
 ) -> Job | None:
     """Claim the job, run the media pipeline on it and end it COMPLETED or FAILED. None if not ours to run."""
     from media_pipeline.errors import MediaError
 
-    from . import engine as default_engine
-
     job = job_claim(job_id)
     if job is None:
         return None
     report = ProgressReporter(job, listener=listener)
-    run = engine or default_engine.render_job_media
+    run = engine or default_engine.render_job_media  # looked up now: tests and operators may replace it
     try:
         output_name, plan = run(job, report)
     except MediaError as exc:
@@ -344,9 +336,7 @@ def job_sweep() -> dict[str, int]:
     for job in abandoned:
         _discard(job)
     tmp_files = 0
-    from .uploads import TEMP_DIR_NAME
-
-    tmp = Path(settings.MEDIA_ROOT) / TEMP_DIR_NAME
+    tmp = upload_temp_dir()
     if tmp.is_dir():
         for leftover in tmp.iterdir():
             if leftover.is_file() and leftover.stat().st_mtime < cutoff.timestamp():

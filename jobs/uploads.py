@@ -14,7 +14,6 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -25,21 +24,13 @@ from django.http.multipartparser import MultiPartParserError
 
 from . import services
 from .forms import JobForm
-from .models import Job
-
-TEMP_DIR_NAME = "tmp"
+from .models import Job, upload_temp_dir
 
 
 @dataclass(frozen=True)
 class UploadProblem:
     field: str
     message: str
-
-
-def upload_temp_dir() -> Path:
-    folder = Path(settings.MEDIA_ROOT) / TEMP_DIR_NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def size_limit() -> int:
