@@ -109,17 +109,17 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
         raise UnsupportedMedia(f"the song is too short: it needs at least {MIN_SONG_SECONDS:.0f} second of sound")
     librosa = _librosa()
     magnitude = beat_tracking.spectrum(librosa, samples)
-    onset = beat_tracking.onset_strength(librosa, magnitude)
+    onsets = beat_tracking.onset_strength(librosa, magnitude)
     chroma = beat_tracking.chroma(librosa, magnitude)
-    found = beat_tracking.track(librosa, magnitude, onset, chroma)
-    events, strengths = song_events.salient_events(onset)
+    found = beat_tracking.track(librosa, magnitude, onsets, chroma)
+    events, strengths = song_events.salient_events(onsets.strength)
     return BeatGrid(
         duration=duration,
         tempo=found.tempo if found.has_beat else 0.0,
         beats=_seconds(found.beat_frames) if found.has_beat else (),
         downbeats=_seconds(found.downbeat_frames) if found.has_beat else (),
         envelope_rate=ENVELOPE_RATE,
-        envelope=_downsample(onset, duration),
+        envelope=_downsample(onsets.strength, duration),
         meter=found.meter,
         events=events,
         event_strengths=strengths,

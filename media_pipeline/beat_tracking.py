@@ -96,10 +96,19 @@ class Tracking:
         return self.tempo > 0 and len(self.beat_frames) >= 4
 
 
-def track(librosa, spectrum: np.ndarray, onset: np.ndarray, chroma: np.ndarray) -> Tracking:
-    """Beats, tempo, meter and downbeats from a song's magnitude spectrum, onset strength and chroma."""
+@dataclass(frozen=True)
+class Onsets:
+    """The onset strength per frame, and how much new sound the song has at all."""
+
+    strength: np.ndarray  # detrended, unit spread, never negative
+    attack: float  # mean log-compressed rise per bin and frame of the linear view (see MIN_ATTACK)
+
+
+def track(librosa, spectrum: np.ndarray, onsets: Onsets, chroma: np.ndarray) -> Tracking:
+    """Beats, tempo, meter and downbeats from a song's magnitude spectrum, onsets and chroma."""
     empty = np.array([], dtype=int)
-    if not onset.any() or attack_level(spectrum) < MIN_ATTACK:
+    onset = onsets.strength
+    if not onset.any() or onsets.attack < MIN_ATTACK:
         return Tracking(0.0, empty, 4, empty, 0.0, 0.0)
     grams = tempogram(librosa, onset)
     tempo_lag = pick_tempo(grams.mean(axis=1))
@@ -154,18 +163,14 @@ def by_blocks(magnitude: np.ndarray, frame_feature) -> np.ndarray:
     return np.concatenate(blocks, axis=1)
 
 
-def onset_strength(librosa, magnitude: np.ndarray) -> np.ndarray:
-    """Onset strength per frame, detrended and scaled to unit spread, never negative."""
+def onset_strength(librosa, magnitude: np.ndarray) -> Onsets:
+    """Onset strength per frame, detrended and scaled to unit spread, never negative; and the attack level."""
     linear = _log_flux(magnitude, lag=1, vibrato_bins=VIBRATO_BINS)
     semitones = _log_flux(_semitone_bands(librosa) @ magnitude, lag=SEMITONE_LAG, vibrato_bins=1)
     combined = (_unit_spread(linear) + _unit_spread(semitones)) / 2
     width = max(1, int(DETREND_S * FRAME_RATE))
-    return np.maximum(combined - ndimage.uniform_filter1d(combined, width, mode="nearest"), 0.0)
-
-
-def attack_level(magnitude: np.ndarray) -> float:
-    """How much new sound the song has at all: the mean of the linear view's flux."""
-    return float(_log_flux(magnitude, lag=1, vibrato_bins=VIBRATO_BINS).mean()) if magnitude.size else 0.0
+    strength = np.maximum(combined - ndimage.uniform_filter1d(combined, width, mode="nearest"), 0.0)
+    return Onsets(strength=strength, attack=float(linear.mean()) if len(linear) else 0.0)
 
 
 def tempogram(librosa, onset: np.ndarray) -> np.ndarray:
