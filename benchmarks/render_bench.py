@@ -9,7 +9,7 @@ Run from the project root:
 The reference media (four 20 s 1080p clips: two landscape, one portrait, one
 landscape with a 90-degree rotation flag as phones write it; a 4000x3000 photo; a
 3-minute drum song) is generated once into benchmarks/out/media and reused. The
-plan comes from probe + beat analysis + segment.plan_edit when those modules are
+plan comes from probe + beat analysis + planner.plan_edit when those modules are
 there (cached as JSON per style), else from a hand-built 12-segment plan.
 
 Figures printed per run:
@@ -47,9 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from media_pipeline import ffmpeg, graph  # noqa: E402
-from media_pipeline.edit_plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
 from media_pipeline.loudness import with_music_gain  # noqa: E402
+from media_pipeline.plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
 from media_pipeline.render import render  # noqa: E402
 from media_pipeline.style import STYLES, get_style  # noqa: E402
 
@@ -137,29 +137,19 @@ def planned(style_name: str, visuals: list[Path], song: Path, *, hand: bool) -> 
             plan = _auto_plan(style_name, visuals, song)
         except Exception as exc:  # the planner is optional here: any failure falls back
             return _hand_plan(style_name, visuals, song), f"hand-built (plan_edit unavailable: {exc!r})"
-        how = "probe + look + beat + plan_edit + framing + loudness"
-    # As the job engine does: the music's gain is measured before the render.
-    plan = with_music_gain(plan, get_style(style_name).audio.loudness)
+        how = "pipeline.plan_job: probe + look + beat + plan + framing + loudness"
+    if plan.music_gain_db is None:  # as the worker's plan has it: the music's gain measured before the render
+        plan = with_music_gain(plan, get_style(style_name).audio.loudness)
     cache.write_text(json.dumps(plan_to_dict(plan)))
     return plan, how
 
 
 def _auto_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
-    from media_pipeline.beat import analyze_music_apart
-    from media_pipeline.framing import with_focus
-    from media_pipeline.look import liveliness, survey
-    from media_pipeline.probe import probe_audio, probe_visual
-    from media_pipeline.segment import plan_edit
+    from media_pipeline.pipeline import plan_job
 
     os.environ.setdefault("NUMBA_CACHE_DIR", str(OUT / "numba"))
-    infos = [probe_visual(str(p)) for p in visuals]
-    # As the job engine does: the clips are looked at, librosa runs in its own short-lived
-    # process, and the fill crops are framed once the plan is made.
-    looks = survey(infos)
-    grid = analyze_music_apart(str(song), cache_dir=str(OUT / "beats"))
-    plan = plan_edit(infos, probe_audio(str(song)), grid, get_style(style_name), duration=DURATION,
-                     liveliness=[liveliness(look) for look in looks])
-    return with_focus(plan, looks)
+    # The worker's own call: probe, look beside the beat (librosa in a short-lived process), plan, frame, level.
+    return plan_job([str(p) for p in visuals], str(song), style_name, duration=DURATION, cache_dir=str(OUT / "beats"))
 
 
 def _hand_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:

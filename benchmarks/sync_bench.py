@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from render_bench import OUT, planned, reference_media  # noqa: E402
+
 from media_pipeline import ffmpeg, graph, sync  # noqa: E402
 from media_pipeline.style import STYLES  # noqa: E402
-from render_bench import OUT, planned, reference_media  # noqa: E402
 
 
 def _children_cpu() -> float:

@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from media_pipeline.segment import MAX_VISUALS as PLANNER_MAX_VISUALS
+from media_pipeline.limits import MAX_VISUALS as PLANNER_MAX_VISUALS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -132,7 +132,7 @@ MEDIA_URL = "/media/"
 BEAT_CACHE_DIR = MEDIA_ROOT / "cache" / "beats"
 
 MAX_UPLOAD_MB = envint("MAX_UPLOAD_MB", "100")
-# The planner's limit is the rule (media_pipeline/segment.py); an operator may only lower it here.
+# The planner's limit is the rule (media_pipeline/limits.py); an operator may only lower it here.
 MAX_VISUALS = envint("MAX_VISUALS", str(PLANNER_MAX_VISUALS))
 if not 1 <= MAX_VISUALS <= PLANNER_MAX_VISUALS:
     raise ImproperlyConfigured(

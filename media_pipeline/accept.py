@@ -12,8 +12,8 @@ from .errors import UnsupportedMedia
 from .facts import IMAGE, MediaInfo
 from .heif import heif_to_jpeg, is_heif
 from .image_check import check_photo
+from .limits import MIN_CLIP, MIN_SONG
 from .probe import probe_audio, probe_visual
-from .segment import MIN_CLIP, MIN_SONG
 
 VIDEO_CONTAINERS = frozenset({"mov", "mp4", "m4v", "matroska", "webm", "avi"})
 VIDEO_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "prores", "mpeg2video", "mjpeg"})

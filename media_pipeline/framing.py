@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .edit_plan import BLUR, FILL, Motion, Plan, Segment
 from .errors import MediaError
 from .facts import MediaInfo
 from .geometry import crop_share
 from .look import SAMPLE_TIMEOUT, Look, Sample, sample_visual
+from .plan import BLUR, FILL, Motion, Plan, Segment
 
 # A window leaves the centre only when it holds this much more of what stands out than
 # the centred one, and STANDS_OUT times what it would hold were it spread evenly

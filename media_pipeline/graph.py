@@ -34,14 +34,15 @@ from dataclasses import dataclass
 
 from . import ffmpeg
 from . import filtertext as ft
-from .edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .facts import MediaInfo
 from .geometry import crop_share, display_aspect
 from .grade import grade_graph, is_neutral, picture_filters
 from .hdr import tone_map_filters
 from .join import TRANSITIONS, join_graph
 from .loudness import TRUE_PEAK_DB
+from .plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .style import AudioTreatment, Style, get_style
+
 # frame_count, output_duration and segment_timings are re-exported: callers know them as graph's.
 from .timing import SegmentTiming, frame_count, output_duration, output_frames, segment_timings  # noqa: F401
 

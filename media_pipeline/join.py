@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import filtertext as ft
-from .edit_plan import Plan
+from .plan import Plan
 from .timing import SegmentTiming, output_frames
 
 # Every xfade name a plan may use; the lanes draw most of them (below), xfade the rest.

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from . import ffmpeg
-from .edit_plan import Plan
 from .errors import RenderFailed
+from .plan import Plan
 
 # Peaks after the gain are limited to this (dBTP), as loudnorm's TP was.
 TRUE_PEAK_DB = -1.5

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import ffmpeg, sync
-from .edit_plan import Plan
 from .errors import RenderFailed, UnsupportedMedia
 from .graph import Tap, build_command, output_duration, output_frames
+from .plan import Plan
 from .style import Style
 from .sync import CutSync, SyncReport
 

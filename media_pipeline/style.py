@@ -1,6 +1,6 @@
 """Style presets, kept as data: pacing, transitions, reframe, colour grade and audio treatment.
 
-The dataclasses are the contract that the planner (segment.py) and the renderer
+The dataclasses are the contract that the planner (planner.py) and the renderer
 (graph.py) both read; the presets below them are what a creator picks from.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .edit_plan import BLUR, CUT, FILL, LETTERBOX  # noqa: F401  (re-exported for presets)
+from .plan import BLUR, CUT, FILL, LETTERBOX  # noqa: F401  (re-exported for presets)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from . import ffmpeg
-from .edit_plan import BEATS, CUT, EVEN, EVENTS, Plan
+from .plan import BEATS, CUT, EVEN, EVENTS, Plan
 
 # Frames looked at either side of a cut's planned change.
 MARGIN_FRAMES = 4

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .edit_plan import CUT, Plan
+from .plan import CUT, Plan
 
 
 @dataclass(frozen=True)

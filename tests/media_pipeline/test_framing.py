@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, framing, look
-from media_pipeline.edit_plan import BLUR, LETTERBOX, Motion
+from media_pipeline.plan import BLUR, LETTERBOX, Motion
 from media_pipeline.render import render
 from tests.media_factory import make_song, make_subject
 from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info
@@ -182,7 +182,7 @@ def test_the_rendered_fill_crop_shows_the_subject_a_centred_one_loses(tmp_path):
 
 
 def test_focus_is_kept_in_the_plan_as_plain_numbers():
-    from media_pipeline.edit_plan import plan_from_dict, plan_to_dict
+    from media_pipeline.plan import plan_from_dict, plan_to_dict
 
     plan = build_plan([clip_info("/media/a.mp4", 320, 180, 3.0)], SONG, [Shot(0, 1.0)])
     framed = replace(plan, segments=(replace(plan.segments[0], focus_x=0.8),))

@@ -2,7 +2,7 @@
 
 The helpers at the top build plans by hand (test_render.py uses them too): a plan
 is described as shots, each lasting from its cut to the next, with the transition
-into it; segment start/end then follow the edit_plan timeline convention.
+into it; segment start/end then follow the plan timeline convention.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import pytest
 
 from media_pipeline import ffmpeg, graph
-from media_pipeline.edit_plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo
+from media_pipeline.plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from media_pipeline.style import AudioTreatment, Grade, Style
 
 # ---------------------------------------------------------------- helpers shared with test_render.py
@@ -52,7 +52,7 @@ class Shot:
 
 def build_plan(visuals: list[MediaInfo], music: MediaInfo, shots: list[Shot], *, style: str = "TEST",
                width: int = 180, height: int = 320, fps: int = 30, music_start: float = 0.0) -> Plan:
-    """A Plan following the edit_plan timeline convention (start/end include transition overlaps)."""
+    """A Plan following the plan timeline convention (start/end include transition overlaps)."""
     cuts = [0.0]
     for shot in shots:
         cuts.append(cuts[-1] + shot.seconds)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, join
-from media_pipeline.edit_plan import Motion
+from media_pipeline.plan import Motion
 from media_pipeline.render import render
 from tests.media_factory import make_clip, make_photo, make_song
 from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info

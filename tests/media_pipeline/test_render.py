@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg
-from media_pipeline.edit_plan import BLUR, CUT, LETTERBOX, Motion
 from media_pipeline.errors import RenderCancelled, RenderFailed, RenderTimeout
 from media_pipeline.hdr import tone_map_filters
+from media_pipeline.plan import BLUR, CUT, LETTERBOX, Motion
 from media_pipeline.render import partial_path, render, verify_output
 from media_pipeline.style import AudioTreatment, Grade
 from tests.media_factory import make_clip, make_hdr_clip, make_photo, make_song
@@ -282,8 +282,8 @@ def test_a_plan_from_the_planner_in_a_real_style_renders_to_spec(media, tmp_path
     # The contract between planner and renderer, end to end: probed files, a beat
     # grid known from the synthetic song (no beat analysis), plan_edit, render.
     from media_pipeline.facts import BeatGrid
+    from media_pipeline.planner import plan_edit
     from media_pipeline.probe import probe_audio, probe_visual
-    from media_pipeline.segment import plan_edit
     from media_pipeline.style import get_style
 
     visuals = [probe_visual(media[k].path) for k in ("phone", "wide", "photo", "black")]

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from media_pipeline.beat import analyze_music
-from media_pipeline.framing import with_focus
-from media_pipeline.probe import probe_audio, probe_visual
+from media_pipeline.pipeline import plan_job
+from media_pipeline.probe import probe_visual
 from media_pipeline.render import render
-from media_pipeline.segment import plan_edit
-from media_pipeline.style import get_style
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "media"
 pytestmark = [
@@ -31,17 +28,16 @@ def ffprobe(path: Path) -> dict:
 @pytest.mark.parametrize("style", ["ENERGETIC_DANCE", "CINEMATIC_DRAMA"])
 def test_real_clips_photos_and_a_drum_loop_make_a_beat_synced_edit(tmp_path, style):
     visuals = [
-        probe_visual(str(SHARED / "video" / "bikes.mp4")),
-        probe_visual(str(SHARED / "video" / "anamorphic_sar_2by3.mp4")),
-        probe_visual(str(SHARED / "photo" / "Storm.jpg")),
-        probe_visual(str(SHARED / "video" / "testsrc_hevc.mp4")),
+        str(SHARED / "video" / "bikes.mp4"),
+        str(SHARED / "video" / "anamorphic_sar_2by3.mp4"),
+        str(SHARED / "photo" / "Storm.jpg"),
+        str(SHARED / "video" / "testsrc_hevc.mp4"),
     ]
-    music = probe_audio(str(SHARED / "music" / "choice_drum_bass.ogg"))
-    grid = analyze_music(music.path, cache_dir=str(tmp_path / "beats"))
-    plan = with_focus(plan_edit(visuals, music, grid, get_style(style), duration=8, size=(180, 320)))
-    beats = [b - plan.music_start for b in grid.beats]
+    song = str(SHARED / "music" / "choice_drum_bass.ogg")
+    plan = plan_job(visuals, song, style, duration=8, size=(180, 320), cache_dir=str(tmp_path / "beats"))
+    assert plan.cut_basis == "beats" and plan.music_gain_db is not None
     for cut in plan.cuts:
-        assert min(abs(cut - b) for b in beats) <= 1 / plan.fps + 1e-6
+        assert min(abs(cut - b) for b in plan.beats) <= 1 / plan.fps + 1e-6
     out = tmp_path / "edit.mp4"
     render(plan, str(out))
     facts = ffprobe(out)
@@ -56,9 +52,7 @@ def test_real_clips_photos_and_a_drum_loop_make_a_beat_synced_edit(tmp_path, sty
 def test_the_ladybird_photo_is_cropped_onto_the_ladybird_not_the_blade_of_grass_in_the_middle():
     # LadyBird.jpg: the ladybird sits about 70% across; a centred 9:16 crop keeps 32-68% and misses it.
     photo = probe_visual(str(SHARED / "photo" / "LadyBird.jpg"))
-    music = probe_audio(str(SHARED / "music" / "choice_drum_bass.ogg"))
-    grid = analyze_music(music.path)
-    plan = with_focus(plan_edit([photo], music, grid, get_style("ENERGETIC_DANCE"), duration=5))
+    plan = plan_job([photo.path], str(SHARED / "music" / "choice_drum_bass.ogg"), "ENERGETIC_DANCE", duration=5)
     share = (1080 / 1920) / (photo.width / photo.height)
     for seg in plan.segments:
         assert seg.focus_x - share / 2 < 0.68 < seg.focus_x + share / 2
@@ -66,13 +60,11 @@ def test_the_ladybird_photo_is_cropped_onto_the_ladybird_not_the_blade_of_grass_
 
 def test_a_string_quartet_with_a_soft_pulse_is_cut_on_its_beats_not_on_an_even_clock(tmp_path):
     # Round 1 called this chorale beatless: bowed strings have no drum-like attacks.
-    music = probe_audio(str(SHARED / "music" / "beats" / "bach_chorale_strings.mp3"))
-    grid = analyze_music(music.path, cache_dir=str(tmp_path / "beats"))
-    visuals = [probe_visual(str(SHARED / "video" / "bikes.mp4")), probe_visual(str(SHARED / "photo" / "Storm.jpg"))]
-    plan = plan_edit(visuals, music, grid, get_style("CLEAN_VLOG"), duration=20, size=(180, 320))
-    assert grid.has_beat and grid.tempo == pytest.approx(66, rel=0.04)
+    song = str(SHARED / "music" / "beats" / "bach_chorale_strings.mp3")
+    visuals = [str(SHARED / "video" / "bikes.mp4"), str(SHARED / "photo" / "Storm.jpg")]
+    plan = plan_job(visuals, song, "CLEAN_VLOG", duration=20, size=(180, 320), cache_dir=str(tmp_path / "beats"))
+    assert plan.tempo == pytest.approx(66, rel=0.04)
     assert not plan.beatless and plan.cut_basis == "beats"
-    beats = [b - plan.music_start for b in grid.beats]
     assert len(plan.cuts) >= 3
     for cut in plan.cuts:
-        assert min(abs(cut - b) for b in beats) <= 1 / plan.fps + 1e-6
+        assert min(abs(cut - b) for b in plan.beats) <= 1 / plan.fps + 1e-6

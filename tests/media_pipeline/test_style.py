@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from media_pipeline.edit_plan import BLUR, CUT, FILL, REFRAME_MODES
+from media_pipeline.plan import BLUR, CUT, FILL, REFRAME_MODES
 from media_pipeline.style import STYLE_NAMES, STYLES, Style, get_style
 
 # `ffmpeg -h filter=xfade` on ffmpeg 5.1.

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media_pipeline import ffmpeg, render as render_module, sync
-from media_pipeline.edit_plan import CUT, Motion
+from media_pipeline import ffmpeg, sync
+from media_pipeline import render as render_module
 from media_pipeline.errors import RenderFailed
 from media_pipeline.graph import build_command
+from media_pipeline.plan import CUT, Motion
 from media_pipeline.render import render
 from media_pipeline.style import STYLE_NAMES
 from tests.media_factory import make_clip, make_photo, make_song, make_waking_clip
@@ -109,8 +110,8 @@ def test_crossfades_dips_and_slides_are_found_at_their_planned_middle(media, tmp
 def test_every_style_renders_with_each_planned_cut_found_within_a_frame(media, tmp_path, style_name):
     # The planner's own plan, in the real style: its transitions, grade, grain and photo moves.
     from media_pipeline.facts import BeatGrid
+    from media_pipeline.planner import plan_edit
     from media_pipeline.probe import probe_audio, probe_visual
-    from media_pipeline.segment import plan_edit
     from media_pipeline.style import get_style
 
     files = media["files"]

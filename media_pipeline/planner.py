@@ -21,17 +21,23 @@ from itertools import pairwise
 
 import numpy as np
 
-from .edit_plan import ASPECTS, BEATS, CUT, EVEN, EVENTS, Motion, Plan, Segment
 from .errors import PlanError
 from .facts import IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
+from .limits import (
+    ASPECTS,
+    DEFAULT_ASPECT,
+    DEFAULT_DURATION,
+    FPS,
+    MAX_DURATION,
+    MAX_VISUALS,
+    MIN_CLIP,
+    MIN_DURATION,
+    MIN_SONG,
+)
 from .music_window import choose_window, mean_energy
+from .plan import BEATS, CUT, EVEN, EVENTS, Motion, Plan, Segment
 from .style import Style
 
-MAX_VISUALS = 5
-MIN_DURATION = 5.0
-MAX_DURATION = 60.0
-MIN_SONG = 3.0  # seconds: below this five visuals can't each get a readable moment
-MIN_CLIP = 0.5  # seconds: a shorter clip can't hold even a quick cut at half speed
 MIN_GAP = 0.4  # seconds: cuts closer than this read as a glitch
 MIN_SPEED = 0.5  # slower than this looks broken rather than slow-motion
 MIN_WINDOW_BEATS = 4  # fewer beats than this in the window: treat the song as beatless
@@ -84,9 +90,9 @@ def plan_edit(
     grid: BeatGrid,
     style: Style,
     *,
-    duration: float = 30.0,
-    aspect: str = "9:16",
-    fps: int = 30,
+    duration: float = DEFAULT_DURATION,
+    aspect: str = DEFAULT_ASPECT,
+    fps: int = FPS,
     size: tuple[int, int] | None = None,
     liveliness: Sequence[Liveliness | None] = (),
 ) -> Plan:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .facts import MediaInfo
+from .limits import DEFAULT_ASPECT
 
 PLAN_VERSION = 1
 
@@ -30,12 +31,6 @@ BLUR = "blur"  # fit over a blurred, darkened copy of the same picture
 LETTERBOX = "letterbox"  # fit over black bars
 REFRAME_MODES = (FILL, BLUR, LETTERBOX)
 
-ASPECTS: dict[str, tuple[int, int]] = {
-    "9:16": (1080, 1920),
-    "1:1": (1080, 1080),
-    "4:5": (1080, 1350),
-    "16:9": (1920, 1080),
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,7 @@ class Plan:
     beatless: bool  # True when the window has no steady beat to cut on (cut_basis says what was used)
     segments: tuple[Segment, ...]
     notes: tuple[str, ...] = ()  # decisions worth telling the user
-    aspect_ratio: str = "9:16"
+    aspect_ratio: str = DEFAULT_ASPECT
     cut_basis: str = BEATS  # BEATS, EVENTS or EVEN
     # dB applied to the music to reach the style's loudness (loudness.with_music_gain);
     # None: not measured, the renderer levels it in one pass with loudnorm instead.

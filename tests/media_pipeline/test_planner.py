@@ -7,9 +7,10 @@ from bisect import bisect_left
 
 import pytest
 
-from media_pipeline.edit_plan import ASPECTS, CUT, plan_from_dict, plan_to_dict
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, BeatGrid, Liveliness, MediaInfo
-from media_pipeline.segment import (
+from media_pipeline.limits import ASPECTS
+from media_pipeline.plan import CUT, plan_from_dict, plan_to_dict
+from media_pipeline.planner import (
     BEATLESS_NOTE,
     BEATLESS_SLOT,
     EVENTS_NOTE,

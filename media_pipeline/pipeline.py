@@ -1,0 +1,75 @@
+"""One call from a job's files to its finished plan: probe, look beside the beat, plan, frame, level.
+
+    plan = plan_job(["a.mp4", "b.jpg"], "song.mp3", "ENERGETIC_DANCE", cache_dir="var/beats")
+    render(plan, "out.mp4")
+
+The worker, the benchmark and the shared-media test all go through here, so the order of the steps
+is written once. Planning never renders: the caller hands the plan to `render.render`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from .beat import analyze_music, analyze_music_apart
+from .framing import with_focus
+from .limits import DEFAULT_ASPECT, DEFAULT_DURATION
+from .look import liveliness, survey
+from .loudness import with_music_gain
+from .plan import Plan
+from .planner import plan_edit
+from .probe import probe_audio, probe_visual
+from .style import get_style
+
+Progress = Callable[[float, str], None]
+
+# What the creator reads while the plan is made, and how far along (0-100) of the planning each step is.
+READING = (10.0, "Reading your files")
+LOOKING = (25.0, "Looking at your clips")
+LISTENING = (40.0, "Finding the beat")
+PLANNING = (75.0, "Planning the cuts")
+
+
+def plan_job(
+    visuals: Sequence[str],
+    song: str,
+    style: str,
+    *,
+    duration: float = DEFAULT_DURATION,
+    aspect: str = DEFAULT_ASPECT,
+    cache_dir: str | None = None,
+    size: tuple[int, int] | None = None,
+    on_progress: Progress | None = None,
+) -> Plan:
+    """The finished plan for these files: beat-synced, framed on what stands out, its music levelled.
+
+    visuals: paths of the clips and photos, in the creator's order; song: the music's path.
+    cache_dir: where song analyses are kept; with it the song is analysed in a process of its own,
+    so the caller never holds the analysis's memory (see beat.analyze_music_apart).
+    size: a frame size other than the aspect's (small test renders).
+    Raises UnsupportedMedia for a file that can't be used and PlanError for a request that can't be planned.
+    """
+    report = on_progress or (lambda percent, step: None)
+    report(*READING)
+    infos = [probe_visual(path) for path in visuals]
+    music = probe_audio(song)
+    chosen = get_style(style)
+    # ffmpeg looks at the clips while the song is analysed. The analysis stays on this thread:
+    # a Ctrl-C or a cancelled task stops it at once.
+    report(*LOOKING)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        looking = pool.submit(survey, infos)
+        report(*LISTENING)
+        if cache_dir is None:
+            grid = analyze_music(music.path)
+        else:
+            grid = analyze_music_apart(music.path, cache_dir=cache_dir)
+        looks = looking.result()
+    report(*PLANNING)
+    plan = plan_edit(
+        infos, music, grid, chosen, duration=duration, aspect=aspect, size=size,
+        liveliness=[liveliness(look) for look in looks],
+    )
+    plan = with_focus(plan, looks)
+    return with_music_gain(plan, chosen.audio.loudness)
