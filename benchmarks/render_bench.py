@@ -163,18 +163,18 @@ def _hand_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
     )
     names = [t for t in style.transitions if t != CUT] or ["fade"]
     segments = []
-    count, slot, overlap = 12, DURATION / 12, 0.25
+    count, slot, overlap = 12, round(DURATION * FPS / 12), 8  # frames: 2.5 s slots, transitions of about a quarter second
     for k in range(count):
         transition = CUT if k == 0 or k % 2 else names[k // 2 % len(names)]
-        into = 0.0 if transition == CUT else overlap
-        nxt = 0.0 if k + 1 >= count or (k + 1) % 2 else overlap
-        start, end = k * slot - into / 2, min(DURATION, (k + 1) * slot + nxt / 2)
+        into = 0 if transition == CUT else overlap
+        nxt = 0 if k + 1 >= count or (k + 1) % 2 else overlap
+        first, end = k * slot - into // 2, (k + 1) * slot + nxt // 2
         which = k % len(infos)
         photo = infos[which].kind == IMAGE
         source_in = 0.0 if photo else (k * 1.3) % (CLIP_SECONDS - 4)
         motion = Motion(1.0, style.photo_zoom, 0.5, 0.5, 0.55, 0.45) if photo else None
-        segments.append(Segment(which, source_in, source_in + end - start, 1.0, start, end,
-                                transition, into, style.reframe, motion))
+        segments.append(Segment(which, source_in, source_in + (end - first) / FPS, 1.0, first, end - first, into, FPS,
+                                transition, style.reframe, motion))
     return Plan(style_name, WIDTH, HEIGHT, FPS, DURATION, DURATION, infos,
                 MediaInfo(str(song), AUDIO, SONG_SECONDS, codec="aac"), 20.0, 20.0 + DURATION, 120.0,
                 (), False, tuple(segments))

@@ -1,10 +1,12 @@
 """The render plan: everything the renderer needs, as plain JSON-serialisable data.
 
-Timeline convention: a segment's `start`/`end` are on the output timeline and
-include the overlap of its incoming transition. For segment i > 0 the cut the
-viewer perceives (the beat it lands on) is `start + transition_duration / 2`,
-and the previous segment ends at `cut + transition_duration / 2`. The source
-footage used is `source_out - source_in == (end - start) * speed`.
+The cut is one number: a segment sits on the output's frame grid as whole frames (`first_frame`,
+`frames`, `overlap`), decided once by the planner and read as they are by the renderer and the sync
+check; seconds are derived from them (and written beside them in the JSON, for people and clients).
+Segment i covers output frames [first_frame, first_frame + frames). Its first `overlap` frames are
+the transition from segment i - 1, which ends exactly where that overlap ends; a hard cut has no
+overlap. The cut the viewer perceives (the beat it lands on) is in the middle of the overlap. The
+source footage used is `source_out - source_in == length * speed` seconds.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 
 from .facts import MediaInfo
 from .limits import DEFAULT_ASPECT
+from .timing import frame_count, grid_spans
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: segments in whole frames (1: in seconds, converted on load)
 
 CUT = "cut"  # a hard cut: no xfade
 
@@ -51,10 +54,11 @@ class Segment:
     source_in: float  # seconds into the visual (0 for photos)
     source_out: float
     speed: float  # 1.0 = real time; 0.5 = half speed (never lower)
-    start: float  # output timeline, seconds
-    end: float
+    first_frame: int  # output frame where the segment starts, its incoming transition included
+    frames: int  # output frames it covers
+    overlap: int  # its first frames shared with the previous segment by the transition; 0 for CUT
+    fps: int  # of the output frame grid (the plan's)
     transition: str  # transition *into* this segment: CUT or an xfade name
-    transition_duration: float  # seconds; 0 for CUT
     reframe: str  # FILL, BLUR or LETTERBOX
     motion: Motion | None = None  # photos only
     # Where a fill crop is centred, as fractions of the visual's display picture
@@ -63,13 +67,30 @@ class Segment:
     focus_y: float = 0.5
 
     @property
-    def cut(self) -> float:
-        """The moment the viewer perceives the change: centred in the transition."""
-        return self.start + self.transition_duration / 2
+    def end_frame(self) -> int:
+        return self.first_frame + self.frames
+
+    @property
+    def start(self) -> float:
+        """Output seconds where the segment starts (its incoming transition included)."""
+        return self.first_frame / self.fps
+
+    @property
+    def end(self) -> float:
+        return self.end_frame / self.fps
 
     @property
     def length(self) -> float:
-        return self.end - self.start
+        return self.frames / self.fps
+
+    @property
+    def transition_duration(self) -> float:
+        return self.overlap / self.fps
+
+    @property
+    def cut(self) -> float:
+        """The moment the viewer perceives the change: centred in the transition."""
+        return (self.first_frame + self.overlap / 2) / self.fps
 
 
 @dataclass(frozen=True)
@@ -103,24 +124,52 @@ class Plan:
         return tuple(s.cut for s in self.segments[1:])
 
 
+# Written beside each segment's frames for people and API clients; derived, so ignored on load.
+_SECONDS = ("start", "end", "transition_duration")
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """Plain dict for JSON; tuples become lists."""
-    return asdict(plan)
+    """Plain dict for JSON; tuples become lists, and each segment also says its times in seconds."""
+    data = asdict(plan)
+    for seg, stored in zip(plan.segments, data["segments"]):
+        stored.update({name: getattr(seg, name) for name in _SECONDS})
+    return data
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:
-    """Inverse of plan_to_dict."""
+    """Inverse of plan_to_dict; also reads plans stored before segments were in frames."""
     d = dict(data)
     d.pop("sync", None)  # a job's stored plan carries the render's sync report beside the plan itself
     d["visuals"] = tuple(MediaInfo(**v) for v in d["visuals"])
     d["music"] = MediaInfo(**d["music"])
     d["beats"] = tuple(d["beats"])
     d["notes"] = tuple(d.get("notes", ()))
+    stored = [dict(s) for s in d["segments"]]
+    if stored and "first_frame" not in stored[0]:
+        _seconds_to_frames(stored, d["fps"], frame_count(d["duration"], d["fps"]))
     d["segments"] = tuple(
-        Segment(**{**s, "motion": Motion(**s["motion"]) if s.get("motion") else None})
-        for s in d["segments"]
+        Segment(**{
+            **{key: value for key, value in s.items() if key not in _SECONDS},
+            "motion": Motion(**s["motion"]) if s.get("motion") else None,
+        })
+        for s in stored
     )
     d.setdefault("extra", {})
     # Plans stored before cut_basis existed cut on beats, or evenly when the song was beatless.
     d.setdefault("cut_basis", EVEN if d.get("beatless") else BEATS)
+    d["version"] = PLAN_VERSION
     return Plan(**d)
+
+
+def _seconds_to_frames(stored: list[dict[str, Any]], fps: int, total: int) -> None:
+    """A version 1 plan's segments (start, end and transition in seconds) placed on the frame grid."""
+    spans = grid_spans(
+        [frame_count(s["start"], fps) for s in stored],
+        [frame_count(s["end"], fps) for s in stored],
+        [s["transition"] == CUT for s in stored],
+        total,
+    )
+    for s, (first, frames, overlap) in zip(stored, spans):
+        s.update(first_frame=first, frames=frames, overlap=overlap, fps=fps, transition=s["transition"])
+        if overlap == 0:
+            s["transition"] = CUT

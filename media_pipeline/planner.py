@@ -532,7 +532,9 @@ def _segments(
     for k, (first, last) in enumerate(pairwise(bounds)):
         name, into = transitions[k]
         out_of = transitions[k + 1][1] if k + 1 < len(transitions) else 0
-        start, end = (first - into // 2) / r.fps, (last + out_of // 2) / r.fps
+        # The transition's frames sit half before the slot's first frame and half after it.
+        first_frame, end_frame = first - into // 2, last + out_of // 2
+        start, end = first_frame / r.fps, end_frame / r.fps
         which = k % len(visuals)
         info = visuals[which]
         if info.kind == IMAGE:
@@ -549,10 +551,11 @@ def _segments(
                 source_in=source_in,
                 source_out=source_out,
                 speed=speed,
-                start=start,
-                end=end,
+                first_frame=first_frame,
+                frames=end_frame - first_frame,
+                overlap=into,
+                fps=r.fps,
                 transition=name,
-                transition_duration=into / r.fps,
                 reframe=style.reframe,
                 motion=motion,
             )

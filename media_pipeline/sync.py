@@ -44,6 +44,7 @@ import numpy as np
 
 from . import ffmpeg
 from .plan import BEATS, CUT, EVEN, EVENTS, Plan
+from .timing import output_frames
 
 # Frames looked at either side of a cut's planned change.
 MARGIN_FRAMES = 4
@@ -232,11 +233,11 @@ class _Window:
 
 
 def _windows(plan: Plan) -> list[_Window]:
-    total = math.floor(plan.duration * plan.fps + 0.5 + 1e-9)
+    total = output_frames(plan)
     spans = []
     for i, seg in enumerate(plan.segments[1:], 1):
-        centre = seg.cut * plan.fps
-        length = round(seg.transition_duration * plan.fps) if seg.transition != CUT else 0
+        centre = seg.first_frame + seg.overlap / 2
+        length = seg.overlap if seg.transition != CUT else 0
         half = length / 2
         a, b = math.floor(centre - half + _EPSILON), math.ceil(centre + half - _EPSILON)
         spans.append((i, seg, centre, length, a, b))

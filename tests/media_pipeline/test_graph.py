@@ -16,6 +16,7 @@ from media_pipeline import ffmpeg, graph
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo
 from media_pipeline.plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from media_pipeline.style import AudioTreatment, Grade, Style
+from media_pipeline.timing import frame_count, grid_spans
 
 # ---------------------------------------------------------------- helpers shared with test_render.py
 
@@ -52,23 +53,28 @@ class Shot:
 
 def build_plan(visuals: list[MediaInfo], music: MediaInfo, shots: list[Shot], *, style: str = "TEST",
                width: int = 180, height: int = 320, fps: int = 30, music_start: float = 0.0) -> Plan:
-    """A Plan following the plan timeline convention (start/end include transition overlaps)."""
+    """A Plan whose segments are the shots put on the frame grid as plan.py says (overlaps centred on the cuts)."""
     cuts = [0.0]
     for shot in shots:
         cuts.append(cuts[-1] + shot.seconds)
     duration = cuts[-1]
-    segments = []
+    starts, ends = [], []
     for i, shot in enumerate(shots):
         incoming = shot.overlap if i > 0 else 0.0
         outgoing = shots[i + 1].overlap if i + 1 < len(shots) else 0.0
-        start, end = cuts[i] - incoming / 2, cuts[i + 1] + outgoing / 2
+        starts.append(frame_count(cuts[i] - incoming / 2, fps))
+        ends.append(frame_count(cuts[i + 1] + outgoing / 2, fps))
+    hard = [i == 0 or shot.transition == CUT for i, shot in enumerate(shots)]
+    spans = grid_spans(starts, ends, hard, frame_count(duration, fps))
+    segments = []
+    for i, (shot, (first, frames, overlap)) in enumerate(zip(shots, spans)):
         photo = visuals[shot.visual].kind == IMAGE
         source_in = 0.0 if photo else shot.source_in
-        source_out = source_in + (end - start) * (1.0 if photo else shot.speed)
+        source_out = source_in + frames / fps * (1.0 if photo else shot.speed)
         segments.append(Segment(
             visual=shot.visual, source_in=source_in, source_out=source_out, speed=shot.speed,
-            start=start, end=end, transition=shot.transition if i > 0 else CUT,
-            transition_duration=incoming, reframe=shot.reframe, motion=shot.motion,
+            first_frame=first, frames=frames, overlap=overlap, fps=fps,
+            transition=shot.transition if i > 0 and overlap else CUT, reframe=shot.reframe, motion=shot.motion,
         ))
     return Plan(style=style, width=width, height=height, fps=fps, duration=duration, requested_duration=duration,
                 visuals=tuple(visuals), music=music, music_start=music_start, music_end=music_start + duration,

@@ -134,10 +134,11 @@ def test_a_render_whose_cuts_are_off_their_plan_fails_and_leaves_nothing(media, 
     ], width=WIDTH, height=HEIGHT)
     # The file is rendered from a plan whose every cut comes 3 frames later; it is checked against `plan`.
     moved = [
-        replace(s, start=s.start + (3 * FRAME if i > 0 else 0), end=s.end + (3 * FRAME if i < 3 else 0))
+        replace(s, first_frame=s.first_frame + (3 if i > 0 else 0),
+                frames=s.frames + (3 if i == 0 else -3 if i == 3 else 0))
         for i, s in enumerate(plan.segments)
     ]
-    late = replace(plan, segments=tuple(replace(s, source_out=s.source_in + s.end - s.start) for s in moved))
+    late = replace(plan, segments=tuple(replace(s, source_out=s.source_in + s.length) for s in moved))
     monkeypatch.setattr(render_module, "build_command", lambda _, path, **options: build_command(late, path, **options))
     out = tmp_path / "out" / "late.mp4"
     out.parent.mkdir()
