@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .facts import MediaInfo
+from .frame_grid import frame_count, grid_spans
 from .limits import DEFAULT_ASPECT
-from .timing import frame_count, grid_spans
 
 PLAN_VERSION = 2  # 2: segments in whole frames (1: in seconds, converted on load)
 

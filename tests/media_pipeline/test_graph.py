@@ -14,9 +14,9 @@ import pytest
 
 from media_pipeline import ffmpeg, graph
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo
+from media_pipeline.frame_grid import frame_count, grid_spans
 from media_pipeline.plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from media_pipeline.style import AudioTreatment, Grade, Style
-from media_pipeline.timing import frame_count, grid_spans
 
 # ---------------------------------------------------------------- helpers shared with test_render.py
 
