@@ -50,11 +50,11 @@ def plan_job(
     size: a frame size other than the aspect's (small test renders).
     Raises UnsupportedMedia for a file that can't be used and PlanError for a request that can't be planned.
     """
+    chosen = get_style(style)
     report = on_progress or (lambda percent, step: None)
     report(*READING)
     infos = [probe_visual(path) for path in visuals]
     music = probe_audio(song)
-    chosen = get_style(style)
     # ffmpeg looks at the clips while the song is analysed. The analysis stays on this thread:
     # a Ctrl-C or a cancelled task stops it at once.
     report(*LOOKING)
