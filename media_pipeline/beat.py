@@ -44,10 +44,11 @@ def analyze_music(path: str, *, cache_dir: str | None = None) -> BeatGrid:
 def analyze_music_apart(path: str, *, cache_dir: str, timeout: float = ANALYSIS_TIMEOUT) -> BeatGrid:
     """analyze_music in a short-lived Python process: the caller never holds librosa's memory.
 
-    Importing numpy, scipy and librosa keeps about 210 MB resident for the life of
-    a process, and the analysis peaks near 300 MB; a render worker that ran it
-    itself would carry that through every render after it. A song analysed before
-    is read from the cache without starting anything.
+    Importing numpy, scipy and librosa keeps their memory resident for the life of
+    a process, on top of the analysis's own peak; a render worker that ran it
+    itself would carry that through every render after it (sizes:
+    benchmarks/README.md, beat_eval.py). A song analysed before is read from the
+    cache without starting anything.
     """
     cached = _read_cache(_cache_path(path, cache_dir))
     if cached is not None:
@@ -130,7 +131,7 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
 def _librosa():
     """librosa, imported on first use so that importing media_pipeline stays fast."""
     # numba compiles librosa's kernels into this folder; when it cannot write there,
-    # every new process pays ~18 s of compiling. Only before numba loads: switching
+    # every new process compiles them all again. Only before numba loads: switching
     # folders later makes one process mix two caches, which segfaults (numba #10128).
     if "numba" not in sys.modules:
         os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"cutline-numba-{os.getuid()}"))

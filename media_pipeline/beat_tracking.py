@@ -50,24 +50,23 @@ PRIOR_BPM = 120.0  # librosa's default prior, kept broad: the labelled set has 6
 PRIOR_OCTAVES = 1.0
 LOCAL_SPREAD = 0.2  # the local tempo may stray 20% from the song's
 LOCAL_SMOOTH_S = 4.0
-# How strictly beats keep their spacing. librosa's default (100) let a 6/8 fiddle jig
-# slide between the dotted quarter and the eighth after it (F 0.34 on the labelled
-# set); 400 holds it (0.96), and with the time-varying tempo an accelerando from 88
-# to 132 BPM is still followed (F 0.97). 1000 lost a Haydn menuetto's phase (0.78).
+# How strictly beats keep their spacing, set on the labelled set: librosa's default (100)
+# let a 6/8 fiddle jig slide between the dotted quarter and the eighth after it, 1000 lost
+# a Haydn menuetto's phase, and 400 holds both while an accelerando is still followed
+# (scores: benchmarks/README.md, "How the thresholds were found").
 TIGHTNESS = 400.0
 
-# The beat / no-beat decision, calibrated on ../shared/media/music/beats (17 excerpts) and
-# checked on 15 MMA grooves rendered with FluidSynth (bossa nova, country waltz, ska, tango ...):
-# periodicity on the pulsed pieces was 0.24 (a Haydn string quartet) to 0.85, and 0.10-0.15 on
-# speech, rain and a rubato piano; hierarchy was +0.06 (the bossa nova) to +0.84 on pulsed pieces
-# and -0.02 on a synth pad whose chords change at random on a 0.25 s grid (periodic, but at every
-# multiple of the grid alike, which a listener hears as no beat). Both margins are thin.
+# The beat / no-beat decision, set on ../shared/media/music/beats (17 excerpts) and checked on
+# MMA grooves rendered with FluidSynth (benchmarks/make_check_set.py): each threshold sits between
+# the pulsed pieces and speech, rain, a rubato piano and a synth pad whose chords change at random
+# on a fine grid (periodic, but at every multiple of the grid alike, which a listener hears as no
+# beat). Both margins are thin: benchmarks/README.md, "How the thresholds were found".
 MIN_PERIODICITY = 0.19
 MIN_HIERARCHY = 0.02
 # Sound with no attacks at all (held sines) has no beat whatever its autocorrelation says:
 # the mean log-compressed rise per bin and frame, a ratio to the song's own peak, so the
-# same at any loudness. 0.0034-0.0073 on the labelled set's softest pieces (the synth pad,
-# speech, the Bach chorale on strings), 0.0003 on a synthetic pad of drifting sines.
+# same at any loudness. Set below the labelled set's softest pieces and above a synthetic
+# pad of drifting sines (benchmarks/README.md, "How the thresholds were found").
 MIN_ATTACK = 0.001
 
 LOW_BAND_HZ = 200.0  # kick drum, bass notes, a cello's downbeat
@@ -279,9 +278,9 @@ def bar_length(grams: np.ndarray, local_lags: np.ndarray, accent: np.ndarray) ->
     when the beats' accents (`_beat_accents`) fall every third beat by a clear
     margin. Either alone missed a waltz: the tempogram a country waltz whose bass
     alternates root and fifth (its six-beat pattern repeats at two beats too), the
-    accents a Haydn menuetto. On the labelled set and 16 MMA grooves rendered for a
-    check, the accent margin was +2.6 and +3.5 on the two waltzes it had to carry
-    and at most +0.01 on 4/4 pieces.
+    accents a Haydn menuetto. ACCENT_MARGIN_FOR_THREE was set on the labelled set
+    and the MMA check set, well clear of every 4/4 piece (benchmarks/README.md,
+    "How the thresholds were found").
     """
     two, three, four = (float(np.median(_at_lag(grams, local_lags * k))) for k in (2, 3, 4))
     if three > max(two, four):

@@ -1,14 +1,13 @@
 """A style's colour grade as ffmpeg filter text, built only from cheap filters.
 
-Measured on 1080x1920 frames (ffmpeg 5.1, one core, per 10 s of video): eq with
-contrast, brightness and saturation only 0.1 s (its SIMD path); eq with a gamma
-or a warm or cool tone 0.45-0.6 s (any gamma sends a plane through a per-pixel
-table in C); noise 0.05 s (but see grain_filter: its real cost is in the
-encoder), curves 0.6 s plus about 1.6 s of RGB conversion (see
-CURVES_APPROXIMATIONS), the vignette filter 1.15 s. colorbalance and lut3d cost
-far more and are never used. The vignette is therefore drawn once, on a single
-frame, and multiplied onto the luma with blend (0.2 s per 10 s, SIMD); a warm
-or cool tone rides on the same blend as a chroma offset at no extra cost.
+eq with contrast, brightness and saturation only keeps to its SIMD path; a gamma
+or a warm or cool tone in eq sends a plane through a per-pixel table in C, and
+curves (in RGB) and the vignette filter cost several times more again, per frame;
+colorbalance and lut3d cost far more and are never used. noise is cheap itself
+(see grain_filter: its real cost is in the encoder). The vignette is therefore
+drawn once, on a single frame, and multiplied onto the luma with blend (SIMD);
+a warm or cool tone rides on the same blend as a chroma offset at no extra cost.
+Each filter's time: benchmarks/README.md, "The grade and the styles".
 """
 
 from __future__ import annotations
@@ -77,12 +76,11 @@ def grain_filter(grade: Grade) -> str:
     """Moving film grain on luma only (so it never tints); "" when off.
 
     The filter itself is cheap; the cost is x264 encoding fresh noise on every
-    frame, which doubled a 30 s render with plain temporal noise. Averaged
-    temporal noise ("t+a") is softer and cheaper, so the strength is raised.
-    It still costs: at 6 Mb/s x264 keeps only 6-14% of moving grain, and a
-    strength of 21 (4.6 levels, VINTAGE_FILM) cost about 9.5 CPU-s per 30 s for
-    about 2.4 levels of texture left in the output; a grain much finer than that
-    is not worth its encoding time.
+    frame. Averaged temporal noise ("t+a") is softer and cheaper, so the
+    strength is raised. It still costs: at 6 Mb/s x264 keeps only a small share
+    of moving grain, so a grain much finer than VINTAGE_FILM's is not worth its
+    encoding time (measured: benchmarks/README.md, Session 4 and "The grade and
+    the styles").
     """
     if grade.grain <= 0:
         return ""
@@ -138,12 +136,12 @@ def _curves_filter(grade: Grade) -> str:
 
 
 # The curves filter works in RGB: on a 4:2:0 stream it costs two full-frame colour
-# conversions, about 6.6 s per 30 s at 1080x1920 (most of a render's filter time).
-# A preset can instead be approximated in YUV: colorcorrect tints shadows and
-# highlights, and one lutyuv applies the tone curve to luma and scales each
-# chroma plane. Fitted by least squares to ffmpeg's own curves=preset=vintage over
-# random colours: mean error 5-8.5 levels of 255 on saturated test patterns, a
-# quarter of the cost. Presets without an entry use the real curves filter.
+# conversions, which would be most of a render's filter time. A preset can instead
+# be approximated in YUV: colorcorrect tints shadows and highlights, and one lutyuv
+# applies the tone curve to luma and scales each chroma plane. Fitted by least
+# squares to ffmpeg's own curves=preset=vintage over random colours, for a fraction
+# of the cost (error and cost: benchmarks/README.md, "The grade and the styles").
+# Presets without an entry use the real curves filter.
 CURVES_APPROXIMATIONS = {
     "vintage": (
         "colorcorrect=rl=0.0807:bl=0.1263:rh=-0.0076:bh=-0.1886,"
@@ -162,7 +160,7 @@ def _vignette_mask(
     # its chroma becomes 128 plus the tone's offsets.
     # The falloff is smooth, so it is drawn small and scaled up: at full size the
     # vignette filter's float map and each step's frame stay resident for the
-    # whole render (about 10 MB at 1080x1920).
+    # whole render (measured: benchmarks/README.md, Session 4).
     small_w, small_h = max(2, width // VIGNETTE_DOWNSCALE), max(2, height // VIGNETTE_DOWNSCALE)
     return (
         f"color=c=white:s={small_w}x{small_h}:r={fps},format=yuv420p,trim=end_frame=1,"

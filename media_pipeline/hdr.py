@@ -5,11 +5,13 @@ BT.709: dull, shifted colour, and for PQ a flat, grey picture.
 
 - HLG was designed to look right on an SDR screen once its colours are mapped
   from BT.2020 to BT.709 primaries: the colorspace filter does that in integer
-  arithmetic, reading the HLG curve as the SDR one (about 21 ms a 1080p frame).
+  arithmetic, reading the HLG curve as the SDR one.
 - PQ needs a real tone curve: zscale converts to linear light and to BT.709
   primaries, tonemap compresses the highlights (hable), and zscale encodes the
-  result with the BT.709 curve. That works in 32-bit float per pixel: about
-  70 ms a 1080p frame, several times an SDR clip's decoding.
+  result with the BT.709 curve. That works in 32-bit float per pixel, several
+  times an SDR clip's decoding.
+
+Both cost per pixel (per-frame timings: benchmarks/README.md, Session 5).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Looking at clips and photos: small samples of their pictures, what stands out in each, how much happens.
 
 Each clip is sampled at its keyframes only, 64 pixels on the long side: a
-keyframe costs about one frame's decoding and the frames between them nothing
-(a 10 s 4K clip with a keyframe a second: about 0.2 s), so a whole clip is
-looked at for the price of a few frames. Photos give one sample.
+keyframe costs about one frame's decoding and the frames between them nothing,
+so a whole clip is looked at for the price of a few frames (timings:
+benchmarks/README.md, "What the planning steps cost"). Photos give one sample.
 
 What stands out in a sample comes from two cues: the spectral residual (what the
 picture's own statistics do not predict, Hou and Zhang 2007) and what changed
@@ -33,8 +33,8 @@ SAMPLE_TIMEOUT = 60.0
 SURVEY_PROCESSES = 2
 MAX_CUTS = 60  # shot changes located per clip; a clip cut faster than this is a montage, not footage
 SPARSE = 2.0  # seconds: keyframes further apart than this on average are too few to sample a clip by
-# Pixels (of all frames) a clip with sparse keyframes may have to be decoded whole: about 3 s of
-# decoding (50 s of 1080p30, 12 s of 4K); a longer clip makes do with its keyframes.
+# Pixels (of all frames) a clip with sparse keyframes may have to be decoded whole: 50 s of
+# 1080p30 or 12 s of 4K, a few seconds of decoding; a longer clip makes do with its keyframes.
 EVERY_FRAME_BUDGET = 3e9
 EVERY_FRAME_STEP = 0.5  # seconds between the samples of a clip decoded whole
 
@@ -62,8 +62,9 @@ class Sample:
 def survey(visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT) -> tuple[Look, ...]:
     """A look at every visual, whole; a visual that cannot be read gets an empty one (and is framed centred).
 
-    Two visuals are decoded at a time, one ffmpeg per core: a 4K HEVC keyframe takes
-    about 60 ms on one thread, and ffmpeg's own threads only slow a single frame down.
+    Two visuals are decoded at a time, one single-threaded ffmpeg per core: ffmpeg's
+    own threads only slow a single keyframe down (benchmarks/README.md, "What the
+    planning steps cost").
     """
 
     def whole(info: MediaInfo) -> Look:

@@ -1,11 +1,11 @@
 """How loud the chosen stretch of the song is, and the gain that brings it to the style's level.
 
-Measured once before the render (EBU R128 with ffmpeg's ebur128 filter, about
-0.3 s for 30 s of sound), then applied in the render as a plain gain and a peak
+Measured once before the render (EBU R128 with ffmpeg's ebur128 filter, a small
+part of planning), then applied in the render as a plain gain and a peak
 limiter. This is the two-pass way: the level is even from the first second to
 the last, where single-pass loudnorm rides the gain as it goes. It also keeps
-the render lean: loudnorm works at 192 kHz with a 3 s look-ahead, which held
-about 50 MB for the whole render.
+the render lean: loudnorm works at 192 kHz with a 3 s look-ahead, held for the
+whole render (what each cost: benchmarks/README.md, "What the planning steps cost").
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ class Grade:
     saturation: float = 1.0  # eq saturation
     contrast: float = 1.0  # eq contrast
     brightness: float = 0.0  # eq brightness, -0.2..0.2
-    # eq gamma. Any gamma sends luma through a per-pixel table in C (about 1.3 CPU-s
-    # per 30 s at 1080x1920, against 0.3 for contrast and brightness), so the presets
-    # shape their tone with contrast and brightness instead.
+    # eq gamma. Any gamma sends luma through a per-pixel table in C, several times the
+    # cost of contrast and brightness (benchmarks/README.md, "The grade and the styles"),
+    # so the presets shape their tone with contrast and brightness instead.
     gamma: float = 1.0
     vignette: float = 0.0  # 0 = none; else the vignette filter's angle in radians (e.g. 0.5)
     grain: int = 0  # 0 = none; else noise strength (e.g. 8)
@@ -88,12 +88,12 @@ CINEMATIC_DRAMA = Style(
     description="Long bar-length shots, slow crossfades and dips to black, a cool teal grade with a vignette.",
     beats_per_cut=(4, 4, 8),
     transitions=("fade", "fadeblack", "fade", CUT, "dissolve"),
-    # Three quarters of a beat: slow, yet a fraction of a beat as every transition is
-    # (a whole beat, 14 frames at 128 BPM against 10, gave x264 40% more blended frames).
+    # Three quarters of a beat: slow, yet a fraction of a beat as every transition is,
+    # and fewer blended frames for x264 than a whole beat (benchmarks/README.md, Session 6).
     transition_beats=0.75,
     reframe=BLUR,
-    # Contrast and brightness are fitted to the earlier contrast 1.18, brightness -0.04,
-    # gamma 0.95 (within 1.4 levels on average): same look, no per-pixel table.
+    # Contrast and brightness are fitted to the earlier grade with a gamma: same look, no
+    # per-pixel table (the earlier values: benchmarks/README.md, "The grade and the styles").
     grade=Grade(temperature=-0.25, saturation=0.85, contrast=1.17, brightness=-0.051, vignette=0.45),
     audio=AudioTreatment(fade_in=1.0, fade_out=2.5),
     photo_zoom=1.12,
@@ -107,9 +107,9 @@ CHILL_LOFI = Style(
     transitions=("fade", "smoothleft", "dissolve", "fade", "smoothup"),
     transition_beats=0.75,
     reframe=BLUR,
-    # No grain: at 6 Mb/s x264 keeps under a tenth of a grain this fine (measured), yet
-    # analysing it cost a third more encoding time. VINTAGE_FILM's heavier grain survives.
-    # Fitted to contrast 0.88, brightness 0.04, gamma 1.08 (0.7 levels apart on average).
+    # No grain: at 6 Mb/s x264 keeps little of a grain this fine, yet encoding it costs
+    # much more (measured: benchmarks/README.md, Session 4). VINTAGE_FILM's heavier grain
+    # survives. Contrast and brightness fitted to the earlier grade with a gamma, as above.
     grade=Grade(temperature=0.35, saturation=0.78, contrast=0.858, brightness=0.062, vignette=0.3),
     audio=AudioTreatment(fade_in=0.8, fade_out=2.0, loudness=-16.0, lowpass_hz=9000),
     photo_zoom=1.10,
@@ -136,7 +136,7 @@ NEON_NIGHT = Style(
     transitions=(CUT, "hrslice", CUT, "circleopen", CUT, "radial"),
     transition_beats=0.5,
     reframe=FILL,
-    # Fitted to contrast 1.22, brightness -0.05, gamma 0.9 (3 levels apart on average).
+    # Contrast and brightness fitted to the earlier grade with a gamma, as CINEMATIC_DRAMA's.
     grade=Grade(temperature=-0.6, saturation=1.5, contrast=1.193, brightness=-0.072, vignette=0.5),
     audio=AudioTreatment(fade_in=0.2, fade_out=1.2, bass_gain_db=4.0),
     photo_zoom=1.20,
