@@ -26,13 +26,14 @@ from .look import SAMPLE_TIMEOUT, Look, Sample, sample_visual
 from .plan import BLUR, FILL, Motion, Plan, Segment
 
 # A window leaves the centre only when it holds this much more of what stands out than
-# the centred one, and STANDS_OUT times what it would hold were it spread evenly
-# (a picture of pure grain: 1.14 typically, 1.35 at worst in 300; a real subject 1.9-3.9).
+# the centred one, and STANDS_OUT times what it would hold were it spread evenly: above
+# what pure grain reaches, below real subjects (set on grain and the shared clips and photos:
+# benchmarks/README.md, "Framing thresholds").
 CLEARLY_BETTER = 1.15
 STANDS_OUT = 1.5
 # A close-up never leaves out a spot that stands out this strongly: a tenth of the axis
-# holding this many times its even share of the squared map (measured: a grainy test
-# ground 1.4-1.5, test subjects 8-10; photos LadyBird 3.3, Storm 4.7-6.0, Dune 2.5, wood 1.8-2.0).
+# holding this many times its even share of the squared map (set between a grainy ground and
+# the subjects of the shared photos: same section).
 SPOT = 0.1
 SPOT_STANDS_OUT = 3.0
 # Samples this far outside a segment's footage still count for it (keyframes can be sparse).

@@ -71,8 +71,8 @@ SLIDE_CLEAR = 1.15
 # A cut seen more than this many frames from its plan fails the render ...
 TOLERANCE_FRAMES = 1.0
 # ... and a wipe this share of its length more: when half the picture has turned depends on the
-# wipe's shape and on where the two shots differ (xfade's radial turns half of a 9:16 frame 6%
-# of its length after its middle; measured on synthetic clips up to 3 frames of 15 after it).
+# wipe's shape and on where the two shots differ (set on rendered wipes: benchmarks/README.md,
+# sync_bench.py).
 WIPE_SLACK = 0.25
 _EPSILON = 1e-6
 
