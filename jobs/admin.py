@@ -6,11 +6,11 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
-from .models import Audio, Job, Video
+from .models import Audio, Job, Visual
 
 
-class VideoInline(admin.TabularInline):
-    model = Video
+class VisualInline(admin.TabularInline):
+    model = Visual
     extra = 0
     can_delete = False
     fields = ("order", "original_name", "file_type", "width", "height", "duration", "file_size", "file")
@@ -35,9 +35,9 @@ class AudioInline(admin.StackedInline):
 class JobAdmin(admin.ModelAdmin):
     list_display = ("id", "status", "style", "progress", "duration", "aspect_ratio", "attempts", "created_at", "updated_at")
     list_filter = ("status", "style", "aspect_ratio")
-    search_fields = ("id", "videos__original_name", "audio__original_name")
+    search_fields = ("id", "visuals__original_name", "audio__original_name")
     date_hierarchy = "created_at"
-    inlines = (VideoInline, AudioInline)
+    inlines = (VisualInline, AudioInline)
     actions = ("retry_jobs",)
     readonly_fields = (
         "id", "status", "progress", "current_step", "error_message", "attempts", "attempt_limit",

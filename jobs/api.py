@@ -7,7 +7,6 @@ the origin is in CORS_ALLOWED_ORIGINS (django-cors-headers answers their preflig
 from __future__ import annotations
 
 import copy
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -16,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.csrf import csrf_exempt
 
-from . import uploads
+from media_pipeline.style import STYLES
+
+from .forms import submit
 from .models import Job
+from .ranges import ranged_file_response
 
 View = Callable[..., HttpResponse]
 NOT_FOUND = "Job not found"
@@ -75,7 +76,7 @@ def _job_or_none(job_id: str) -> Job | None:
 
 @api_view("POST")
 def upload(request: HttpRequest) -> JsonResponse:
-    job, form = uploads.submit(request)
+    job, form = submit(request)
     if job is None:
         field, message = form.first_error()
         return error(message, 400, field=field)
@@ -120,8 +121,6 @@ def download(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @api_view("GET", "HEAD")
 def styles(request: HttpRequest) -> JsonResponse:
-    from media_pipeline.style import STYLES
-
     return JsonResponse({
         "styles": [
             {"name": style.name, "label": style.label, "description": style.description}
@@ -170,8 +169,8 @@ def public_plan(job: Job) -> dict[str, Any]:
     """The job's plan with every server path replaced by the creator's own file name."""
     plan = copy.deepcopy(job.plan)
     names: dict[str, str] = {}
-    for video in job.videos.all():
-        names[Path(video.file.name).name] = video.original_name
+    for visual in job.visuals.all():
+        names[Path(visual.file.name).name] = visual.original_name
     audio = getattr(job, "audio", None)
     if audio is not None:
         names[Path(audio.file.name).name] = audio.original_name
@@ -191,108 +190,3 @@ def _scrub_paths(value: Any, names: dict[str, str]) -> Any:
 
 def _looks_like_path(text: str) -> bool:
     return text.startswith(("/", "\\", "~")) or bool(re.match(r"^[A-Za-z]:[\\/]", text))
-
-
-# ---------------------------------------------------------------- byte ranges
-
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
-
-
-class Unsatisfiable(Exception):
-    pass
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(first, last) byte, inclusive, for one satisfiable range; None to send the whole file.
-
-    A malformed header or several ranges are ignored (the whole file is sent, as RFC 9110 allows);
-    a well-formed range that lies outside the file raises Unsatisfiable.
-    """
-    if not header:
-        return None
-    match = _RANGE.match(header)
-    if match is None:
-        return None
-    first, last = match.groups()
-    if first == "" and last == "":
-        return None
-    if first == "":  # the final N bytes
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise Unsatisfiable
-        return max(0, size - suffix), size - 1
-    start = int(first)
-    if last != "" and int(last) < start:
-        return None  # malformed: ignored
-    if start >= size:
-        raise Unsatisfiable
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    return start, end
-
-
-class _FileSlice:
-    """A file read from `start` for `length` bytes, for FileResponse."""
-
-    def __init__(self, path: Path, start: int, length: int):
-        self._file = open(path, "rb")
-        self._file.seek(start)
-        self._left = length
-
-    def read(self, size: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        size = self._left if size < 0 else min(size, self._left)
-        data = self._file.read(size)
-        self._left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def ranged_file_response(request: HttpRequest, path: Path, filename: str) -> HttpResponse:
-    """The file as an MP4 attachment, streamed, honouring one byte range (206) so players can seek."""
-    stat = path.stat()
-    size = stat.st_size
-    etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
-    last_modified = http_date(stat.st_mtime)
-    try:
-        byte_range = parse_range(request.headers.get("Range"), size)
-    except Unsatisfiable:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        response["Accept-Ranges"] = "bytes"
-        return response
-    if byte_range is not None and not _if_range_matches(request.headers.get("If-Range"), etag, stat.st_mtime):
-        byte_range = None  # the file changed since the client's first part: send it whole
-    start, end = byte_range or (0, size - 1)
-    length = max(0, end - start + 1)
-    if request.method == "HEAD":
-        response = HttpResponse(content_type="video/mp4")
-    elif byte_range is None:
-        response = FileResponse(open(path, "rb"), content_type="video/mp4")
-    else:
-        response = FileResponse(_FileSlice(path, start, length), content_type="video/mp4", status=206)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Content-Length"] = str(length)
-    response["Content-Disposition"] = _attachment(filename)
-    response["Accept-Ranges"] = "bytes"
-    response["ETag"] = etag
-    response["Last-Modified"] = last_modified
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-def _if_range_matches(value: str | None, etag: str, mtime: float) -> bool:
-    if value is None:
-        return True
-    value = value.strip()
-    if value.startswith('"') or value.startswith("W/"):
-        return value == etag
-    since = parse_http_date_safe(value)
-    return since is not None and int(mtime) <= since
-
-
-def _attachment(filename: str) -> str:
-    # download_name() is ASCII letters, digits and hyphens: no quoting or RFC 5987 needed.
-    return f'attachment; filename="{os.path.basename(filename)}"'

@@ -7,4 +7,5 @@ class JobsConfig(AppConfig):
     verbose_name = "Render jobs"
 
     def ready(self) -> None:
+        # Here, not at the top: receivers are connected once the models are loaded (Django's own rule).
         from . import signals  # noqa: F401

@@ -1,26 +1,40 @@
-"""The job form: shared by the editor page and POST /api/upload, so both check input the same way."""
+"""The job form and the submit flow, shared by the editor page and POST /api/upload so both check input alike.
+
+submit() reads the posted form (its files already streamed to disk by jobs/uploads.py), creates and
+queues the job through services.job_create, and always drops the request's temporary files.
+"""
 
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 
-from .services import ASPECT_RATIOS, MAX_DURATION, MIN_DURATION, SourceFile
+from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
+from media_pipeline.style import STYLES
 
-DEFAULT_DURATION = 30
-DEFAULT_ASPECT = "9:16"
-ASPECT_LABELS = {"9:16": "Vertical", "1:1": "Square", "4:5": "Portrait", "16:9": "Landscape"}
-DURATION_MESSAGE = f"Duration must be a number of seconds from {MIN_DURATION} to {MAX_DURATION}."
+from . import services
+from .models import ASPECT_CHOICES, Job
+from .uploads import UploadProblem
+
+ASPECT_RATIOS = [ratio for ratio, _ in ASPECT_CHOICES]
+DURATION_MESSAGE = f"Duration must be a number of seconds from {MIN_DURATION:g} to {MAX_DURATION:g}."
 
 
 def style_choices() -> list[tuple[str, str]]:
-    from media_pipeline.style import STYLES
-
     return [(style.name, style.label) for style in STYLES.values()]
+
+
+def whole(number: float) -> int | float:
+    """5.0 as 5 (for pages and query strings), 12.5 as is."""
+    return int(number) if float(number).is_integer() else number
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -52,7 +66,7 @@ class JobForm(forms.Form):
     )
     aspect_ratio = forms.ChoiceField(
         required=False,
-        choices=[(ratio, f"{ratio} {ASPECT_LABELS[ratio]}") for ratio in ASPECT_RATIOS],
+        choices=ASPECT_CHOICES,
         error_messages={"invalid_choice": f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}."},
     )
 
@@ -108,23 +122,76 @@ class PrefillForm(forms.Form):
 
     style = forms.ChoiceField(choices=style_choices, required=False)
     duration = forms.FloatField(required=False, min_value=MIN_DURATION, max_value=MAX_DURATION)
-    aspect_ratio = forms.ChoiceField(choices=[(ratio, ratio) for ratio in ASPECT_RATIOS], required=False)
+    aspect_ratio = forms.ChoiceField(choices=ASPECT_CHOICES, required=False)
 
     def initial_values(self) -> dict[str, Any]:
         self.is_valid()
         values = {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
         if "duration" in values:
-            values["duration"] = _whole(values["duration"])
+            values["duration"] = whole(values["duration"])
         return values
 
 
-def _whole(number: float) -> int | float:
-    return int(number) if float(number).is_integer() else number
-
-
-def _source(upload: UploadedFile) -> SourceFile:
+def _source(upload: UploadedFile) -> services.SourceFile:
     if hasattr(upload, "temporary_file_path"):
         upload.file.flush()
-        return SourceFile(name=upload.name, path=Path(upload.temporary_file_path()), move=True)
+        return services.SourceFile(name=upload.name, path=Path(upload.temporary_file_path()), move=True)
     upload.seek(0)
-    return SourceFile(name=upload.name, stream=upload)
+    return services.SourceFile(name=upload.name, stream=upload)
+
+
+# ---------------------------------------------------------------- the submit flow
+
+
+def read_job_form(request: HttpRequest) -> JobForm:
+    """The POSTed job form, bound to the request's fields and files; a refusal by the handler is its only error."""
+    try:
+        data, files = request.POST, request.FILES
+    except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+        return _refused(UploadProblem("__all__", "The upload has too many parts or too much form data."))
+    except MultiPartParserError:
+        return _refused(UploadProblem("__all__", "The upload could not be read: send it as multipart/form-data."))
+    problem = getattr(request, "upload_problem", None)
+    if problem is not None:
+        return _refused(problem, data)
+    return JobForm(data, files)
+
+
+def create_job(form: JobForm) -> Job | None:
+    """Create and queue the job from a bound form; None, with the reasons on the form, when anything is wrong."""
+    if not form.is_valid():
+        return None
+    try:
+        return services.job_create(**form.job_input())
+    except services.JobInputError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+
+
+def submit(request: HttpRequest) -> tuple[Job | None, JobForm]:
+    """Read the posted job, create and queue it, and always drop the request's temporary files.
+
+    Returns the job (None when refused) and the bound form carrying any errors.
+    """
+    form = read_job_form(request)
+    try:
+        return create_job(form), form
+    finally:
+        discard_uploads(request)
+
+
+def discard_uploads(request: HttpRequest) -> None:
+    """Delete the request's temporary files now (those moved into a job are already gone from tmp)."""
+    files = getattr(request, "_files", None)
+    if files:
+        for upload in chain.from_iterable(values for _, values in files.lists()):
+            upload.close()
+
+
+def _refused(problem: UploadProblem, data=None) -> JobForm:
+    form = JobForm(data or {}, {})
+    form.full_clean()
+    # Keep the settings the creator chose (to show them again), but report only the refusal.
+    form._errors.clear()
+    form.add_error(problem.field if problem.field in form.fields else None, problem.message)
+    return form

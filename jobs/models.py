@@ -1,13 +1,22 @@
-"""Jobs and the media they are made of."""
+"""Jobs and the media they are made of: what a job may ask for, and which jobs are ready for what."""
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from media_pipeline.limits import ASPECT_LABELS, ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
+
+# The shapes a job may ask for, as the admin and the forms show them ("9:16 Vertical").
+ASPECT_CHOICES = [(ratio, f"{ratio} {ASPECT_LABELS[ratio]}") for ratio in ASPECTS]
+
 UPLOAD_TEMP_DIR_NAME = "tmp"  # under MEDIA_ROOT: the same filesystem as the job folders, so keeping a file is a rename
+UPLOAD_ABANDONED_S = 3600  # an upload request never takes this long: its process died
 
 
 def job_dir(job_id) -> str:
@@ -22,13 +31,43 @@ def upload_temp_dir() -> Path:
     return folder
 
 
-def job_save_plan(job_id, plan: dict) -> None:
-    """Store a job's plan (the engine saves it as soon as it is made, before the render)."""
-    Job.objects.filter(id=job_id).update(plan=plan, updated_at=timezone.now())
+def lease_start():
+    """A worker that has not written to its job since this moment is taken as dead (RENDER_LEASE_S)."""
+    return timezone.now() - timedelta(seconds=settings.RENDER_LEASE_S)
+
+
+def upload_cutoff():
+    """An upload (a job or a temporary file) older than this was left by a request that died."""
+    return timezone.now() - timedelta(seconds=UPLOAD_ABANDONED_S)
 
 
 def _default_attempt_limit() -> int:
     return settings.RENDER_MAX_ATTEMPTS
+
+
+def _stale() -> Q:
+    return Q(status=Job.Status.PROCESSING, heartbeat_at__lt=lease_start())
+
+
+class JobQuerySet(models.QuerySet):
+    """Which jobs a worker, an operator or the sweep may act on (the lease is read at call time)."""
+
+    def stale(self) -> "JobQuerySet":
+        """PROCESSING jobs whose worker stopped writing for RENDER_LEASE_S (killed, out of memory)."""
+        return self.filter(_stale())
+
+    def claimable(self) -> "JobQuerySet":
+        """Jobs a worker may take: PENDING ones, and stale ones (django-q2 redelivers their task)."""
+        return self.filter(Q(status=Job.Status.PENDING) | _stale())
+
+    def retryable(self) -> "JobQuerySet":
+        """Jobs an operator may queue again: ended ones, stale ones, and PENDING ones no worker has taken."""
+        stuck_in_queue = Q(status=Job.Status.PENDING, updated_at__lt=lease_start())
+        return self.filter(Q(status__in=Job.ENDED) | _stale() | stuck_in_queue)
+
+    def abandoned_uploads(self) -> "JobQuerySet":
+        """Jobs still UPLOADING long after any upload would have finished: their request died."""
+        return self.filter(status=Job.Status.UPLOADING, created_at__lt=upload_cutoff())
 
 
 class Job(models.Model):
@@ -44,8 +83,12 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADING, db_index=True)
     style = models.CharField(max_length=32)
-    duration = models.FloatField(default=30.0, help_text="Requested length of the video, in seconds")
-    aspect_ratio = models.CharField(max_length=8, default="9:16")
+    duration = models.FloatField(
+        default=DEFAULT_DURATION,
+        validators=[MinValueValidator(MIN_DURATION), MaxValueValidator(MAX_DURATION)],
+        help_text="Requested length of the video, in seconds",
+    )
+    aspect_ratio = models.CharField(max_length=8, choices=ASPECT_CHOICES, default=DEFAULT_ASPECT)
     progress = models.PositiveSmallIntegerField(default=0)
     current_step = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -62,6 +105,8 @@ class Job(models.Model):
     attempt_limit = models.PositiveSmallIntegerField(default=_default_attempt_limit)
     plan = models.JSONField(null=True, blank=True, help_text="What the pipeline decided")
 
+    objects = JobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"], name="job_status_created")]
@@ -74,18 +119,19 @@ class Job(models.Model):
         return self.status in self.ENDED
 
 
-def _visual_path(instance: "Video", filename: str) -> str:
+def _visual_path(instance: "Visual | Audio", filename: str) -> str:
+    # Named in the 0001 migration; used by the song too.
     return f"{job_dir(instance.job_id)}/{filename}"
 
 
-class Video(models.Model):
-    """One visual of a job: a clip or a photo."""
+class Visual(models.Model):
+    """One visual of a job: a clip or a photo (the API and the form call them `videos`)."""
 
     class FileType(models.TextChoices):
         VIDEO = "video", "Video"
         IMAGE = "image", "Image"
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="videos")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="visuals")
     file = models.FileField(upload_to=_visual_path, max_length=300)
     original_name = models.CharField(max_length=255)
     file_size = models.BigIntegerField()

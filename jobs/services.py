@@ -1,32 +1,33 @@
-"""The job flow: create, queue, claim, report progress, finish, retry. Views, tasks and commands call these."""
+"""The job's life outside the worker: create (store and check the files), enqueue, retry, sweep.
+
+Forms, views, the admin, tasks and the render_job command call these; the render itself is jobs/worker.py.
+"""
 
 from __future__ import annotations
 
-import logging
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from media_pipeline.accept import MUSIC_SUFFIXES, VISUAL_SUFFIXES, check_music, check_visual, readable_photo
+from media_pipeline.errors import UnsupportedMedia
+from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
+from media_pipeline.style import STYLES
 
-from . import engine as default_engine
-from .models import Audio, Job, Video, job_dir, upload_temp_dir
+from .models import ASPECT_CHOICES, Audio, Job, Visual, job_dir, upload_cutoff, upload_temp_dir
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Status = Job.Status
-MIN_DURATION, MAX_DURATION = 5, 60
-ASPECT_RATIOS = ("9:16", "1:1", "4:5", "16:9")
+RENDER_TASK = "jobs.tasks.render_job"
 
 
 class JobInputError(ValueError):
@@ -53,14 +54,13 @@ class SourceFile:
 
 def validate_settings(style: str, duration: float, aspect_ratio: str) -> None:
     """Raise JobInputError for a style, duration or aspect ratio out of range."""
-    from media_pipeline.style import STYLES
-
     if style not in STYLES:
         raise JobInputError("style", f"Unknown style {style!r}: choose one of {', '.join(STYLES)}.")
     if not MIN_DURATION <= duration <= MAX_DURATION:
-        raise JobInputError("duration", f"Duration must be between {MIN_DURATION} and {MAX_DURATION} seconds.")
-    if aspect_ratio not in ASPECT_RATIOS:
-        raise JobInputError("aspect_ratio", f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}.")
+        raise JobInputError("duration", f"Duration must be between {MIN_DURATION:g} and {MAX_DURATION:g} seconds.")
+    ratios = [ratio for ratio, _ in ASPECT_CHOICES]
+    if aspect_ratio not in ratios:
+        raise JobInputError("aspect_ratio", f"Aspect ratio must be one of {', '.join(ratios)}.")
 
 
 def job_create(
@@ -68,8 +68,8 @@ def job_create(
     visuals: Sequence[SourceFile],
     music: SourceFile,
     style: str,
-    duration: float = 30.0,
-    aspect_ratio: str = "9:16",
+    duration: float = DEFAULT_DURATION,
+    aspect_ratio: str = DEFAULT_ASPECT,
     enqueue: bool = True,
 ) -> Job:
     """Store the files under a new job, check each by content, and queue it.
@@ -101,7 +101,7 @@ def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> 
         path = _write(source, folder / f"visual-{order + 1}{_suffix(source.name, VISUAL_SUFFIXES)}", "videos")
         path = _checked(readable_photo, path, source.name, "videos")
         info = _checked(check_visual, path, source.name, "videos")
-        Video.objects.create(
+        Visual.objects.create(
             job=job, file=_relative(path), original_name=source.name[:255], file_size=path.stat().st_size,
             duration=info.duration, width=info.width, height=info.height, file_type=info.kind, order=order,
         )
@@ -115,8 +115,6 @@ def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> 
 
 def _checked(check: Callable[[Path], T], path: Path, name: str, field: str) -> T:
     """Run a content check; its refusal becomes the field's error, prefixed with the creator's file name."""
-    from media_pipeline.errors import UnsupportedMedia
-
     try:
         return check(path)
     except UnsupportedMedia as exc:
@@ -144,7 +142,7 @@ def _write(source: SourceFile, target: Path, field: str) -> Path:
     return target
 
 
-def _suffix(name: str, allowed: set[str]) -> str:
+def _suffix(name: str, allowed: frozenset[str]) -> str:
     # The stored name is ours; the extension is kept only when it is one we know.
     suffix = Path(name).suffix.lower()
     return suffix if suffix in allowed else ""
@@ -164,127 +162,7 @@ def _discard(job: Job) -> None:
 
 def job_enqueue(job_id) -> None:
     """Hand the job to a worker once the current transaction commits."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("jobs.tasks.render_job", str(job_id), group="render"))
-
-
-def _stale_before():
-    return timezone.now() - timedelta(seconds=settings.RENDER_LEASE_S)
-
-
-def _claimable() -> Q:
-    # A PENDING job, or a PROCESSING one whose worker stopped writing (killed, OOM):
-    # django-q2 redelivers such a task and the lease lets it be taken again.
-    return Q(status=Status.PENDING) | Q(status=Status.PROCESSING, heartbeat_at__lt=_stale_before())
-
-
-def job_claim(job_id) -> Job | None:
-    """Take the job for this worker. Returns it, or None when another worker has it or it has ended."""
-    now = timezone.now()
-    won = Job.objects.filter(_claimable(), id=job_id, attempts__lt=F("attempt_limit")).update(
-        status=Status.PROCESSING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
-        updated_at=now, progress=0, current_step="Starting", error_message="", completed_at=None,
-    )
-    if won:
-        return Job.objects.get(id=job_id)
-    gave_up = Job.objects.filter(_claimable(), id=job_id).update(
-        status=Status.FAILED, completed_at=now, updated_at=now, current_step="Failed",
-        error_message="Rendering was interrupted too many times (the worker stopped or ran out of memory).",
-    )
-    if gave_up:
-        log.warning("job %s: attempts used up, marked FAILED", job_id)
-    return None
-
-
-# ---------------------------------------------------------------- running
-
-
-class ProgressReporter:
-    """Writes percent and step to the job row, at most about once a second, and says if the job was taken away."""
-
-    def __init__(
-        self,
-        job: Job,
-        *,
-        interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-        listener: Callable[[float, str], None] | None = None,
-    ):
-        self.job_id = job.id
-        self.listener = listener
-        self.attempt = job.attempts
-        self.interval = interval
-        self.clock = clock
-        self.percent = 0
-        self.step = ""
-        self.lost = False
-        self._last_write = float("-inf")
-
-    def __call__(self, percent: float, step: str) -> None:
-        if self.listener is not None:
-            self.listener(percent, step)
-        percent = max(self.percent, min(99, int(percent)))  # 100 only when the file is in place
-        now = self.clock()
-        if step == self.step and (percent == self.percent or now - self._last_write < self.interval):
-            return
-        self.percent, self.step, self._last_write = percent, step, now
-        updated = Job.objects.filter(id=self.job_id, status=Status.PROCESSING, attempts=self.attempt).update(
-            progress=percent, current_step=step[:200], heartbeat_at=timezone.now(), updated_at=timezone.now()
-        )
-        self.lost = updated == 0
-
-    def should_cancel(self) -> bool:
-        return self.lost
-
-
-def job_complete(job_id, output_name: str, plan: dict | None = None) -> None:
-    now = timezone.now()
-    fields = dict(
-        status=Status.COMPLETED, progress=100, current_step="Done", output_video=output_name,
-        completed_at=now, updated_at=now, heartbeat_at=now, error_message="",
-    )
-    if plan is not None:
-        fields["plan"] = plan
-    Job.objects.filter(id=job_id, status=Status.PROCESSING).update(**fields)
-
-
-def job_fail(job_id, message: str) -> None:
-    now = timezone.now()
-    Job.objects.filter(id=job_id).exclude(status=Status.COMPLETED).update(
-        status=Status.FAILED, error_message=message[:2000], current_step="Failed",
-        completed_at=now, updated_at=now,
-    )
-
-
-def job_render(
-    job_id, *, engine: Callable | None = None, listener: Callable[[float, str], None] | None = None
-) -> Job | None:
-    """Claim the job, run the media pipeline on it and end it COMPLETED or FAILED. None if not ours to run."""
-    from media_pipeline.errors import MediaError
-
-    job = job_claim(job_id)
-    if job is None:
-        return None
-    report = ProgressReporter(job, listener=listener)
-    run = engine or default_engine.render_job_media  # looked up now: tests and operators may replace it
-    try:
-        output_name, plan = run(job, report)
-    except MediaError as exc:
-        log.info("job %s failed: %s", job_id, exc)
-        job_fail(job_id, str(exc))
-    except Exception as exc:
-        log.exception("job %s crashed", job_id)
-        job_fail(job_id, f"Something went wrong on our side while rendering ({type(exc).__name__}). Try again.")
-        raise
-    except BaseException:
-        # Ctrl-C on `render_job`, or the worker shutting down: stopped on purpose, so the sweep must not
-        # hand it to another worker behind the operator's back.
-        job_fail(job_id, "Rendering was stopped before it finished. Retry the job to render it again.")
-        raise
-    else:
-        job_complete(job_id, output_name, plan)
-    return Job.objects.get(id=job_id)
+    transaction.on_commit(lambda: async_task(RENDER_TASK, str(job_id), group="render"))
 
 
 # ---------------------------------------------------------------- operators
@@ -295,14 +173,9 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
 
     With enqueue=False the job is left PENDING for the caller to render (the render_job command).
     """
-    now = timezone.now()
-    stuck = Q(status=Status.PROCESSING, heartbeat_at__lt=_stale_before()) | Q(
-        status=Status.PENDING, updated_at__lt=_stale_before()
-    )
-    retryable = Q(status__in=[Status.FAILED, Status.COMPLETED]) | stuck
-    requeued = Job.objects.filter(retryable, id=job_id).update(
+    requeued = Job.objects.retryable().filter(id=job_id).update(
         status=Status.PENDING, progress=0, current_step="Queued again", error_message="",
-        completed_at=None, updated_at=now, attempt_limit=F("attempts") + settings.RENDER_MAX_ATTEMPTS,
+        completed_at=None, updated_at=timezone.now(), attempt_limit=F("attempts") + settings.RENDER_MAX_ATTEMPTS,
     )
     if requeued:
         if enqueue:
@@ -318,28 +191,20 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
     return False, "it is already queued"
 
 
-UPLOAD_ABANDONED_S = 3600  # an upload request never takes this long: its process died
-
-
 def job_sweep() -> dict[str, int]:
     """Rescue jobs whose worker died, and clear what crashed uploads left behind. Runs every minute."""
-    from django_q.tasks import async_task
-
-    stale = Job.objects.filter(status=Status.PROCESSING, heartbeat_at__lt=_stale_before())
     requeued = 0
-    for job_id in stale.values_list("id", flat=True):
-        # Let job_claim decide: it re-takes the job, or fails it once its attempts are used up.
-        async_task("jobs.tasks.render_job", str(job_id), group="render")
+    for job_id in Job.objects.stale().values_list("id", flat=True):
+        # The worker's claim decides: it re-takes the job, or fails it once its attempts are used up.
+        async_task(RENDER_TASK, str(job_id), group="render")
         requeued += 1
-    cutoff = timezone.now() - timedelta(seconds=UPLOAD_ABANDONED_S)
-    abandoned = list(Job.objects.filter(status=Status.UPLOADING, created_at__lt=cutoff))
+    abandoned = list(Job.objects.abandoned_uploads())
     for job in abandoned:
         _discard(job)
     tmp_files = 0
-    tmp = upload_temp_dir()
-    if tmp.is_dir():
-        for leftover in tmp.iterdir():
-            if leftover.is_file() and leftover.stat().st_mtime < cutoff.timestamp():
-                leftover.unlink(missing_ok=True)
-                tmp_files += 1
+    cutoff = upload_cutoff().timestamp()
+    for leftover in upload_temp_dir().iterdir():
+        if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+            leftover.unlink(missing_ok=True)
+            tmp_files += 1
     return {"requeued": requeued, "abandoned_uploads": len(abandoned), "temp_files": tmp_files}

@@ -1,10 +1,10 @@
-"""Receiving a job's files: a streaming upload handler with a size limit, and turning the request into a job.
+"""Receiving a job's files: a streaming upload handler with a size limit (the form and submit are jobs/forms.py).
 
 Every file streams to a temporary file in MEDIA_ROOT/tmp (never whole into memory, and on the same
 filesystem as the job folders so keeping it is a rename). The handler stops storing as soon as a file
 passes MAX_UPLOAD_MB or one file too many arrives: the partial file is deleted and later files are
 skipped unread into nowhere, while the form's text fields still arrive (so the page can keep the
-creator's settings). What it refused is left on the request for the view to report. Temporary files
+creator's settings). What it refused is left on the request for forms.read_job_form to report. Temporary files
 are deleted when the request is done, kept or not.
 """
 
@@ -13,18 +13,13 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
-from django.http.multipartparser import MultiPartParserError
 
-from . import services
-from .forms import JobForm
-from .models import Job, upload_temp_dir
+from .models import upload_temp_dir
 
 
 @dataclass(frozen=True)
@@ -119,57 +114,3 @@ class LimitedUploadHandler(FileUploadHandler):
         # The parser drops the rest of this file; the body is still read to its end (into nowhere),
         # so the client gets the 400 rather than a reset connection.
         raise SkipFile
-
-
-def read_job_form(request: HttpRequest) -> JobForm:
-    """The POSTed job form, bound to the request's fields and files; a refusal by the handler is its only error."""
-    try:
-        data, files = request.POST, request.FILES
-    except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
-        return _refused(UploadProblem("__all__", "The upload has too many parts or too much form data."))
-    except MultiPartParserError:
-        return _refused(UploadProblem("__all__", "The upload could not be read: send it as multipart/form-data."))
-    problem = getattr(request, "upload_problem", None)
-    if problem is not None:
-        return _refused(problem, data)
-    return JobForm(data, files)
-
-
-def create_job(form: JobForm) -> Job | None:
-    """Create and queue the job from a bound form; None, with the reasons on the form, when anything is wrong."""
-    if not form.is_valid():
-        return None
-    try:
-        return services.job_create(**form.job_input())
-    except services.JobInputError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return None
-
-
-def submit(request: HttpRequest) -> tuple[Job | None, JobForm]:
-    """Read the posted job, create and queue it, and always drop the request's temporary files.
-
-    Returns the job (None when refused) and the bound form carrying any errors.
-    """
-    form = read_job_form(request)
-    try:
-        return create_job(form), form
-    finally:
-        discard_uploads(request)
-
-
-def discard_uploads(request: HttpRequest) -> None:
-    """Delete the request's temporary files now (those moved into a job are already gone from tmp)."""
-    files = getattr(request, "_files", None)
-    if files:
-        for upload in chain.from_iterable(values for _, values in files.lists()):
-            upload.close()
-
-
-def _refused(problem: UploadProblem, data=None) -> JobForm:
-    form = JobForm(data or {}, {})
-    form.full_clean()
-    # Keep the settings the creator chose (to show them again), but report only the refusal.
-    form._errors.clear()
-    form.add_error(problem.field if problem.field in form.fields else None, problem.message)
-    return form

@@ -19,13 +19,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from media_pipeline import ffmpeg
+from media_pipeline.accept import MUSIC_PICKER, MUSIC_SUFFIXES, MUSIC_TYPES_TEXT, VIDEO_TYPES_TEXT, VISUAL_SUFFIXES
+from media_pipeline.image_check import PHOTO_TYPES_TEXT
+from media_pipeline.limits import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
+from media_pipeline.style import STYLES
 
-from . import services, uploads
-from .forms import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATION, JobForm, PrefillForm, style_choices
+from . import services
+from .forms import JobForm, PrefillForm, style_choices, submit, whole
 from .models import Job
 
 FORM_FIELDS = ("videos", "music", "style", "duration", "aspect_ratio", "__all__")
 RECENT_JOBS = 50
+# What the clips-and-photos picker offers: phones list their library by media type, desktops filter by suffix.
+# (The song's picker is accept.MUSIC_PICKER; this one belongs beside it in media_pipeline/accept.py.)
+VISUAL_PICKER = "video/*,image/jpeg,image/png,image/webp,image/heic,image/heif," + ",".join(sorted(VISUAL_SUFFIXES))
 
 
 @require_GET
@@ -46,12 +53,12 @@ def editor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _submit(request)
     prefill = PrefillForm(request.GET).initial_values()
-    form = JobForm(initial={"duration": DEFAULT_DURATION, "aspect_ratio": DEFAULT_ASPECT, **prefill})
+    form = JobForm(initial={"duration": whole(DEFAULT_DURATION), "aspect_ratio": DEFAULT_ASPECT, **prefill})
     return render(request, "jobs/editor.html", _editor_context(form))
 
 
 def _submit(request: HttpRequest) -> HttpResponse:
-    job, form = uploads.submit(request)
+    job, form = submit(request)
     if job is not None:
         url = reverse("job", args=[job.id])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -62,8 +69,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
 
 
 def _editor_context(form: JobForm) -> dict[str, Any]:
-    from media_pipeline.accept import MUSIC_PICKER, MUSIC_SUFFIXES, MUSIC_TYPES_TEXT
-    from media_pipeline.style import STYLES
+    """The page and its JavaScript read every rule from here (limits.py, accept.py, settings)."""
 
     def chosen(name: str, default: Any) -> Any:
         value = form[name].value()
@@ -75,13 +81,16 @@ def _editor_context(form: JobForm) -> dict[str, Any]:
         "styles": list(STYLES.values()),
         "aspects": list(ASPECT_LABELS.items()),
         "chosen_style": chosen("style", first_style),
-        "chosen_duration": chosen("duration", DEFAULT_DURATION),
+        "chosen_duration": chosen("duration", whole(DEFAULT_DURATION)),
         "chosen_aspect": chosen("aspect_ratio", DEFAULT_ASPECT),
         "errors": {name.strip("_"): form.errors.get(name, []) if form.is_bound else [] for name in FORM_FIELDS},
-        "min_duration": services.MIN_DURATION,
-        "max_duration": services.MAX_DURATION,
+        "min_duration": whole(MIN_DURATION),
+        "max_duration": whole(MAX_DURATION),
         "max_visuals": settings.MAX_VISUALS,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "video_types": VIDEO_TYPES_TEXT,
+        "photo_types": PHOTO_TYPES_TEXT,
+        "visual_picker": VISUAL_PICKER,
         "music_types": MUSIC_TYPES_TEXT,
         "music_picker": MUSIC_PICKER,
         "music_suffixes": " ".join(sorted(MUSIC_SUFFIXES)),
@@ -90,7 +99,7 @@ def _editor_context(form: JobForm) -> dict[str, Any]:
 
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.select_related("audio").annotate(visual_count=Count("videos"))[:RECENT_JOBS]
+    jobs = Job.objects.select_related("audio").annotate(visual_count=Count("visuals"))[:RECENT_JOBS]
     labels = dict(style_choices())
     now = timezone.now()
     rows = [{"job": job, "style_label": labels.get(job.style, job.style), "age": _age(job.created_at, now)} for job in jobs]
@@ -100,7 +109,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("audio"), id=job_id)
-    return render(request, "jobs/job.html", {**_job_context(job), "videos": job.videos.all()})
+    return render(request, "jobs/job.html", {**_job_context(job), "visuals": job.visuals.all()})
 
 
 @require_GET
@@ -129,7 +138,7 @@ def _job_context(job: Job) -> dict[str, Any]:
     end = job.completed_at if job.is_finished and job.completed_at else timezone.now()
     seconds = max(0, int((end - job.created_at).total_seconds()))
     plan = job.plan or {}
-    duration = int(job.duration) if float(job.duration).is_integer() else job.duration
+    duration = whole(job.duration)
     settings_query = urlencode({"style": job.style, "duration": duration, "aspect_ratio": job.aspect_ratio})
     return {
         "job": job,

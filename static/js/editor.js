@@ -6,9 +6,9 @@
   const form = document.getElementById("editor-form");
   if (!form || typeof DataTransfer === "undefined") return;
 
-  const maxVisuals = Number(form.dataset.maxVisuals) || 5;
-  const maxMb = Number(form.dataset.maxMb) || 100;
-  // The accepted song suffixes come from the server (media_pipeline/accept.py).
+  // Every rule comes from the server through the form's data- attributes (limits.py, accept.py, settings).
+  const maxVisuals = Number(form.dataset.maxVisuals);
+  const maxMb = Number(form.dataset.maxMb);
   const musicSuffixes = (form.dataset.musicSuffixes || "").split(" ").filter(Boolean);
   const isSongName = (name) => musicSuffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
 

@@ -73,8 +73,8 @@ def render_worker(live_server) -> Iterator[SimpleNamespace]:
     """
     from django.db import connections
 
-    from jobs import services
     from jobs.models import Job
+    from jobs.worker import run as render_job
 
     shared = dict(live_server.thread.connections_override)
     stop = threading.Event()
@@ -88,7 +88,7 @@ def render_worker(live_server) -> Iterator[SimpleNamespace]:
             while not stop.is_set():
                 for job_id in Job.objects.filter(status=Job.Status.PENDING).values_list("id", flat=True):
                     try:
-                        services.job_render(job_id)
+                        render_job(job_id)
                     except Exception:  # the job is FAILED by then; the test reports the traceback
                         worker.errors.append(traceback.format_exc())
                     worker.rendered.append(str(job_id))

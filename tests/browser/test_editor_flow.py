@@ -92,7 +92,7 @@ def test_a_creator_uploads_two_clips_and_a_song_and_gets_a_video_that_plays(
     job = Job.objects.get()
     assert page.url == f"{live_server.url}/jobs/{job.id}"
     assert (job.style, job.duration, job.aspect_ratio) == ("ENERGETIC_DANCE", 5.0, "9:16")
-    assert [v.original_name for v in job.videos.all()] == ["skate park.mp4", "friends <3.mp4"]
+    assert [v.original_name for v in job.visuals.all()] == ["skate park.mp4", "friends <3.mp4"]
 
     # The job page polls its progress fragment until the render ends.
     seen: list[tuple[str, str]] = []

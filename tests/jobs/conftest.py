@@ -5,6 +5,8 @@ import pytest
 from django.utils import timezone
 
 from jobs.models import Job
+from jobs.worker import output_name
+from tests.media_factory import make_clip
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +21,7 @@ def media_root(settings, tmp_path) -> Path:
 def enqueued(monkeypatch) -> list[tuple]:
     """Records what would be handed to django-q2 instead of queueing it."""
     calls: list[tuple] = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr("jobs.services.async_task", lambda *args, **kwargs: calls.append(args))
     return calls
 
 
@@ -36,3 +38,20 @@ def make_job(db):
         return job
 
     return make
+
+
+@pytest.fixture(scope="session")
+def rendered_mp4(tmp_path_factory) -> Path:
+    """A small real MP4 with picture and sound, standing in for a render."""
+    return make_clip(tmp_path_factory.mktemp("render") / "render.mp4", seconds=2.0, audio=True)
+
+
+@pytest.fixture
+def completed_job(make_job, media_root, rendered_mp4) -> Job:
+    job = make_job(status=Job.Status.COMPLETED, style="ENERGETIC_DANCE", progress=100, current_step="Done")
+    target = media_root / output_name(job)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(rendered_mp4.read_bytes())
+    Job.objects.filter(id=job.id).update(output_video=output_name(job))
+    job.refresh_from_db()
+    return job

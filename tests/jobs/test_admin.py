@@ -46,15 +46,15 @@ def test_retry_rescues_a_job_whose_worker_died(make_job, admin_client_retry, enq
 def test_a_retried_job_gets_fresh_attempts(make_job, admin_client_retry, enqueued, settings):
     job = make_job(status=S.FAILED, attempts=settings.RENDER_MAX_ATTEMPTS)
     admin_client_retry(job)
-    from jobs import services
+    from jobs import worker
 
-    assert services.job_claim(job.id) is not None
+    assert worker.claim(job.id) is not None
     assert Job.objects.get(id=job.id).attempts == settings.RENDER_MAX_ATTEMPTS + 1
 
 
 def test_the_job_list_searches_by_original_file_name(make_job, admin_client):
     job = make_job()
-    job.videos.create(original_name="beach-day.mp4", file="x", file_size=1, file_type="video")
+    job.visuals.create(original_name="beach-day.mp4", file="x", file_size=1, file_type="video")
     other = make_job()
     response = admin_client.get(reverse("admin:jobs_job_changelist"), {"q": "beach-day"})
     body = response.content.decode()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from jobs.engine import output_name
 from jobs.models import Audio, Job
+from jobs.worker import output_name
 from tests.media_factory import make_clip, make_photo, make_song
 
 S = Job.Status
@@ -23,19 +23,7 @@ def samples(tmp_path_factory) -> dict[str, Path]:
         "clip": make_clip(folder / "clip.mp4", seconds=1.0),
         "photo": make_photo(folder / "photo.png"),
         "song": make_song(folder / "song.wav", seconds=4.0),
-        "render": make_clip(folder / "render.mp4", seconds=2.0, audio=True),
     }
-
-
-@pytest.fixture
-def completed_job(make_job, media_root, samples) -> Job:
-    job = make_job(status=S.COMPLETED, style="ENERGETIC_DANCE", progress=100, current_step="Done")
-    target = media_root / output_name(job)
-    target.parent.mkdir(parents=True)
-    target.write_bytes(samples["render"].read_bytes())
-    Job.objects.filter(id=job.id).update(output_video=output_name(job))
-    job.refresh_from_db()
-    return job
 
 
 def upload(client: Client, samples, headers=None, **fields):
@@ -180,7 +168,7 @@ def test_there_is_no_plan_until_rendering_starts(client, make_job):
 def test_the_plan_shows_file_names_and_never_server_paths(client, make_job, media_root):
     job = make_job()
     folder = media_root / "jobs" / str(job.id)
-    job.videos.create(file=f"jobs/{job.id}/visual-1.mp4", original_name="Beach <day>.mp4", file_size=1, file_type="video")
+    job.visuals.create(file=f"jobs/{job.id}/visual-1.mp4", original_name="Beach <day>.mp4", file_size=1, file_type="video")
     Audio.objects.create(job=job, file=f"jobs/{job.id}/music.mp3", original_name="my song.mp3", file_size=1)
     plan = {
         "music_start": 12.0, "music_end": 42.0, "beats": [0.0, 0.5, 1.0],
@@ -231,42 +219,6 @@ def test_the_downloaded_bytes_are_a_playable_video(client, completed_job, tmp_pa
     assert sorted(probe.stdout.split()) == ["audio", "video"]
 
 
-@pytest.mark.parametrize(
-    "header, first, last",
-    [("bytes=0-99", 0, 99), ("bytes=100-", 100, None), ("bytes=-50", -50, None), ("bytes=10-999999999", 10, None)],
-)
-def test_a_byte_range_is_answered_with_206_and_content_range(client, completed_job, media_root, header, first, last):
-    data = (media_root / output_name(completed_job)).read_bytes()
-    expected = data[first:None if last is None else last + 1]
-    response = client.get(f"/api/download/{completed_job.id}", HTTP_RANGE=header)
-    assert response.status_code == 206
-    start = first if first >= 0 else len(data) + first
-    assert response["Content-Range"] == f"bytes {start}-{start + len(expected) - 1}/{len(data)}"
-    assert int(response["Content-Length"]) == len(expected)
-    assert b"".join(response.streaming_content) == expected
-
-
-def test_a_range_past_the_end_is_416(client, completed_job, media_root):
-    size = (media_root / output_name(completed_job)).stat().st_size
-    response = client.get(f"/api/download/{completed_job.id}", HTTP_RANGE=f"bytes={size}-")
-    assert response.status_code == 416
-    assert response["Content-Range"] == f"bytes */{size}"
-
-
-@pytest.mark.parametrize("header", ["bytes=0-1,5-9", "pages=1-2", "bytes=9-1"])
-def test_a_range_we_do_not_serve_gets_the_whole_file(client, completed_job, header):
-    response = client.get(f"/api/download/{completed_job.id}", HTTP_RANGE=header)
-    assert response.status_code == 200
-
-
-def test_a_range_for_an_older_version_of_the_file_gets_the_whole_file(client, completed_job):
-    response = client.get(f"/api/download/{completed_job.id}", HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE='"stale"')
-    assert response.status_code == 200
-    etag = response["ETag"]
-    response = client.get(f"/api/download/{completed_job.id}", HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=etag)
-    assert response.status_code == 206
-
-
 @pytest.mark.parametrize("status", [S.PENDING, S.PROCESSING, S.FAILED])
 def test_a_job_that_is_not_completed_has_nothing_to_download(client, make_job, status):
     response = client.get(f"/api/download/{make_job(status=status).id}")
@@ -299,11 +251,3 @@ def test_an_unknown_api_address_is_a_json_404(client, db, address):
     response = client.get(address)
     assert response.status_code == 404
     assert response.json()["detail"].startswith("Not found")
-
-
-def test_a_head_request_describes_the_download_without_sending_it(client, completed_job, media_root):
-    response = client.head(f"/api/download/{completed_job.id}")
-    assert response.status_code == 200
-    assert int(response["Content-Length"]) == (media_root / output_name(completed_job)).stat().st_size
-    assert response["Accept-Ranges"] == "bytes"
-    assert response.content == b""

@@ -240,7 +240,7 @@ def test_trying_again_needs_a_post(client, make_job):
 
 def test_the_job_page_lists_its_files_by_their_escaped_names(client, make_job):
     job = make_job()
-    job.videos.create(file="x", original_name="<img src=x onerror=alert(1)>.mp4", file_size=2048, file_type="video")
+    job.visuals.create(file="x", original_name="<img src=x onerror=alert(1)>.mp4", file_size=2048, file_type="video")
     Audio.objects.create(job=job, file="y", original_name="Song & Dance.mp3", file_size=10)
     body = client.get(f"/jobs/{job.id}").content.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;.mp4" in body and "<img src=x" not in body

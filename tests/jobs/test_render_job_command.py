@@ -28,7 +28,7 @@ def _write(path: Path, text: str) -> Path:
 
 def fake_engine(job, report):
     report(50, "Rendering")
-    out = Path(job.videos.first().file.path).with_name("out.mp4")
+    out = Path(job.visuals.first().file.path).with_name("out.mp4")
     out.write_bytes(b"fake mp4")
     return f"jobs/{job.id}/out.mp4", {"segments": []}
 
@@ -70,7 +70,7 @@ def test_a_bad_style_exits_non_zero_without_a_traceback(files):
 
 
 def test_it_makes_a_job_from_local_files_and_writes_the_output(db, files, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("jobs.engine.render_job_media", fake_engine)
+    monkeypatch.setattr("jobs.worker.make_video", fake_engine)
     target = tmp_path / "final.mp4"
     call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]),
                  "--style", "clean_vlog", "--output", str(target))
@@ -82,7 +82,7 @@ def test_it_makes_a_job_from_local_files_and_writes_the_output(db, files, tmp_pa
 
 
 def test_it_renders_an_existing_job_again(db, files, monkeypatch, capsys):
-    monkeypatch.setattr("jobs.engine.render_job_media", fake_engine)
+    monkeypatch.setattr("jobs.worker.make_video", fake_engine)
     call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG")
     job = Job.objects.get()
     Job.objects.filter(id=job.id).update(status=Job.Status.FAILED)
@@ -97,7 +97,7 @@ def test_a_failed_render_exits_non_zero_with_the_reason(db, files, monkeypatch):
     def failing(job, report):
         raise RenderFailed("the song could not be decoded")
 
-    monkeypatch.setattr("jobs.engine.render_job_media", failing)
+    monkeypatch.setattr("jobs.worker.make_video", failing)
     with pytest.raises(CommandError, match="failed: the song could not be decoded"):
         call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG")
 
@@ -106,7 +106,7 @@ def test_ctrl_c_ends_with_one_line_and_a_failed_job(db, files, monkeypatch):
     def interrupted(job, report):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("jobs.engine.render_job_media", interrupted)
+    monkeypatch.setattr("jobs.worker.make_video", interrupted)
     with pytest.raises(CommandError, match="interrupted: job .* is marked FAILED"):
         call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG")
     assert Job.objects.get().status == Job.Status.FAILED

@@ -7,12 +7,14 @@ import sys
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from jobs import services
+from jobs import services, worker
 from jobs.models import Job
+from media_pipeline.limits import ASPECTS, DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 
 BAR_WIDTH = 30
 
@@ -38,11 +40,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("job_id", nargs="?", help="id of an existing job to render again")
-        parser.add_argument("--video", action="append", default=[], metavar="PATH", help="a clip or photo (1-5)")
+        others = [ratio for ratio in ASPECTS if ratio != DEFAULT_ASPECT]
+        parser.add_argument(
+            "--video", action="append", default=[], metavar="PATH", help=f"a clip or photo (1-{settings.MAX_VISUALS})"
+        )
         parser.add_argument("--music", metavar="PATH", help="the song")
         parser.add_argument("--style", help="a style name, e.g. ENERGETIC_DANCE")
-        parser.add_argument("--duration", type=float, default=30.0, help="seconds, 5-60 (default 30)")
-        parser.add_argument("--aspect", default="9:16", help="9:16 (default), 1:1, 4:5 or 16:9")
+        parser.add_argument(
+            "--duration", type=float, default=DEFAULT_DURATION,
+            help=f"seconds, {MIN_DURATION:g}-{MAX_DURATION:g} (default {DEFAULT_DURATION:g})",
+        )
+        parser.add_argument(
+            "--aspect", default=DEFAULT_ASPECT,
+            help=f"{DEFAULT_ASPECT} (default), {', '.join(others[:-1])} or {others[-1]}",
+        )
         parser.add_argument("--output", metavar="PATH", help="where to write the MP4")
 
     def handle(self, *args, **options) -> None:
@@ -60,7 +71,7 @@ class Command(BaseCommand):
         else:
             job = self._new_job(options)
         try:
-            finished = services.job_render(job.id, listener=ProgressBar(self.stderr_stream()))
+            finished = worker.run(job.id, listener=ProgressBar(self.stderr_stream()))
         except KeyboardInterrupt:
             raise CommandError(f"interrupted: job {job.id} is marked FAILED; retry it to render again") from None
         finally:

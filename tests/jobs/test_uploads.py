@@ -71,9 +71,9 @@ def test_a_clip_a_photo_and_a_song_are_stored_under_generated_names(send, media_
     assert stored_files(media_root) == [
         f"jobs/{job.id}/music.mp3", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.jpg",
     ]
-    assert [(v.original_name, v.file_type) for v in job.videos.all()] == [("beach day.mp4", "video"), ("sunset.jpg", "image")]
+    assert [(v.original_name, v.file_type) for v in job.visuals.all()] == [("beach day.mp4", "video"), ("sunset.jpg", "image")]
     assert job.audio.original_name == "song.mp3"
-    assert job.videos.get(order=0).file_size == Path(media_root / f"jobs/{job.id}/visual-1.mp4").stat().st_size
+    assert job.visuals.get(order=0).file_size == Path(media_root / f"jobs/{job.id}/visual-1.mp4").stat().st_size
 
 
 @pytest.mark.parametrize(("music", "stored"), [("flac", "music.flac"), ("alac", "music.m4a")])
@@ -86,7 +86,7 @@ def test_a_lossless_song_in_flac_or_apple_lossless_is_accepted(send, media_root,
 def test_an_iphone_heic_photo_is_kept_as_a_jpeg_of_the_same_picture(send, media_root, db):
     job = accepted(send(videos=("heic",)))
     assert stored_files(media_root) == [f"jobs/{job.id}/music.mp3", f"jobs/{job.id}/visual-1.jpg"]
-    photo = job.videos.get()
+    photo = job.visuals.get()
     assert (photo.original_name, photo.file_type, photo.width, photo.height) == ("IMG_0042.HEIC", "image", 640, 480)
     assert photo.file.name.endswith("visual-1.jpg")
 

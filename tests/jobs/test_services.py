@@ -1,0 +1,89 @@
+"""Services outside the worker: a job is queued only once it is committed, and the sweep rescues and tidies."""
+
+import os
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from jobs import services
+from jobs.models import Job
+
+S = Job.Status
+
+
+# ---------------------------------------------------------------- queueing
+
+
+def test_creating_a_job_enqueues_it_only_after_commit(make_job, enqueued, django_capture_on_commit_callbacks):
+    job = make_job()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.job_enqueue(job.id)
+    assert enqueued == []
+    callbacks[0]()
+    assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+
+
+# ---------------------------------------------------------------- retrying
+
+
+RETRIES = {
+    "a failed job": (dict(status=S.FAILED), (True, "queued again")),
+    "a finished job": (dict(status=S.COMPLETED), (True, "queued again")),
+    "a job whose worker died": (dict(status=S.PROCESSING, heartbeat_age=10_000), (True, "queued again")),
+    "a queued job no worker took": (dict(status=S.PENDING, heartbeat_age=10_000), (True, "queued again")),
+    "a job a live worker renders": (dict(status=S.PROCESSING, heartbeat_age=2), (False, "a worker is rendering it right now")),
+    "a job still uploading": (dict(status=S.UPLOADING), (False, "its files are still being uploaded")),
+    "a job queued a moment ago": (dict(status=S.PENDING), (False, "it is already queued")),
+}
+
+
+@pytest.mark.parametrize("job, answer", RETRIES.values(), ids=RETRIES.keys())
+def test_a_retry_queues_an_ended_or_stuck_job_and_says_why_it_will_not_queue_the_others(make_job, enqueued, job, answer):
+    job = make_job(**job)
+    assert services.job_retry(job.id, enqueue=False) == answer
+    assert (Job.objects.get(id=job.id).status == S.PENDING) is (answer[0] or job.status == S.PENDING)
+    assert enqueued == []
+
+
+def test_a_retry_of_a_job_that_does_not_exist_says_so(db):
+    assert services.job_retry(uuid.uuid4()) == (False, "no such job")
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def test_the_sweep_is_scheduled_every_minute(db):
+    schedule = Schedule.objects.get(func="jobs.tasks.sweep")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_the_sweep_hands_a_job_whose_worker_died_back_to_the_queue(make_job, enqueued, settings):
+    dead = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 30, attempts=1)
+    alive = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1)
+    assert services.job_sweep()["requeued"] == 1
+    assert enqueued == [("jobs.tasks.render_job", str(dead.id))]
+    assert Job.objects.get(id=alive.id).status == S.PROCESSING
+
+
+def test_the_sweep_removes_uploads_whose_request_died_with_their_files(make_job, media_root, enqueued):
+    old = make_job(status=S.UPLOADING)
+    Job.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(hours=2))
+    (media_root / "jobs" / str(old.id)).mkdir(parents=True)
+    (media_root / "jobs" / str(old.id) / "visual-1.mp4").write_bytes(b"half")
+    recent = make_job(status=S.UPLOADING)
+    stray = media_root / "tmp" / "upload-abc"
+    stray.parent.mkdir()
+    stray.write_bytes(b"x")
+    an_hour_ago = time.time() - 2 * 3600
+    os.utime(stray, (an_hour_ago, an_hour_ago))
+    fresh = media_root / "tmp" / "upload-now"
+    fresh.write_bytes(b"y")
+
+    assert services.job_sweep() == {"requeued": 0, "abandoned_uploads": 1, "temp_files": 1}
+    assert list(Job.objects.values_list("id", flat=True)) == [recent.id]
+    assert not (media_root / "jobs" / str(old.id)).exists()
+    assert not stray.exists() and fresh.exists()

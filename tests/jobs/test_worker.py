@@ -1,0 +1,335 @@
+"""The worker: a claim is one conditional UPDATE, progress reaches the job row, and a run ends every job
+COMPLETED or FAILED with the plan (framed, lively, on the beat) stored on it."""
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from jobs import tasks, worker
+from jobs.models import Audio, Job
+from media_pipeline import ffmpeg
+from media_pipeline.errors import RenderFailed
+from tests.media_factory import make_montage, make_song, make_subject, make_waking_clip
+
+S = Job.Status
+needs_ffmpeg = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
+
+
+# ---------------------------------------------------------------- claiming
+
+
+def test_a_pending_job_is_claimed_once(make_job):
+    job = make_job()
+    first = worker.claim(job.id)
+    second = worker.claim(job.id)
+    assert first is not None and first.status == S.PROCESSING
+    assert second is None
+    job.refresh_from_db()
+    assert job.attempts == 1
+    assert job.started_at is not None and job.heartbeat_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_for_a_job_produce_one_winner():
+    if connection.vendor == "sqlite":
+        pytest.skip("the in-memory SQLite test database is not shared between threads")
+    job = Job.objects.create(style="CLEAN_VLOG", status=S.PENDING)
+    barrier = threading.Barrier(4)
+    results = []
+
+    def worker():
+        barrier.wait()
+        results.append(worker.claim(job.id) is not None)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    assert Job.objects.get(id=job.id).attempts == 1
+
+
+@pytest.mark.parametrize("status", [S.COMPLETED, S.FAILED, S.UPLOADING])
+def test_a_job_that_is_not_queued_cannot_be_claimed(make_job, status):
+    job = make_job(status=status)
+    assert worker.claim(job.id) is None
+    job.refresh_from_db()
+    assert job.status == status and job.attempts == 0
+
+
+def test_a_job_whose_worker_is_alive_cannot_be_claimed_again(make_job):
+    job = make_job(status=S.PROCESSING, heartbeat_age=5, attempts=1)
+    assert worker.claim(job.id) is None
+    assert Job.objects.get(id=job.id).attempts == 1
+
+
+def test_a_job_whose_worker_died_is_claimed_again(make_job, settings):
+    job = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 5, attempts=1)
+    claimed = worker.claim(job.id)
+    assert claimed is not None and claimed.attempts == 2
+
+
+def test_a_job_that_keeps_killing_its_worker_is_given_up(make_job, settings):
+    job = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 5, attempts=settings.RENDER_MAX_ATTEMPTS)
+    assert worker.claim(job.id) is None
+    job.refresh_from_db()
+    assert job.status == S.FAILED
+    assert "interrupted too many times" in job.error_message
+
+
+# ---------------------------------------------------------------- progress
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_is_written_to_the_job_row(make_job):
+    job = worker.claim(make_job().id)
+    report = worker.ProgressReporter(job)
+    report(42.7, "Rendering")
+    job.refresh_from_db()
+    assert (job.progress, job.current_step) == (42, "Rendering")
+
+
+def test_progress_is_written_at_most_about_once_a_second(make_job, django_assert_num_queries):
+    job = worker.claim(make_job().id)
+    clock = FakeClock()
+    report = worker.ProgressReporter(job, clock=clock)
+    report(10, "Rendering")
+    with django_assert_num_queries(0):
+        for percent in range(11, 40):
+            clock.now += 0.02
+            report(percent, "Rendering")
+    clock.now += 1.0
+    with django_assert_num_queries(1):
+        report(41, "Rendering")
+    assert Job.objects.get(id=job.id).progress == 41
+
+
+def test_a_new_step_is_written_at_once(make_job):
+    job = worker.claim(make_job().id)
+    clock = FakeClock()
+    report = worker.ProgressReporter(job, clock=clock)
+    report(10, "Finding the beat")
+    report(10, "Planning the cuts")
+    assert Job.objects.get(id=job.id).current_step == "Planning the cuts"
+
+
+def test_progress_never_goes_backwards_nor_claims_100_before_the_end(make_job):
+    job = worker.claim(make_job().id)
+    report = worker.ProgressReporter(job, interval=0)
+    report(60, "Rendering")
+    report(30, "Rendering")
+    assert Job.objects.get(id=job.id).progress == 60
+    report(100, "Writing the file")
+    assert Job.objects.get(id=job.id).progress == 99
+
+
+def test_a_reporter_whose_job_was_taken_away_asks_to_cancel(make_job):
+    job = worker.claim(make_job().id)
+    report = worker.ProgressReporter(job, interval=0)
+    Job.objects.filter(id=job.id).update(status=Job.Status.FAILED)
+    report(50, "Rendering")
+    assert report.should_cancel()
+
+
+# ---------------------------------------------------------------- running
+
+
+def test_a_successful_render_completes_the_job_with_its_output_and_plan(make_job, monkeypatch):
+    job = make_job()
+
+    def engine(job, report):
+        report(50, "Rendering")
+        return f"jobs/{job.id}/out.mp4", {"segments": []}
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    finished = worker.run(job.id)
+    assert finished.status == S.COMPLETED
+    assert finished.progress == 100
+    assert finished.output_video.name == f"jobs/{job.id}/out.mp4"
+    assert finished.plan == {"segments": []}
+    assert finished.completed_at is not None
+
+
+def test_a_media_error_fails_the_job_with_its_message(make_job, monkeypatch):
+    job = make_job()
+
+    def engine(job, report):
+        raise RenderFailed("clip.mp4 ends early: the file looks truncated")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    finished = worker.run(job.id)
+    assert finished.status == S.FAILED
+    assert finished.error_message == "clip.mp4 ends early: the file looks truncated"
+
+
+def test_a_crash_fails_the_job_in_plain_words_and_reaches_the_task_log(make_job, monkeypatch):
+    job = make_job()
+
+    def engine(job, report):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    with pytest.raises(ZeroDivisionError):
+        worker.run(job.id)
+    job.refresh_from_db()
+    assert job.status == S.FAILED
+    assert "went wrong on our side" in job.error_message
+    assert "ZeroDivisionError" in job.error_message
+
+
+def test_the_task_does_nothing_with_a_job_it_cannot_claim(make_job):
+    job = make_job(status=S.COMPLETED)
+    assert tasks.render_job(str(job.id)).startswith("not claimed")
+    assert Job.objects.get(id=job.id).status == S.COMPLETED
+
+
+def test_a_render_stopped_with_ctrl_c_ends_failed_not_stuck_processing(make_job, monkeypatch):
+    job = make_job()
+
+    def engine(job, report):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    with pytest.raises(KeyboardInterrupt):
+        worker.run(job.id)
+    job.refresh_from_db()
+    assert job.status == S.FAILED
+    assert job.error_message.startswith("Rendering was stopped before it finished")
+
+
+def test_a_render_whose_job_was_taken_away_is_asked_to_stop_and_does_not_complete_it(make_job, monkeypatch):
+    job = make_job()
+    Audio.objects.create(job=job, file=f"jobs/{job.id}/music.wav", original_name="song.wav", file_size=1)
+    asked = []
+
+    def render(plan, path, on_progress=None, *, should_cancel, **options):
+        Job.objects.filter(id=job.id).update(status=S.FAILED)  # an operator's retry or the sweep took it
+        on_progress(50, "Encoding")  # a new step is written at once, and the write finds the job gone
+        asked.append(should_cancel())
+        return SimpleNamespace(sync=SimpleNamespace(as_dict=dict))
+
+    monkeypatch.setattr("jobs.worker.plan_job", lambda *args, **kwargs: "the plan")
+    monkeypatch.setattr("jobs.worker.plan_to_dict", lambda plan: {"segments": []})
+    monkeypatch.setattr("jobs.worker.render", render)
+    finished = worker.run(job.id)
+    assert asked == [True]
+    assert finished.status == S.FAILED and finished.output_video.name == ""
+
+
+# ---------------------------------------------------------------- the stored plan (the real pipeline; only the render is faked)
+
+
+@pytest.fixture
+def no_render(monkeypatch):
+    from media_pipeline.sync import SyncReport
+
+    def fake_render(plan, path, on_progress=None, **options):
+        Path(path).write_bytes(b"an mp4")  # the plan is what these tests are about
+        nothing_measured = SyncReport(fps=plan.fps, basis="beats", cuts=(), seen=0, on_beat=0, summary="")
+        return SimpleNamespace(sync=nothing_measured)
+
+    monkeypatch.setattr("jobs.worker.render", fake_render)
+
+
+@needs_ffmpeg
+def test_the_stored_plan_frames_each_fill_shot_on_its_subject(db, tmp_path, no_render):
+    clip = make_subject(tmp_path / "right.mp4", at=(0.85, 0.5), seconds=6)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "ENERGETIC_DANCE",
+                 "--duration", "5")
+    job = Job.objects.get()
+    assert job.status == Job.Status.COMPLETED
+    segments = job.plan["segments"]
+    assert segments and all(s["reframe"] == "fill" for s in segments)
+    assert all(0.7 < s["focus_x"] <= 0.85 and s["focus_y"] == 0.5 for s in segments)
+    assert job.plan["music_gain_db"] is not None
+
+
+@needs_ffmpeg
+def test_the_stored_plan_starts_a_clip_where_it_comes_alive(db, tmp_path, no_render):
+    clip = make_waking_clip(tmp_path / "wakes.mp4", still_for=6.0, seconds=10.0)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CINEMATIC_DRAMA",
+                 "--duration", "5")
+    first = Job.objects.get().plan["segments"][0]
+    assert first["source_in"] >= 5.5, "not the still first 10-20% of the clip"
+
+
+@needs_ffmpeg
+def test_no_stored_segment_shows_a_change_of_shot_inside_a_clip(db, tmp_path, no_render):
+    cuts = (1.4, 2.3, 3.7, 5.2)  # each between two keyframes (one a second), as an editor's export has them
+    clip = make_montage(tmp_path / "montage.mp4", cuts=cuts, seconds=7.0)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "ENERGETIC_DANCE",
+                 "--duration", "5")
+    for s in Job.objects.get().plan["segments"]:
+        assert not [c for c in cuts if s["source_in"] + 0.04 < c < s["source_out"] - 0.04], s
+
+
+@needs_ffmpeg
+def test_a_hung_render_fails_the_job_after_render_stall_s_with_a_message(db, tmp_path, monkeypatch, settings):
+    from media_pipeline.errors import RenderStalled
+
+    settings.RENDER_STALL_S = 7
+    seen: dict = {}
+
+    def hung_render(plan, path, on_progress=None, **options):
+        seen.update(options)
+        raise RenderStalled("ffmpeg made no progress for 7 s (stuck at 3.2 s of the video) and was stopped")
+
+    monkeypatch.setattr("jobs.worker.render", hung_render)
+    clip = make_subject(tmp_path / "clip.mp4", at=(0.5, 0.5), seconds=6)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    with pytest.raises(CommandError, match="no progress for 7 s"):
+        call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CLEAN_VLOG", "--duration", "5",
+                     "--output", str(tmp_path / "out.mp4"))
+    assert seen["stall_timeout"] == 7
+    job = Job.objects.get()
+    assert job.status == Job.Status.FAILED
+    assert "no progress for 7 s" in job.error_message
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@needs_ffmpeg
+def test_where_each_cut_came_out_is_stored_with_the_plan_served_by_the_api_and_said_on_the_page(
+    db, tmp_path, monkeypatch, client
+):
+    from media_pipeline import render as render_module
+
+    real_render = render_module.render
+
+    def small_render(plan, path, on_progress=None, **options):
+        # The real renderer and its sync check, on a small frame so the test stays quick.
+        return real_render(replace(plan, width=180, height=320), path, on_progress, **options)
+
+    monkeypatch.setattr("jobs.worker.render", small_render)
+    clips = [make_subject(tmp_path / "a.mp4", at=(0.3, 0.5), seconds=6), make_waking_clip(tmp_path / "b.mp4")]
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    call_command("render_job", "--video", str(clips[0]), "--video", str(clips[1]), "--music", str(song),
+                 "--style", "ENERGETIC_DANCE", "--duration", "5")
+    job = Job.objects.get()
+    assert job.status == Job.Status.COMPLETED
+    output = ffmpeg.ffprobe_json(str(job.output_video.path))
+    assert output["streams"][0]["codec_name"] == "h264"
+    sync = job.plan["sync"]
+    cuts = len(job.plan["segments"]) - 1
+    assert cuts >= 4 and len(sync["cuts"]) == cuts
+    assert sync["basis"] == "beats" and sync["summary"] == f"{sync['on_beat']} of {cuts} cuts on the beat"
+    assert all(abs(c["off_plan"]) <= c["tolerance"] for c in sync["cuts"] if c["measured"] is not None)
+    assert client.get(f"/api/jobs/{job.id}/plan").json()["sync"] == sync
+    page = client.get(f"/jobs/{job.id}").content.decode()
+    assert f'<p class="meta sync" id="sync">{sync["summary"]}</p>' in page
