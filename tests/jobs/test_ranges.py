@@ -89,3 +89,10 @@ def test_a_head_request_describes_the_download_without_sending_it(client, comple
     assert int(response["Content-Length"]) == (media_root / output_name(completed_job)).stat().st_size
     assert response["Accept-Ranges"] == "bytes"
     assert response.content == b""
+
+
+def test_a_range_conditional_on_the_files_date_is_served_only_while_the_file_is_unchanged(client, completed_job):
+    url = f"/api/download/{completed_job.id}"
+    last_modified = client.head(url)["Last-Modified"]
+    assert client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=last_modified).status_code == 206
+    assert client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE="Mon, 01 Jan 2001 00:00:00 GMT").status_code == 200
