@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from . import ffmpeg, sync
 from .errors import RenderFailed, UnsupportedMedia
 from .graph import Tap, build_command, output_duration, output_frames
+from .output import OUTPUT
 from .plan import Plan
 from .style import Style
 from .sync import CutSync, SyncReport
@@ -40,8 +41,8 @@ STALL_TIMEOUT = 90.0
 _RENDER_SHARE = 99.0
 # Slack on top of one frame when comparing durations: container rounding.
 _DURATION_SLACK = 0.005
-# AAC codes 1024-sample frames; the sound may end up to one of them from the picture.
-_AUDIO_SLACK = 1024 / 48000
+# The sound is coded in whole frames; it may end up to one of them from the picture.
+_AUDIO_SLACK = OUTPUT.audio_frame_samples / OUTPUT.sample_rate
 
 
 @dataclass(frozen=True)
@@ -174,12 +175,12 @@ def _misplaced(cut: CutSync, fps: int) -> str:
 def verify_output(path: str, plan: Plan) -> OutputFacts:
     """Check a rendered file against its plan; RenderFailed says what is off.
 
-    H.264 yuv420p video of exactly plan.width x plan.height at plan.fps, AAC
-    stereo 48 kHz sound, and a duration within one frame of the plan's, with
-    picture and sound ending together.
+    Video and sound as the output spec says (output.py: codecs, pixel format,
+    channels, sample rate), exactly plan.width x plan.height at plan.fps, and a
+    duration within one frame of the plan's, with picture and sound ending together.
     """
     try:
-        data = ffmpeg.ffprobe_json(path, formats="mov,mp4,m4a,3gp,3g2,mj2")
+        data = ffmpeg.ffprobe_json(path, formats=OUTPUT.probe_formats)
     except UnsupportedMedia as exc:
         raise RenderFailed(f"the rendered video cannot be read back: {exc}") from exc
     video = _stream(data, "video")
@@ -210,12 +211,12 @@ def _stream(data: dict, kind: str) -> dict:
 
 def _video_problems(video: dict, plan: Plan) -> list[str]:
     problems = []
-    if video.get("codec_name") != "h264":
-        problems.append(f"video codec {video.get('codec_name')}, not h264")
+    if video.get("codec_name") != OUTPUT.video_codec:
+        problems.append(f"video codec {video.get('codec_name')}, not {OUTPUT.video_codec}")
     if (video.get("width"), video.get("height")) != (plan.width, plan.height):
         problems.append(f"size {video.get('width')}x{video.get('height')}, not {plan.width}x{plan.height}")
-    if video.get("pix_fmt") != "yuv420p":
-        problems.append(f"pixel format {video.get('pix_fmt')}, not yuv420p")
+    if video.get("pix_fmt") != OUTPUT.pixel_format:
+        problems.append(f"pixel format {video.get('pix_fmt')}, not {OUTPUT.pixel_format}")
     fps = _rate(video.get("avg_frame_rate"))
     if abs(fps - plan.fps) > 0.01:
         problems.append(f"{fps:.3f} frames per second, not {plan.fps}")
@@ -224,12 +225,12 @@ def _video_problems(video: dict, plan: Plan) -> list[str]:
 
 def _audio_problems(audio: dict) -> list[str]:
     problems = []
-    if audio.get("codec_name") != "aac":
-        problems.append(f"audio codec {audio.get('codec_name')}, not aac")
-    if audio.get("channels") != 2:
-        problems.append(f"{audio.get('channels')} audio channels, not 2")
-    if str(audio.get("sample_rate")) != "48000":
-        problems.append(f"audio at {audio.get('sample_rate')} Hz, not 48000")
+    if audio.get("codec_name") != OUTPUT.audio_codec:
+        problems.append(f"audio codec {audio.get('codec_name')}, not {OUTPUT.audio_codec}")
+    if audio.get("channels") != OUTPUT.channels:
+        problems.append(f"{audio.get('channels')} audio channels, not {OUTPUT.channels}")
+    if str(audio.get("sample_rate")) != str(OUTPUT.sample_rate):
+        problems.append(f"audio at {audio.get('sample_rate')} Hz, not {OUTPUT.sample_rate}")
     return problems
 
 
