@@ -20,10 +20,12 @@ The graph, in the order frames flow:
 - music loudness-normalised (with the clips' sound mixed under it for some
   styles), faded, and cut to exactly the picture's length.
 
-Timing works in whole output frames (timing.py); joining, in join.py.
-
-Costs measured on the benchmark (see benchmarks/README.md) shaped most choices
-here; the comments next to them give the numbers.
+The graph is built from nodes (filtertext.Graph): each step takes streams and
+returns streams, and the pad labels are written only when the command is.
+Timing works in whole output frames (timing.py); joining, in join.py; what the
+output file is, in output.py. Most choices here are about ffmpeg 5.1's memory:
+it keeps every filter's and decoder's frame buffers until the render ends, so
+the graph opens as few of them as it can (figures: benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -31,35 +33,34 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 
 from . import ffmpeg
 from . import filtertext as ft
 from .facts import MediaInfo
+from .filtertext import Stream
 from .geometry import crop_share, display_aspect
 from .grade import grade_graph, is_neutral, picture_filters
 from .hdr import tone_map_filters
-from .join import TRANSITIONS, join_graph
+from .join import TRANSITIONS, join_segments
 from .loudness import TRUE_PEAK_DB
+from .output import OUTPUT
 from .plan import BLUR, CUT, FILL, LETTERBOX, Motion, Plan, Segment
 from .style import AudioTreatment, Style, get_style
 
 # frame_count, output_duration and segment_timings are re-exported: callers know them as graph's.
 from .timing import SegmentTiming, frame_count, output_duration, output_frames, segment_timings  # noqa: F401
 
-# The output spec: H.264 High at 5-8 Mb/s, AAC stereo 48 kHz.
+# x264's tuning: how the file is encoded (what it is, output.py says).
 X264_PRESET = "veryfast"
-VIDEO_BITRATE = "6M"
-VIDEO_MAXRATE = "8M"
-VIDEO_BUFSIZE = "12M"
-# x264 keeps every look-ahead frame at full size with its analysis planes: half
-# of veryfast's 10 saves about 35 MB, with the same SSIM and speed on the benchmark.
+# x264 keeps every look-ahead frame at full size with its analysis planes: half of
+# veryfast's 10 costs no quality or speed measurably, and saves memory.
 X264_LOOKAHEAD = 5
 # No B-frame pyramid: a referenced B-frame costs every frame thread another full
-# picture, 23 MB at 1080x1920, for 0.2-0.3 dB (SSIM 0.9971 against 0.9972 on a real
-# edit at 6 Mb/s) and no speed.
+# picture, for a quality gain too small to see at the output's bitrate.
 X264_PARAMS = f"rc-lookahead={X264_LOOKAHEAD}:b-pyramid=none"
-AUDIO_BITRATE = "192k"
-SAMPLE_RATE = 48000
+
+SAMPLE_RATE = OUTPUT.sample_rate  # the sound is cut and mixed in samples of the output's rate
 
 # loudnorm's loudness range, for plans whose music gain was not measured.
 LOUDNESS_RANGE = 11
@@ -69,7 +70,7 @@ LOUDNESS_RANGE = 11
 SEEK_MARGIN_FRAMES = 3
 
 # Each video input's decoder runs single-threaded: x264 already keeps both cores
-# busy, and every decoder thread holds its own 1080p frames (about 20 MB a decoder).
+# busy, and every decoder thread holds its own full-size frames.
 DECODER_THREADS = ["-threads", "1"]
 
 # Video frames are scaled with bilinear: on 1080p it costs a fraction of bicubic
@@ -87,7 +88,8 @@ BLUR_DOWNSCALE = 8
 BLUR_DARKEN = -0.08
 BLUR_SATURATION = 0.85
 
-_STEREO_48K = f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo"
+# Every sound is brought to the output's rate and layout before it is mixed.
+_SOUND_FORMAT = f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts={OUTPUT.channel_layout}"
 
 # Each clip's sound fades in and out over this long at its cuts, so they never click.
 _CLIP_FADE = 0.01
@@ -96,23 +98,22 @@ _CLIP_FADE = 0.01
 def encoder_args(fps: int) -> list[str]:
     """Video encoder options for the output spec (shared with the benchmark's baseline)."""
     return [
-        "-c:v", "libx264", "-preset", X264_PRESET, "-profile:v", "high", "-pix_fmt", "yuv420p",
-        "-b:v", VIDEO_BITRATE, "-maxrate", VIDEO_MAXRATE, "-bufsize", VIDEO_BUFSIZE,
+        *OUTPUT.video_args(), "-preset", X264_PRESET,
         "-x264-params", f"{X264_PARAMS}:threads={_encoder_threads()}",
         "-r", str(fps), "-fps_mode", "cfr",
     ]
 
 
 def _encoder_threads() -> int:
-    # x264's default is 1.5 frame threads per core, each holding its own frames
-    # (about 23 MB apiece at 1080x1920); one per core the process may use encodes
-    # as fast here, with the filter graph busy on the same cores.
+    # x264's default is 1.5 frame threads per core, each holding its own frames;
+    # one per core the process may use encodes as fast here, with the filter graph
+    # busy on the same cores.
     return max(1, len(os.sched_getaffinity(0)))
 
 
 def audio_encoder_args() -> list[str]:
-    """Audio encoder options: AAC stereo 48 kHz."""
-    return ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    """Audio encoder options for the output spec."""
+    return OUTPUT.audio_args()
 
 
 @dataclass(frozen=True)
@@ -134,31 +135,29 @@ def build_command(
     style = style or get_style(plan.style)
     _check_plan(plan)
     timings = segment_timings(plan)
-    inputs = _Inputs.for_plan(plan, with_clip_audio=style.audio.clip_volume > 0)
+    graph = ft.Graph()
+    inputs = _Inputs.open(graph, plan, with_clip_audio=style.audio.clip_volume > 0)
     picture = _picture_grade(plan, style)
-    finished = "vfinished" if tap else "vout"
-    graph = ";".join(
-        [
-            *_segment_graphs(plan, timings, inputs, picture),
-            join_graph(plan, timings, "joined"),
-            _finish_video(plan, style, "joined", finished, pictures_graded=bool(picture)),
-            *([f"[{finished}]split=2[vout][vtap_in]", ft.chain("vtap_in", [tap.filters], "vtap")] if tap else []),
-            _audio_graph(plan, style.audio, timings, inputs, "aout"),
-        ]
-    )
-    # The tap keeps only the frames its filters pass, numbered as the video's: no frame rate of its own.
-    tap_output = ["-map", "[vtap]", "-fps_mode", "passthrough", "-f", "rawvideo", tap.path] if tap else []
+    joined = join_segments(plan, timings, _segments(plan, timings, inputs, picture))
+    video = _finish_video(plan, style, joined, pictures_graded=bool(picture))
+    outputs = {"vout": video}
+    tap_output: list[str] = []
+    if tap:
+        outputs["vout"], tapped = video.fan("split=2", outputs=2)
+        outputs["vtap"] = tapped.then(tap.filters)
+        # The tap keeps only the frames its filters pass, numbered as the video's: no frame rate of its own.
+        tap_output = ["-map", "[vtap]", "-fps_mode", "passthrough", "-f", "rawvideo", tap.path]
+    outputs["aout"] = _audio(plan, style.audio, timings, inputs)
     return [
         ffmpeg.FFMPEG, "-y", "-loglevel", "error",
-        *inputs.args,
-        "-filter_complex", graph,
+        *graph.input_args(),
+        "-filter_complex", graph.text(outputs),
         "-map", "[vout]", "-map", "[aout]",
         # Phone clips carry location and device tags: none of that goes into the edit.
         "-map_metadata", "-1", "-map_chapters", "-1",
         *encoder_args(plan.fps),
         *audio_encoder_args(),
-        "-movflags", "+faststart",
-        "-f", "mp4", output_path,
+        *OUTPUT.container_args(), output_path,
         *tap_output,
     ]
 
@@ -183,9 +182,9 @@ class _Run:
     """One seeked input of a video clip, serving one or more of its segments in source order.
 
     Sharing an input between a clip's segments matters for memory: ffmpeg 5.1
-    opens every input's decoder up front and keeps its frame buffers to the end
-    (about 27 MB per 1080p H.264 input), and the planner usually carries on
-    through a clip from where its last segment stopped.
+    opens every input's decoder up front and keeps its frame buffers to the end,
+    and the planner usually carries on through a clip from where its last
+    segment stopped.
     """
 
     visual: int
@@ -196,44 +195,37 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Inputs:
-    """ffmpeg's input arguments and which input index serves what."""
+    """The command's inputs, by what they serve."""
 
-    args: tuple[str, ...]
-    runs: tuple[tuple[int, _Run], ...]  # (input index, run) for the video clips
-    sound: dict[int, int]  # video run's input index -> the same window opened for its sound
-    photo: dict[int, int]  # visual index -> input index (each photo decoded once)
-    music: int
+    runs: tuple[tuple[ft.Input, _Run], ...]  # the video clips' inputs
+    sound: dict[int, ft.Input]  # a run (its place in runs) -> the same window opened for its sound
+    photo: dict[int, ft.Input]  # visual index -> its input (each photo decoded once)
+    music: ft.Input
 
     @staticmethod
-    def for_plan(plan: Plan, *, with_clip_audio: bool) -> _Inputs:
+    def open(graph: ft.Graph, plan: Plan, *, with_clip_audio: bool) -> _Inputs:
         runs = plan_runs(plan)
-        args: list[str] = []
-        for run in runs:
-            args += _run_input(plan, run, ["-an", "-sn", "-dn", *DECODER_THREADS])
+        video = tuple((_run_input(graph, plan, run, ["-an", "-sn", "-dn", *DECODER_THREADS]), run) for run in runs)
         # A clip's sound is opened as its own input (-vn: its video packets are
         # dropped unread). Reading it from the video input would decode pictures
         # whenever the sound ran ahead, and park them in memory.
-        sound: dict[int, int] = {}
-        if with_clip_audio:
-            for index, run in enumerate(runs):
-                if plan.visuals[run.visual].has_audio:
-                    sound[index] = len(runs) + len(sound)
-                    args += _run_input(plan, run, ["-vn", "-sn", "-dn"])
-        photo: dict[int, int] = {}
-        for v in sorted({seg.visual for seg in plan.segments if plan.visuals[seg.visual].is_still}):
-            args += [*ffmpeg.safe_input_args(ffmpeg.IMAGE_FORMATS), "-i", plan.visuals[v].path]
-            photo[v] = len(runs) + len(sound) + len(photo)
+        sound = {
+            k: _run_input(graph, plan, run, ["-vn", "-sn", "-dn"])
+            for k, run in enumerate(runs)
+            if with_clip_audio and plan.visuals[run.visual].has_audio
+        }
+        stills = sorted({seg.visual for seg in plan.segments if plan.visuals[seg.visual].is_still})
+        photo = {v: graph.input(plan.visuals[v].path, ffmpeg.safe_input_args(ffmpeg.IMAGE_FORMATS)) for v in stills}
         window = max(plan.music_end - plan.music_start, output_duration(plan))
         # A song's cover art is a video stream: never decode it.
         skip = ["-vn", "-sn", "-dn"]
-        args += _seeked_input(plan.music.path, plan.music_start, window + 1.0, ffmpeg.AUDIO_FORMATS, skip)
-        music = len(runs) + len(sound) + len(photo)
-        return _Inputs(tuple(args), tuple(enumerate(runs)), sound, photo, music)
+        music = _seeked_input(graph, plan.music.path, plan.music_start, window + 1.0, ffmpeg.AUDIO_FORMATS, skip)
+        return _Inputs(video, sound, photo, music)
 
 
-def _run_input(plan: Plan, run: _Run, streams: list[str]) -> list[str]:
+def _run_input(graph: ft.Graph, plan: Plan, run: _Run, streams: list[str]) -> ft.Input:
     length = run.end - run.start + SEEK_MARGIN_FRAMES / plan.fps
-    return _seeked_input(plan.visuals[run.visual].path, run.start, length, ffmpeg.VIDEO_FORMATS, streams)
+    return _seeked_input(graph, plan.visuals[run.visual].path, run.start, length, ffmpeg.VIDEO_FORMATS, streams)
 
 
 def plan_runs(plan: Plan) -> tuple[_Run, ...]:
@@ -265,29 +257,31 @@ def _continues(plan: Plan, run: _Run, seg: Segment) -> bool:
     return seg.reframe == first.reframe and -_SOURCE_SLACK <= gap <= MAX_SKIP
 
 
-def _seeked_input(path: str, start: float, seconds: float, formats: str, skip: list[str]) -> list[str]:
+def _seeked_input(
+    graph: ft.Graph, path: str, start: float, seconds: float, formats: str, skip: list[str]
+) -> ft.Input:
     # -ss/-t before -i: the demuxer seeks and ffmpeg trims exactly, decoding only this
     # window; `skip` drops the streams this input is not used for.
-    return [
-        "-ss", ft.time(max(0.0, start)), "-t", ft.time(seconds), *skip,
-        *ffmpeg.safe_input_args(formats), "-i", path,
-    ]
+    options = ["-ss", ft.time(max(0.0, start)), "-t", ft.time(seconds), *skip, *ffmpeg.safe_input_args(formats)]
+    return graph.input(path, options)
 
 
 # ---------------------------------------------------------------- segments
 
 
-def _segment_graphs(
+def _segments(
     plan: Plan, timings: tuple[SegmentTiming, ...], inputs: _Inputs, picture: list[str]
-) -> list[str]:
-    """One subgraph per video run and per photo; segment i's frames end in the label s<i>.
+) -> list[Stream]:
+    """Every segment's frames, in output order, made per video run and per photo.
 
     picture: colour filters for each picture before it is framed (see _picture_grade).
     """
-    parts = [_run_graph(plan, run, index, timings, picture) for index, run in inputs.runs]
-    for visual, index in inputs.photo.items():
-        parts += _photo_segments(plan, visual, index, timings, picture)
-    return parts
+    made: dict[int, Stream] = {}
+    for opened, run in inputs.runs:
+        made.update(_run_segments(plan, run, opened.video, timings, picture))
+    for visual, opened in inputs.photo.items():
+        made.update(_photo_segments(plan, visual, opened.video, timings, picture))
+    return [made[i] for i in range(len(plan.segments))]
 
 
 def _picture_grade(plan: Plan, style: Style) -> list[str]:
@@ -302,7 +296,9 @@ def _picture_grade(plan: Plan, style: Style) -> list[str]:
     return []
 
 
-def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, ...], picture: list[str]) -> str:
+def _run_segments(
+    plan: Plan, run: _Run, source: Stream, timings: tuple[SegmentTiming, ...], picture: list[str]
+) -> dict[int, Stream]:
     """Decode once, keep only frames some segment uses, reframe them once, then cut each segment out.
 
     Reframing before the split means one scaler (and one set of frame buffers)
@@ -315,29 +311,25 @@ def _run_graph(plan: Plan, run: _Run, index: int, timings: tuple[SegmentTiming, 
     head = [f"fps={ft.num(plan.fps / slowest)}"]  # slow motion needs the source's extra frames
     spans = [_span(plan, run, i) for i in run.segments]
     if len(spans) > 1:
-        keep = "+".join(f"between(t,{ft.num(a)},{ft.num(b)})" for a, b in spans)
-        head.append(f"select='{keep}'")
+        head.append(ft.f("select", "+".join(f"between(t,{ft.num(a)},{ft.num(b)})" for a, b in spans)))
     # An HDR clip is tone-mapped after select (frames no segment uses are skipped), and
     # after the reframe's scale when that leaves fewer pixels: the mapping costs per pixel.
     if _shrinks(first.reframe, info, plan.width, plan.height):
         picture = [*tone_map_filters(info, keep_depth=True), *picture]
     else:
         head += tone_map_filters(info)
-    copies = [f"v{index}c{i}" for i in run.segments]
-    parts = [
-        _reframe(
-            first.reframe, info, plan.width, plan.height,
-            src=f"{index}:v", head=head,
-            tail=["format=yuv420p", "setsar=1", _HOLD_LAST_FRAME, f"split={len(copies)}"],
-            dst=ft.labels(copies), tag=f"r{index}", flags=VIDEO_SCALE_FLAGS, picture=picture,
-            focus=_focus([plan.segments[i] for i in run.segments], [a for a, _ in spans], info, plan.width, plan.height),
-        )
-    ]
+    focus = _focus([plan.segments[i] for i in run.segments], [a for a, _ in spans], info, plan.width, plan.height)
+    framed = _reframe(
+        first.reframe, info, plan.width, plan.height, source.then(*head),
+        flags=VIDEO_SCALE_FLAGS, picture=picture, focus=focus,
+    )
+    copies = framed.then("format=yuv420p", "setsar=1", _HOLD_LAST_FRAME).copies(len(run.segments))
     # At normal speed the head's fps filter already gives the output's frame grid.
     on_grid = slowest == 1
-    for copy, i, (a, b) in zip(copies, run.segments, spans):
-        parts.append(ft.chain(copy, _segment_frames(plan, i, timings[i], a, b, on_grid=on_grid), f"s{i}"))
-    return ";".join(parts)
+    return {
+        i: copy.then(*_segment_frames(plan, i, timings[i], a, b, on_grid=on_grid))
+        for copy, i, (a, b) in zip(copies, run.segments, spans)
+    }
 
 
 # If a clip's footage runs out a frame or two before its last segment is full (a
@@ -371,8 +363,8 @@ def _segment_frames(
     (its head fps filter, every segment at speed 1), so the cut frames count
     0, 1, 2, ... and a per-segment fps filter would change nothing. Leaving it out
     matters for memory: the trim after it closes the segment before fps has seen
-    its input end, and ffmpeg 5.1's fps then keeps its one or two buffered 1080x1920
-    frames (about 6 MB) to the end of the render: about 90 MB for a 45-segment edit.
+    its input end, and ffmpeg 5.1's fps then keeps its one or two buffered frames
+    to the end of the render, for every segment.
     """
     seg = plan.segments[i]
     retime = "setpts=PTS-STARTPTS" if seg.speed == 1 else f"setpts=(PTS-STARTPTS)/{ft.num(seg.speed)}"
@@ -393,22 +385,22 @@ def _segment_tail(fps: int) -> list[str]:
 
 
 def _photo_segments(
-    plan: Plan, visual: int, index: int, timings: tuple[SegmentTiming, ...], picture: list[str]
-) -> list[str]:
+    plan: Plan, visual: int, source: Stream, timings: tuple[SegmentTiming, ...], picture: list[str]
+) -> dict[int, Stream]:
     """The photo's composition is built once per reframe mode; one zoompan (or loop) makes all its segments.
 
     One filter per photo and mode, not per segment, matters for memory: ffmpeg
-    5.1 keeps each zoompan's frame buffers (about 6 MB at 1080x1920) until the
-    render ends. The frames come out in output order and a segment filter deals
-    them to the segments, each taking them only when the join reaches it.
+    5.1 keeps each zoompan's frame buffers until the render ends. The frames come
+    out in output order and a segment filter deals them to the segments, each
+    taking them only when the join reaches it.
     """
     info = plan.visuals[visual]
     used = [i for i, seg in enumerate(plan.segments) if seg.visual == visual]
     modes = sorted({plan.segments[i].reframe for i in used})
     # trim=end_frame=1: an animated image contributes its first frame only.
-    firsts = [f"p{visual}m{m}" for m in range(len(modes))]
-    parts = [ft.chain(f"{index}:v", ["trim=end_frame=1", f"split={len(modes)}"], ft.labels(firsts))]
-    for m, mode in enumerate(modes):
+    firsts = source.then("trim=end_frame=1").copies(len(modes))
+    made: dict[int, Stream] = {}
+    for first, mode in zip(firsts, modes):
         group = [i for i in used if plan.segments[i].reframe == mode]
         zoom = max([1.0] + [_max_zoom(plan.segments[i]) for i in group])
         moving = any(plan.segments[i].motion is not None for i in group)
@@ -431,27 +423,15 @@ def _photo_segments(
         else:
             # Repeat the one composed frame: nothing is computed per frame.
             make = [f"loop=loop={sum(frames) - 1}:size=1"]
-        pieces = [f"p{visual}c{m}s{i}" for i in group]
-        split = f"segment=frames={'|'.join(str(b) for b in _cumulative(frames)[:-1])}" if len(group) > 1 else "null"
-        parts.append(
-            _reframe(
-                FILL if boxed else mode, info, width, height,
-                src=f"p{visual}m{m}", head=[],
-                tail=["format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N", split],
-                dst=ft.labels(pieces), tag=f"q{visual}m{m}", flags=PHOTO_SCALE_FLAGS, picture=picture,
-                focus=_focus([plan.segments[group[0]]], [0.0], info, width, height),  # one picture: one focus
-            )
+        framed = _reframe(
+            FILL if boxed else mode, info, width, height, first, flags=PHOTO_SCALE_FLAGS, picture=picture,
+            focus=_focus([plan.segments[group[0]]], [0.0], info, width, height),  # one picture: one focus
         )
-        parts += [ft.chain(piece, _segment_tail(plan.fps), f"s{i}") for piece, i in zip(pieces, group)]
-    return parts
-
-
-def _cumulative(values: list[int]) -> list[int]:
-    totals, running = [], 0
-    for value in values:
-        running += value
-        totals.append(running)
-    return totals
+        composed = framed.then("format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N")
+        bounds = "|".join(str(b) for b in accumulate(frames[:-1]))
+        pieces = composed.fan(f"segment=frames={bounds}", outputs=len(group)) if len(group) > 1 else [composed]
+        made.update((i, piece.then(*_segment_tail(plan.fps))) for piece, i in zip(pieces, group))
+    return made
 
 
 def _max_zoom(seg: Segment) -> float:
@@ -465,7 +445,7 @@ def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan, *, size: 
     `size`, once per output frame. A segment without motion holds the whole
     composition still.
     """
-    starts = [0, *_cumulative(frames)[:-1]]
+    starts = [0, *accumulate(frames[:-1])]
     still = Motion(1.0, 1.0)
 
     def piecewise(part: Callable[[Motion, str], str]) -> str:
@@ -484,17 +464,17 @@ def _ken_burns(segments: list[Segment], frames: list[int], plan: Plan, *, size: 
     zoom = piecewise(lambda m, p: f"max(1,{lerp(m.zoom_from, m.zoom_to, p)})")
     x = piecewise(lambda m, p: f"max(0,min(iw-iw/zoom,{lerp(m.x_from, m.x_to, p)}*iw-iw/zoom/2))")
     y = piecewise(lambda m, p: f"max(0,min(ih-ih/zoom,{lerp(m.y_from, m.y_to, p)}*ih-ih/zoom/2))")
-    return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={sum(frames)}:s={size[0]}x{size[1]}:fps={plan.fps}"
+    return ft.f("zoompan", z=zoom, x=x, y=y, d=sum(frames), s=f"{size[0]}x{size[1]}", fps=plan.fps)
 
 
 # ---------------------------------------------------------------- reframing
 
 
 def _reframe(
-    mode: str, info: MediaInfo, width: int, height: int, *,
-    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str], focus: str = "",
-) -> str:
-    """Graph text from [src] to [dst]: head filters, the picture fitted to width x height, tail filters.
+    mode: str, info: MediaInfo, width: int, height: int, source: Stream, *,
+    flags: str, picture: list[str], focus: str = "",
+) -> Stream:
+    """The picture fitted to width x height.
 
     Sizes come from the display dimensions in MediaInfo (rotation and pixel
     aspect applied), so a rotated or anamorphic source keeps its shape; the
@@ -503,15 +483,12 @@ def _reframe(
     """
     fit = _fit_size(info, width, height)
     if mode == FILL or fit == (width, height):
-        return ft.chain(src, [*head, *_cover(info, width, height, flags, focus), *picture, *tail], dst)
+        return source.then(*_cover(info, width, height, flags, focus), *picture)
     if mode == LETTERBOX:
         x, y = (width - fit[0]) // 2, (height - fit[1]) // 2
-        scale = f"scale={fit[0]}:{fit[1]}:flags={flags}"
-        return ft.chain(src, [*head, scale, *picture, f"pad={width}:{height}:{x}:{y}:black", *tail], dst)
+        return source.then(f"scale={fit[0]}:{fit[1]}:flags={flags}", *picture, f"pad={width}:{height}:{x}:{y}:black")
     if mode == BLUR:
-        return _blurred_fit(
-            info, width, height, fit, src=src, head=head, tail=tail, dst=dst, tag=tag, flags=flags, picture=picture
-        )
+        return _blurred_fit(info, width, height, fit, source, flags=flags, picture=picture)
     raise ValueError(f"unknown reframe mode {mode!r}")
 
 
@@ -531,11 +508,11 @@ def _cover(info: MediaInfo, width: int, height: int, flags: str, focus: str = ""
     axis, share = crop_share(info, width, height)
     crop: list[str] = []
     if axis == "x":
-        at = f":x='max(0,min(iw-ow,({focus})*iw-ow/2))'" if focus else ""
-        crop = [f"crop=w=trunc(iw*{ft.num(share)}/2)*2:h=ih{at}"]
+        at = {"x": f"max(0,min(iw-ow,({focus})*iw-ow/2))"} if focus else {}
+        crop = [ft.f("crop", w=f"trunc(iw*{ft.num(share)}/2)*2", h="ih", **at)]
     elif axis == "y":
-        at = f":y='max(0,min(ih-oh,({focus})*ih-oh/2))'" if focus else ""
-        crop = [f"crop=w=iw:h=trunc(ih*{ft.num(share)}/2)*2{at}"]
+        at = {"y": f"max(0,min(ih-oh,({focus})*ih-oh/2))"} if focus else {}
+        crop = [ft.f("crop", w="iw", h=f"trunc(ih*{ft.num(share)}/2)*2", **at)]
     return [*crop, f"scale={width}:{height}:flags={flags}"]
 
 
@@ -555,33 +532,22 @@ def _focus(segments: list[Segment], starts: list[float], info: MediaInfo, width:
 
 
 def _blurred_fit(
-    info: MediaInfo, width: int, height: int, fit: tuple[int, int], *,
-    src: str, head: list[str], tail: list[str], dst: str, tag: str, flags: str, picture: list[str],
-) -> str:
+    info: MediaInfo, width: int, height: int, fit: tuple[int, int], source: Stream, *, flags: str, picture: list[str]
+) -> Stream:
     # The background is cut from the already-shrunk foreground, blurred at 1/8
     # size and scaled up: the source frame is scaled only once.
     small_w = ft.even(width / BLUR_DOWNSCALE)
     small_h = ft.even(height / BLUR_DOWNSCALE)
     radius = max(1, min(small_w, small_h) // 10)
     x, y = (width - fit[0]) // 2, (height - fit[1]) // 2
-    background = [
+    front, back = source.fan(f"scale={fit[0]}:{fit[1]}:flags={flags}", *picture, "setsar=1", "split", outputs=2)
+    background = back.then(
         *_cover(info, small_w, small_h, "fast_bilinear"),
         f"boxblur=luma_radius={radius}:luma_power=2",
         f"eq=brightness={ft.num(BLUR_DARKEN)}:saturation={ft.num(BLUR_SATURATION)}",
         f"scale={width}:{height}:flags=fast_bilinear",
-    ]
-    return ";".join(
-        [
-            ft.chain(
-                src, [*head, f"scale={fit[0]}:{fit[1]}:flags={flags}", *picture, "setsar=1", "split"],
-                ft.labels([f"{tag}f", f"{tag}b"]),
-            ),
-            ft.chain(f"{tag}b", background, f"{tag}bg"),
-            f"[{tag}bg][{tag}f]overlay=x={x}:y={y}:shortest=1:{ft.NO_REPEAT},"
-            + ",".join(["setsar=1", *tail])
-            + f"[{dst}]",
-        ]
     )
+    return source.graph.join([background, front], ft.f("overlay", x=x, y=y, shortest=1, **ft.NO_REPEAT), "setsar=1")
 
 
 def _fit_size(info: MediaInfo, width: int, height: int) -> tuple[int, int]:
@@ -595,74 +561,65 @@ def _fit_size(info: MediaInfo, width: int, height: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- finishing
 
 
-def _finish_video(plan: Plan, style: Style, src: str, dst: str, *, pictures_graded: bool) -> str:
+def _finish_video(plan: Plan, style: Style, joined: Stream, *, pictures_graded: bool) -> Stream:
     if is_neutral(style.grade):
-        return f"[{src}]format=yuv420p[{dst}]"
-    graded = f"{dst}_graded"
-    return ";".join(
-        [
-            grade_graph(
-                style.grade, src, graded,
-                width=plan.width, height=plan.height, fps=plan.fps, pictures_graded=pictures_graded,
-            ),
-            f"[{graded}]format=yuv420p[{dst}]",
-        ]
+        return joined.then("format=yuv420p")
+    # grade.py writes its part of the graph as text, between the labels it is given.
+    graded = joined.graph.subgraph(
+        [joined],
+        lambda sources, out: grade_graph(
+            style.grade, sources[0], out,
+            width=plan.width, height=plan.height, fps=plan.fps, pictures_graded=pictures_graded,
+        ),
     )
+    return graded.then("format=yuv420p")
 
 
 # ---------------------------------------------------------------- audio
 
 
-def _audio_graph(
-    plan: Plan, audio: AudioTreatment, timings: tuple[SegmentTiming, ...], inputs: _Inputs, dst: str
-) -> str:
+def _audio(plan: Plan, audio: AudioTreatment, timings: tuple[SegmentTiming, ...], inputs: _Inputs) -> Stream:
     """Music, loudness-normalised, with the clips' own sound under it if the style asks, faded, cut to the picture."""
     samples = round(output_duration(plan) * SAMPLE_RATE)
     seconds = samples / SAMPLE_RATE
-    shape = [f for f in (_lowpass(audio), _bass(audio)) if f]
-    music = [
-        _STEREO_48K, f"atrim=end_sample={samples}", "asetpts=PTS-STARTPTS", *shape,
+    sound = inputs.music.audio.then(
+        _SOUND_FORMAT, f"atrim=end_sample={samples}", "asetpts=PTS-STARTPTS", _lowpass(audio), _bass(audio),
         *_level(plan, audio),
-        _STEREO_48K,
+        _SOUND_FORMAT,
         f"apad=whole_len={samples}",
-    ]
-    parts = [ft.chain(f"{inputs.music}:a", music, "music")]
-    mixed = "music"
+    )
     if inputs.sound:
-        parts.append(_clip_track(plan, timings, inputs, audio.clip_volume, "clips"))
         # The clips' sound goes under the already-normalised music (so the look-ahead
         # of loudnorm never pulls clip sound early); a limiter keeps the sum's peaks in.
-        parts.append(
-            f"[music][clips]amix=inputs=2:normalize=0:duration=first,"
-            f"alimiter=limit={ft.num(10 ** (TRUE_PEAK_DB / 20))}:level=0[mixed]"
+        sound = sound.graph.join(
+            [sound, _clip_track(plan, timings, inputs, audio.clip_volume)],
+            "amix=inputs=2:normalize=0:duration=first",
+            f"alimiter=limit={ft.num(10 ** (TRUE_PEAK_DB / 20))}:level=0",
         )
-        mixed = "mixed"
     finish: list[str] = []
     if audio.fade_in > 0:
         finish.append(f"afade=t=in:st=0:d={ft.time(min(audio.fade_in, seconds))}")
     if audio.fade_out > 0:
         fade = min(audio.fade_out, seconds)
         finish.append(f"afade=t=out:st={ft.time(seconds - fade)}:d={ft.time(fade)}")
-    finish += [f"apad=whole_len={samples}", f"atrim=end_sample={samples}", "asetpts=PTS-STARTPTS"]
-    parts.append(ft.chain(mixed, finish, dst))
-    return ";".join(parts)
+    return sound.then(*finish, f"apad=whole_len={samples}", f"atrim=end_sample={samples}", "asetpts=PTS-STARTPTS")
 
 
 def _level(plan: Plan, audio: AudioTreatment) -> list[str]:
     """Filters bringing the music to the style's loudness: the measured gain and a peak limiter."""
     if plan.music_gain_db is not None:
         return [f"volume={ft.num(plan.music_gain_db)}dB", f"alimiter=limit={ft.num(10 ** (TRUE_PEAK_DB / 20))}:level=0"]
-    # Not measured: loudnorm levels it in one pass (and holds about 50 MB doing so).
+    # Not measured: loudnorm levels it in one pass (holding its look-ahead in memory).
     return [
         f"loudnorm=I={ft.num(audio.loudness)}:TP={ft.num(TRUE_PEAK_DB)}:LRA={LOUDNESS_RANGE}",
         # loudnorm works at 192 kHz and hands out its 3 s look-ahead as single huge
-        # frames; resampling those costs about 55 MB, in 0.1 s pieces almost nothing.
+        # frames; resampling those whole holds them, in 0.1 s pieces almost nothing.
         "asetnsamples=n=19200:p=0",
         f"aresample={SAMPLE_RATE}",
     ]
 
 
-def _clip_track(plan: Plan, timings: tuple[SegmentTiming, ...], inputs: _Inputs, volume: float, dst: str) -> str:
+def _clip_track(plan: Plan, timings: tuple[SegmentTiming, ...], inputs: _Inputs, volume: float) -> Stream:
     """The clips' own sound as one track: each segment's sound from its cut to the next, in order.
 
     Cutting the sound at the perceived cut (the middle of a transition) and
@@ -671,27 +628,23 @@ def _clip_track(plan: Plan, timings: tuple[SegmentTiming, ...], inputs: _Inputs,
     """
     cuts = [0] + [t.first_frame + t.overlap // 2 for t in timings[1:]] + [output_frames(plan)]
     edges = [round(c / plan.fps * SAMPLE_RATE) for c in cuts]
-    sources = {i: (index, run) for index, run in inputs.runs for i in run.segments}
-    splits: dict[int, list[str]] = {}  # sound input -> its per-segment labels
-    pieces: list[str] = []
-    parts: list[str] = []
+    graph = inputs.music.graph
+    # Each sound input gives one copy to every segment of its run.
+    copies: dict[int, tuple[Stream, _Run]] = {}
+    for k, sound in inputs.sound.items():
+        run = inputs.runs[k][1]
+        split = sound.audio.then(_SOUND_FORMAT).copies(len(run.segments), audio=True)
+        copies.update((i, (copy, run)) for i, copy in zip(run.segments, split))
+    pieces: list[Stream] = []
     for i, seg in enumerate(plan.segments):
         length = edges[i + 1] - edges[i]
-        label = f"c{i}"
-        pieces.append(label)
-        index, run = sources.get(i, (-1, None))
-        if run is None or index not in inputs.sound:
-            parts.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={length}[{label}]")
+        if i not in copies:
+            pieces.append(graph.source(f"anullsrc=r={SAMPLE_RATE}:cl={OUTPUT.channel_layout}", f"atrim=end_sample={length}"))
             continue
-        copy = f"a{inputs.sound[index]}c{i}"
-        splits.setdefault(inputs.sound[index], []).append(copy)
+        copy, run = copies[i]
         start = _span(plan, run, i)[0] + (cuts[i] - timings[i].first_frame) / plan.fps * seg.speed
-        parts.append(ft.chain(copy, _clip_sound(seg.speed, start, length), label))
-    for index, copies in splits.items():
-        parts.append(ft.chain(f"{index}:a", [_STEREO_48K, f"asplit={len(copies)}"], ft.labels(copies)))
-    inputs_text = "".join(f"[{p}]" for p in pieces)
-    parts.append(f"{inputs_text}concat=n={len(pieces)}:v=0:a=1,volume={ft.num(volume)}[{dst}]")
-    return ";".join(parts)
+        pieces.append(copy.then(*_clip_sound(seg.speed, start, length)))
+    return graph.join(pieces, f"concat=n={len(pieces)}:v=0:a=1", f"volume={ft.num(volume)}")
 
 
 def _clip_sound(speed: float, start: float, samples: int) -> list[str]:

@@ -16,9 +16,10 @@ frames between transitions pass through untouched:
 
 Only a transition without a lane drawing (pixelize, zoomin, hblur, ...) is an
 xfade, one per transition. ffmpeg 5.1 keeps every filter's frame buffers until
-the render ends, so a filter per transition costs memory per transition: an
-xfade about 21 MB (it has no 4:2:0 mode, so both sides go to 4:4:4 and back),
-where a lane filter is a fixed cost of about 8 MB for the whole edit.
+the render ends, so a filter per transition costs memory per transition (an
+xfade the most: it has no 4:2:0 mode, so both sides go to 4:4:4 and back),
+where a lane filter is a fixed cost for the whole edit (figures:
+benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from . import filtertext as ft
+from .filtertext import Stream
 from .plan import Plan
 from .timing import SegmentTiming, output_frames
 
@@ -41,7 +44,7 @@ TRANSITIONS = frozenset(
 )
 
 # "dissolve" is done as the soft cross-dissolve editors mean by it (and the styles'
-# descriptions promise), not xfade's pixel-noise dissolve, which is 20 times dearer.
+# descriptions promise), not xfade's pixel-noise dissolve, which costs many times more.
 CROSSFADES = frozenset({"fade", "dissolve"})
 DIPS = {"fadeblack": "black", "fadewhite": "white"}
 GREYS = frozenset({"fadegrays"})
@@ -125,37 +128,31 @@ def _over_lane(name: str) -> bool:
     return name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
 
 
-def join_graph(plan: Plan, timings: tuple[SegmentTiming, ...], dst: str) -> str:
-    """All segments in order, joined by cuts and transitions, ending in [dst]."""
-    parts: list[str] = []
-    main: list[str] = []
+def join_segments(plan: Plan, timings: tuple[SegmentTiming, ...], segments: list[Stream]) -> Stream:
+    """All segments (their streams, in order) joined by cuts and transitions into one stream."""
+    main: list[Stream] = []
     over = _OverLane()
-    previous_tail = ""
-    for i, timing in enumerate(timings):
+    previous_tail: Stream | None = None
+    for i, (timing, segment) in enumerate(zip(timings, segments)):
         outgoing = timings[i + 1].overlap if i + 1 < len(timings) else 0
-        head, body, tail = _cut_segment(i, timing, outgoing, parts)
+        head, body, tail = _cut_segment(segment, timing, outgoing)
         name = drawn_as(plan.segments[i].transition, timing.overlap)
         if head and name in DIPS:
             out_frames = dip_out_frames(timing.overlap)
-            parts.append(ft.chain(previous_tail, [f"trim=end_frame={out_frames}"], f"x{i}o"))
-            parts.append(ft.chain(head, [f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS"], f"x{i}i"))
-            main += [f"x{i}o", f"x{i}i"]
+            main.append(previous_tail.then(f"trim=end_frame={out_frames}"))
+            main.append(head.then(f"trim=start_frame={out_frames}", "setpts=PTS-STARTPTS"))
             over.add_dip(timing.first_frame, DIPS[name], timing.overlap, out_frames)
         elif head and _over_lane(name):
             main.append(previous_tail)
             over.add(timing.first_frame, head, timing.overlap, name)
         elif head:
-            parts.append(_xfade(name, previous_tail, head, timing.overlap, plan.fps, f"x{i}"))
-            main.append(f"x{i}")
+            main.append(_xfade(name, previous_tail, head, timing.overlap, plan.fps))
         if body:
             main.append(body)
         previous_tail = tail
     # Renumbering after concat makes every timestamp exactly frame / fps.
-    lane = "joined_main" if over.used else dst
-    parts.append("".join(f"[{label}]" for label in main) + f"concat=n={len(main)}:v=1:a=0,{_renumber(plan)}[{lane}]")
-    if over.used:
-        parts += over.graph(plan, output_frames(plan), main=lane, dst=dst)
-    return ";".join(parts)
+    joined = segments[0].graph.join(main, f"concat=n={len(main)}:v=1:a=0", _renumber(plan))
+    return over.draw(plan, output_frames(plan), joined) if over.used else joined
 
 
 def _renumber(plan: Plan) -> str:
@@ -182,7 +179,7 @@ class _OverLane:
     costs three frames of memory however many transitions the edit has.
     """
 
-    pieces: list[tuple[str, int]] = field(default_factory=list)  # (label or =colour, frames), in output order
+    pieces: list[tuple[Stream | str, int]] = field(default_factory=list)  # (a head, or a colour; frames), in order
     blends: list[_Window] = field(default_factory=list)
     wipes: list[_Window] = field(default_factory=list)
     slides: list[_Window] = field(default_factory=list)
@@ -193,7 +190,7 @@ class _OverLane:
     def used(self) -> bool:
         return bool(self.blends or self.wipes or self.slides)
 
-    def add(self, first: int, head: str, frames: int, name: str) -> None:
+    def add(self, first: int, head: Stream, frames: int, name: str) -> None:
         """A crossfade, wipe, slide or fade through grey; on its first frame the head does not show yet, as in xfade."""
         self._fill(first)
         self.pieces.append((head, frames))
@@ -217,7 +214,7 @@ class _OverLane:
         1 - 2j/n, then the incoming one at 2j/n - 1.
         """
         self._fill(first)
-        self.pieces.append((f"={colour}", frames))
+        self.pieces.append((colour, frames))
         self._at += frames
         in_frames = frames - out_frames
         if out_frames:
@@ -227,51 +224,48 @@ class _OverLane:
 
     def _fill(self, until: int) -> None:
         if until > self._at:
-            self.pieces.append(("=black", until - self._at))
+            self.pieces.append(("black", until - self._at))
             self._at = until
 
-    def graph(self, plan: Plan, total: int, *, main: str, dst: str) -> list[str]:
-        """Graph parts that build the lane and draw it onto [main], ending in [dst]."""
+    def draw(self, plan: Plan, total: int, main: Stream) -> Stream:
+        """The lane, built and drawn onto `main` by one filter per kind of transition."""
         self._fill(total)
-        parts: list[str] = []
-        for colour in sorted({p for p, _ in self.pieces if p.startswith("=")}):
-            uses = [k for k, (p, _) in enumerate(self.pieces) if p == colour]
-            copies = [f"over{k}c" for k in uses]
-            source = f"color=c={colour[1:]}:s={plan.width}x{plan.height}:r={plan.fps}"
-            parts.append(f"{source},format=yuv420p,setsar=1,trim=end_frame=1,split={len(copies)}[{ft.labels(copies)}]")
-            for k, copy in zip(uses, copies):
-                parts.append(ft.chain(copy, [f"loop=loop={self.pieces[k][1] - 1}:size=1"], f"over{k}"))
-        labels = [f"over{k}" if piece.startswith("=") else piece for k, (piece, _) in enumerate(self.pieces)]
-        drawers = [kind for kind, windows in (("b", self.blends), ("w", self.wipes), ("s", self.slides)) if windows]
-        lanes = {kind: f"over{kind}" for kind in drawers}
-        fanout = f",split={len(lanes)}" if len(lanes) > 1 else ""
-        parts.append(
-            "".join(f"[{label}]" for label in labels)
-            + f"concat=n={len(labels)}:v=1:a=0,{_renumber(plan)}{fanout}[{ft.labels(list(lanes.values()))}]"
-        )
-        # Each stage draws one kind of transition: ([src], [out]) -> filter text.
-        stages: list[Callable[[str, str], str]] = []
-        if self.blends:
-            over = lanes["b"]
-            if self.greys:
-                over = f"{over}g"
-                parts.append(self._greys_stage(plan.fps, lanes["b"], over, outgoing=False))
-                stages.append(lambda src, out: self._greys_stage(plan.fps, src, out, outgoing=True))
-            stages.append(lambda src, out: self._blend_stage(plan.fps, src, over, out))
-        if self.wipes:
-            parts.append(self._mask_lane(plan, total))
-            stages.append(lambda src, out: f"[{src}][{lanes['w']}][mask]maskedmerge="
-                                           f"enable='{_enable(self.wipes, plan.fps)}'[{out}]")
-        if self.slides:
-            stages.append(lambda src, out: self._slide_stage(plan.fps, src, lanes["s"], out))
+        graph = main.graph
+        lane: dict[int, Stream] = {k: piece for k, (piece, _) in enumerate(self.pieces) if isinstance(piece, Stream)}
+        for colour in sorted({piece for piece, _ in self.pieces if isinstance(piece, str)}):
+            uses = [k for k, (piece, _) in enumerate(self.pieces) if piece == colour]
+            frame = graph.source(
+                f"color=c={colour}:s={plan.width}x{plan.height}:r={plan.fps}", "format=yuv420p", "setsar=1",
+                "trim=end_frame=1",
+            )
+            for k, copy in zip(uses, frame.copies(len(uses))):
+                lane[k] = copy.then(f"loop=loop={self.pieces[k][1] - 1}:size=1")
+        kinds = sum(1 for windows in (self.blends, self.wipes, self.slides) if windows)
+        joined = graph.join([lane[k] for k in range(len(lane))], f"concat=n={len(lane)}:v=1:a=0", _renumber(plan))
+        overs = iter(joined.copies(kinds))
+        # Each stage draws one kind of transition onto the main lane, in turn.
         current = main
-        for k, stage in enumerate(stages):
-            out = dst if k == len(stages) - 1 else f"{main}{k}"
-            parts.append(stage(current, out))
-            current = out
-        return parts
+        if self.blends:
+            over = next(overs)
+            if self.greys:
+                over = over.then(self._greys(plan.fps, outgoing=False))
+                current = current.then(self._greys(plan.fps, outgoing=True))
+            current = graph.join(
+                [current.then(ft.f("sendcmd", c=self._commands(plan.fps))), over],
+                ft.f(_JOIN_BLEND, all_mode="normal", **ft.NO_REPEAT, enable=_enable(self.blends, plan.fps)),
+                "format=yuv420p",
+            )
+        if self.wipes:
+            over = next(overs)
+            masks = self._mask_lane(plan, total, graph)
+            current = graph.join([current, over, masks], ft.f("maskedmerge", enable=_enable(self.wipes, plan.fps)))
+        if self.slides:
+            x, y = self._position("W", 0, plan.fps), self._position("H", 1, plan.fps)
+            slide = ft.f("overlay", x=x, y=y, eval="frame", **ft.NO_REPEAT, enable=_enable(self.slides, plan.fps))
+            current = graph.join([current, next(overs)], slide, "format=yuv420p")
+        return current
 
-    def _greys_stage(self, fps: int, src: str, dst: str, *, outgoing: bool) -> str:
+    def _greys(self, fps: int, *, outgoing: bool) -> str:
         """One side of every fade through grey loses its colour, as in xfade.
 
         The outgoing picture greys over the window's first fifth; the incoming one
@@ -282,20 +276,7 @@ class _OverLane:
             progress = f"(1-(t*{fps}-{w.first})/{w.frames})"
             step = _smoothstep(0.8, 1.0, progress) if outgoing else f"(1-{_smoothstep(0.2, 1.0, progress)})"
             terms.append(f"{_within(w, fps)}*{step}")
-        return f"[{src}]hue=s='{'+'.join(terms)}':enable='{_enable(self.greys, fps)}'[{dst}]"
-
-    def _blend_stage(self, fps: int, src: str, over: str, dst: str) -> str:
-        return (
-            f"[{src}]sendcmd=c='{self._commands(fps)}'[{src}c];[{src}c][{over}]"
-            f"{_JOIN_BLEND}=all_mode=normal:{ft.NO_REPEAT}:enable='{_enable(self.blends, fps)}',format=yuv420p[{dst}]"
-        )
-
-    def _slide_stage(self, fps: int, src: str, over: str, dst: str) -> str:
-        x, y = self._position("W", 0, fps), self._position("H", 1, fps)
-        return (
-            f"[{src}][{over}]overlay=x='{x}':y='{y}':eval=frame:{ft.NO_REPEAT}:enable='{_enable(self.slides, fps)}'"
-            f",format=yuv420p[{dst}]"
-        )
+        return ft.f("hue", s="+".join(terms), enable=_enable(self.greys, fps))
 
     def _commands(self, fps: int) -> str:
         # Each window's interval runs from half a frame before its first frame to
@@ -321,8 +302,8 @@ class _OverLane:
             terms.append(f"{_within(w, fps)}*{w.slide[axis]}*{size}*(1-{progress})")
         return "+".join(terms) or "0"
 
-    def _mask_lane(self, plan: Plan, total: int) -> str:
-        """[mask]: one small frame per wipe frame, at its output time, scaled up; a blank frame before each.
+    def _mask_lane(self, plan: Plan, total: int, graph: ft.Graph) -> Stream:
+        """One small frame per wipe frame, at its output time, scaled up; a blank frame before each.
 
         The lane has frames only where wipes are, and a blank one at 0 and on
         the frame after each wipe (unless another wipe starts there or the video
@@ -334,33 +315,30 @@ class _OverLane:
         of a finished wipe it showed the over lane's black filler instead of the
         shot: a one-frame flash after a wipe that another wipe follows. Each
         wipe's field is computed once, on one small frame, and each mask from it
-        with a short expression: geq costs about a microsecond per sample for a
-        long one.
+        with a short expression: geq's cost grows with the expression, per sample.
         """
         scale = min(1.0, max(1 / MASK_DOWNSCALE, MIN_MASK_SAMPLES / min(plan.width, plan.height)))
         width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
-        source = f"nullsrc=s={width}x{height}:r={plan.fps},format=yuv420p,trim=end_frame=1"
-        parts: list[str] = []
-        # Wipes of the same shape share one field: j numbers the wipes from 1.
+        source = (f"nullsrc=s={width}x{height}:r={plan.fps}", "format=yuv420p", "trim=end_frame=1")
+        # The lane's pieces in order: (the wipe's number from 1, or 0 for a blank frame; frames; first output frame).
+        pieces: list[tuple[int, int, int]] = [(0, 1, 0)]
+        for j, w in enumerate(self.wipes, 1):
+            pieces.append((j, w.frames, w.first))
+            after = w.first + w.frames
+            if after < (self.wipes[j].first if j < len(self.wipes) else total):
+                pieces.append((0, 1, after))
+        blanks = iter(graph.source(*source, _geq("0")).copies(sum(1 for j, _, _ in pieces if not j)))
+        # Wipes of the same shape share one field.
         users: dict[str, list[int]] = {}
         for j, w in enumerate(self.wipes, 1):
             users.setdefault(_field_expression(w.wipe, plan, width, height), []).append(j)
+        fields: dict[int, Stream] = {}
         for field_text, uses in sorted(users.items()):
-            copies = ft.labels([f"field{j}" for j in uses])
-            parts.append(f"{source},{_geq(field_text)},split={len(uses)}[{copies}]")
-        # The lane's pieces in order: (label, frames, first output frame).
-        pieces: list[tuple[str, int, int]] = [("blank", 1, 0)]
-        for j, w in enumerate(self.wipes, 1):
-            mask = _geq(_mask_expression(w.wipe, w.frames))
-            parts.append(f"[field{j}]loop=loop={w.frames - 1}:size=1,{mask}[mask{j}]")
-            pieces.append((f"mask{j}", w.frames, w.first))
-            after = w.first + w.frames
-            if after < (self.wipes[j].first if j < len(self.wipes) else total):
-                pieces.append(("blank", 1, after))
-        labels = [f"mask0b{k}" if label == "blank" else label for k, (label, _, _) in enumerate(pieces)]
-        blanks = [label for label in labels if label.startswith("mask0b")]
-        split = f",split={len(blanks)}" if len(blanks) > 1 else ""
-        parts.insert(0, f"{source},{_geq('0')}{split}[{ft.labels(blanks)}]")
+            fields.update(zip(uses, graph.source(*source, _geq(field_text)).copies(len(uses))))
+        masks = {
+            j: fields[j].then(f"loop=loop={w.frames - 1}:size=1", _geq(_mask_expression(w.wipe, w.frames)))
+            for j, w in enumerate(self.wipes, 1)
+        }
         # N counts the lane's frames; each piece is moved to its window's output frames.
         shifts, at = [], 0
         for _, frames, first in pieces:
@@ -370,12 +348,11 @@ class _OverLane:
         shift = str(shifts[-1][1])
         for (_, offset), (next_start, _) in reversed(list(zip(shifts, shifts[1:]))):
             shift = f"if(lt(N,{next_start}),{offset},{shift})"
-        concat = "".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0"
-        parts.append(
-            f"{concat},settb=1/{plan.fps},setpts='N+{shift}',"
-            f"scale={plan.width}:{plan.height}:flags=bilinear,setsar=1[mask]"
+        return graph.join(
+            [masks[j] if j else next(blanks) for j, _, _ in pieces],
+            f"concat=n={len(pieces)}:v=1:a=0", f"settb=1/{plan.fps}", ft.f("setpts", f"N+{shift}"),
+            f"scale={plan.width}:{plan.height}:flags=bilinear", "setsar=1",
         )
-        return ";".join(parts)
 
 
 def _geq(expression: str) -> str:
@@ -444,32 +421,29 @@ def _enable(windows: list[_Window], fps: int) -> str:
     return "+".join(_within(w, fps) for w in windows)
 
 
-def _xfade(name: str, tail: str, head: str, frames: int, fps: int, tag: str) -> str:
+def _xfade(name: str, tail: Stream, head: Stream, frames: int, fps: int) -> Stream:
     """Any other transition, by xfade over just the overlapping frames.
 
     xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to 4:4:4 and
-    back, and those conversions keep about 21 MB of frame buffers per transition
-    to the end of the render. (Sharing one conversion between transitions was
-    tried: a converted lane must see the next transition's first frame before it
-    can end this one's piece, which drags a whole segment body into memory.)
+    back, and those conversions keep their frame buffers per transition to the
+    end of the render. (Sharing one conversion between transitions was tried: a
+    converted lane must see the next transition's first frame before it can end
+    this one's piece, which drags a whole segment body into memory.)
     """
-    return f"[{tail}][{head}]xfade=transition={name}:duration={ft.time(frames / fps)}:offset=0,format=yuv420p[{tag}]"
+    return tail.graph.join([tail, head], f"xfade=transition={name}:duration={ft.time(frames / fps)}:offset=0",
+                           "format=yuv420p")
 
 
-def _cut_segment(i: int, timing: SegmentTiming, outgoing: int, parts: list[str]) -> tuple[str, str, str]:
-    """Labels of segment i's head, body and tail ("" when empty); appends the segment filter if needed."""
-    sizes = {"h": timing.overlap, "b": timing.frames - timing.overlap - outgoing, "t": outgoing}
+def _cut_segment(
+    segment: Stream, timing: SegmentTiming, outgoing: int
+) -> tuple[Stream | None, Stream | None, Stream | None]:
+    """The segment's head (its incoming transition's frames), body and tail (its outgoing one's); None when empty."""
+    sizes = {"head": timing.overlap, "body": timing.frames - timing.overlap - outgoing, "tail": outgoing}
     kept = [name for name, size in sizes.items() if size > 0]
-    if kept == ["b"]:
-        return "", f"s{i}", ""
-    bounds, at = [], 0
-    for name in kept[:-1]:
-        at += sizes[name]
-        bounds.append(str(at))
-    labels = {name: f"s{i}{name}" for name in kept}
     if len(kept) == 1:
-        # Only a head, or only a tail: the whole segment is that piece.
-        labels = {kept[0]: f"s{i}"}
+        pieces = [segment]  # the whole segment is that piece
     else:
-        parts.append(f"[s{i}]segment=frames={'|'.join(bounds)}" + "".join(f"[{labels[n]}]" for n in kept))
-    return labels.get("h", ""), labels.get("b", ""), labels.get("t", "")
+        bounds = "|".join(str(b) for b in accumulate(sizes[name] for name in kept[:-1]))
+        pieces = segment.fan(f"segment=frames={bounds}", outputs=len(kept))
+    found = dict(zip(kept, pieces))
+    return found.get("head"), found.get("body"), found.get("tail")

@@ -118,6 +118,49 @@ def option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
+# The graph writes its own pad labels: tests follow them from chain to chain, never spell them.
+
+
+def chains(text: str) -> list[str]:
+    """The graph's chains (a quoted expression may hold a semicolon)."""
+    found, quoted, start = [], False, 0
+    for k, char in enumerate(text):
+        if char == "'":
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            found.append(text[start:k])
+            start = k + 1
+    return [*found, text[start:]]
+
+
+def starts(chain: str) -> list[str]:
+    """The labels a chain reads, in order."""
+    found = []
+    while chain.startswith("["):
+        label, chain = chain[1:].split("]", 1)
+        found.append(label)
+    return found
+
+
+def ends(chain: str) -> list[str]:
+    """The labels a chain writes, in order."""
+    found = []
+    while chain.endswith("]") and "'" not in chain[chain.rindex("["):]:
+        chain, label = chain[:-1].rsplit("[", 1)
+        found.insert(0, label)
+    return found
+
+
+def writer(text: str, label: str) -> str:
+    """The chain that writes `label`."""
+    return next(chain for chain in chains(text) if label in ends(chain))
+
+
+def reader(text: str, label: str) -> str:
+    """The chain that reads `label`."""
+    return next(chain for chain in chains(text) if label in starts(chain))
+
+
 def mixed_plan(wipe: str = "wipeleft") -> Plan:
     return build_plan(
         [CLIP_A, CLIP_B, PHOTO],
@@ -268,7 +311,9 @@ def test_hard_cuts_are_joined_by_concat_and_never_by_xfade():
     plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 2.0), Shot(1, 2.0), Shot(0, 2.0, source_in=5.0)])
     text = filter_graph(command(plan))
     assert "xfade" not in text and "overlay" not in text
-    assert "[s0][s1][s2]concat=n=3:v=1:a=0" in text
+    # One concat takes the three shots whole, in order: each is its own seeked input's frames.
+    concat = graph_part(text, "concat=n=3:v=1:a=0")
+    assert [starts(writer(text, label)) for label in starts(concat)] == [["0:v"], ["1:v"], ["2:v"]]
 
 
 def test_a_transition_no_lane_draws_is_an_xfade_of_exactly_the_overlapping_frames():
@@ -276,9 +321,12 @@ def test_a_transition_no_lane_draws_is_an_xfade_of_exactly_the_overlapping_frame
     assert text.count("xfade=") == 1
     # Segment 2 gives its last 12 frames to the transition, segment 3 its first 12
     # (and, before the dip that follows it, its last 15).
-    assert "[s2]segment=frames=54[s2b][s2t]" in text
-    assert "[s3]segment=frames=12|59[s3h][s3b][s3t]" in text
-    assert "[s2t][s3h]xfade=transition=pixelize:duration=0.400000:offset=0,format=yuv420p[x3]" in text
+    assert text.count("segment=frames=54[") == 1 and text.count("segment=frames=12|59[") == 1
+    body_2, tail_2 = ends(graph_part(text, "segment=frames=54["))
+    head_3, body_3, tail_3 = ends(graph_part(text, "segment=frames=12|59["))
+    xfade = graph_part(text, "xfade=")
+    assert "xfade=transition=pixelize:duration=0.400000:offset=0,format=yuv420p" in xfade
+    assert starts(xfade) == [tail_2, head_3]
 
 
 def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
@@ -316,8 +364,10 @@ def test_a_crossfade_shows_the_incoming_head_through_the_outgoing_tail_from_zero
     plan = mixed_plan()
     text = filter_graph(command(plan))
     first = graph.segment_timings(plan)[1].first_frame
-    # The main lane carries segment 0's tail, the over lane segment 1's head.
-    assert "[s1h]" in text.split("[overb]")[0].split(";")[-1]
+    # The main lane carries segment 0's tail, the over lane segment 1's head, which the blend draws over it.
+    head = ends(graph_part(text, "segment=frames=15["))[0]
+    lane = reader(text, head)
+    assert "concat=" in lane and starts(_join_blend(text))[1] in ends(lane)
     start, end = (first - 0.5) / 30, (first + 15 - 0.5) / 30
     assert f"{start:.6f}-{end:.6f} [expr] blend@join c0_opacity 1-(T*30-{first})/15" in text
 
@@ -331,8 +381,11 @@ def test_a_dip_to_black_fades_out_then_in_centred_on_its_cut():
     # frames j = 0..7, the incoming one at 2j/15 - 1 on frames 8..14, whole on frame 15.
     assert f"c0_opacity 1-2*(T*30-{first})/15" in text
     assert f"c1_opacity (2*((T*30-{first + 8})+8)-15)/15" in text
-    assert "[x4o][x4i]" in text  # the tail's first 8 frames, then the head's last 7, on the main lane
-    assert "trim=end_frame=8" in graph_part(text, "[x4o]") and "trim=start_frame=8" in graph_part(text, "[x4i]")
+    # On the main lane, the tail's first 8 frames, then the head's last 7.
+    (tail_start,) = ends(graph_part(text, "trim=end_frame=8["))
+    (head_end,) = ends(graph_part(text, "trim=start_frame=8,"))
+    main = starts(reader(text, tail_start))
+    assert main[main.index(tail_start) + 1] == head_end
 
 
 def two_transitions(first: str, second: str) -> tuple[Plan, str]:
@@ -345,7 +398,7 @@ def two_transitions(first: str, second: str) -> tuple[Plan, str]:
 
 def graph_part(text: str, needle: str) -> str:
     """The first chain of the filter graph that contains `needle`."""
-    return next(part for part in text.split(";") if needle in part)
+    return next(part for part in chains(text) if needle in part)
 
 
 def test_every_slide_is_drawn_by_one_overlay_moving_the_next_shot_in_from_its_side():
@@ -375,19 +428,21 @@ def test_the_mask_lane_has_a_blank_first_frame_then_each_wipe_at_its_own_output_
     ])
     text = filter_graph(command(plan))
     (a, frames_a), (b, frames_b), (c, frames_c) = ((t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:])
-    lane = next(part for part in text.split(";") if part.endswith("[mask]"))
+    lane = graph_part(text, "setpts='N+")
     # Lane frame 0 stays at 0; frames 1.. of the first wipe move to its first output frame, and so on;
     # each wipe is followed by a blank frame on the output frame after it.
     shifts = f"if(lt(N,1),0,if(lt(N,{2 + frames_a}),{a - 1},if(lt(N,{3 + frames_a + frames_b}),{b - 2 - frames_a},"
     assert f"setpts='N+{shifts}{c - 3 - frames_a - frames_b})))'" in lane
-    assert lane.startswith("[mask0b0][mask1][mask0b2][mask2][mask0b4][mask3][mask0b6]concat=n=7")
+    assert "concat=n=7" in lane
+    pieces = [writer(text, label) for label in starts(lane)]
+    kinds = ["blank" if "geq=lum='0'" in p else p.split("loop=loop=")[1].split(":")[0] for p in pieces]
+    assert kinds == ["blank", str(frames_a - 1), "blank", str(frames_b - 1), "blank", str(frames_c - 1), "blank"]
     assert "scale=180:320:flags=bilinear" in lane
     # One field per shape (both circles share theirs), computed once at no fewer than 136 samples across.
     fields = [part for part in text.split(";") if part.startswith("nullsrc=s=136x242")]
     assert len(fields) == 3 and sum("hypot(" in f for f in fields) == 1 and sum("atan2(" in f for f in fields) == 1
-    masks = [part for part in text.split(";") if part.startswith("[field")]
-    loops = [m.split("loop=loop=")[1].split(":")[0] for m in masks]
-    assert loops == [str(n - 1) for n in (frames_a, frames_b, frames_c)]
+    masks = [part for part in chains(text) if "loop=loop=" in part and "geq=" in part]
+    assert len(masks) == 3  # one loop of its field per wipe, each masked by its own expression
 
 
 def test_a_fade_through_grey_greys_each_side_by_hue_before_they_are_crossfaded():
@@ -590,3 +645,43 @@ def test_the_clips_own_sound_is_mixed_under_the_music_only_when_the_style_asks()
     assert "volume=0.3" in text and "amix=inputs=2:normalize=0" in text
     assert text.count("anullsrc") == 3  # clip B's shot and both photo shots are silent
     assert "lowpass=f=9000" in text and "bass=g=3" in text
+
+
+# ---------------------------------------------------------------- the graph builder (filtertext.Graph)
+
+
+def test_the_graph_writes_its_own_labels_and_one_chain_per_run_of_single_filters():
+    from media_pipeline import filtertext as ft
+
+    g = ft.Graph()
+    clip = g.input("/media/a.mp4", ["-t", "1"])
+    left, right = clip.video.then("scale=180:320").fan("split=2", outputs=2)
+    both = g.join([left.then("hflip"), right], "hstack", "format=yuv420p")
+    assert g.text({"vout": both}) == (
+        "[0:v]scale=180:320,split=2[s0][s1];[s0]hflip[s2];[s2][s1]hstack,format=yuv420p[vout]"
+    )
+    assert g.input_args() == ["-t", "1", "-i", "/media/a.mp4"]
+
+
+def test_a_stream_used_twice_or_never_is_refused_before_ffmpeg_sees_it():
+    from media_pipeline import filtertext as ft
+
+    g = ft.Graph()
+    video = g.input("/media/a.mp4", []).video.then("null")
+    g.join([video], "hflip")
+    g.join([video], "vflip")
+    with pytest.raises(ValueError, match="twice"):
+        g.text({})
+    unused = ft.Graph()
+    unused.source("color=c=black")
+    with pytest.raises(ValueError, match="never used"):
+        unused.text({})
+
+
+def test_filter_options_holding_commas_colons_or_spaces_are_quoted():
+    from media_pipeline import filtertext as ft
+
+    assert ft.f("overlay", x="if(lt(t,1),0,W)", y=0, eval="frame") == "overlay=x='if(lt(t,1),0,W)':y=0:eval=frame"
+    assert ft.f("sendcmd", c="0-1 [expr] blend c0_opacity 1") == "sendcmd=c='0-1 [expr] blend c0_opacity 1'"
+    with pytest.raises(ValueError):
+        ft.f("hue", s="it's")
