@@ -42,12 +42,12 @@ def test_two_workers_racing_for_a_job_produce_one_winner():
     barrier = threading.Barrier(4)
     results = []
 
-    def worker():
+    def race():
         barrier.wait()
         results.append(worker.claim(job.id) is not None)
         connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=race) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
