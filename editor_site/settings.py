@@ -141,7 +141,7 @@ if not 1 <= MAX_VISUALS <= PLANNER_MAX_VISUALS:
 # Every uploaded file streams to a temporary file under MEDIA_ROOT/tmp (the same filesystem as the
 # job folders, so keeping it is a rename); the handler refuses a file once it passes MAX_UPLOAD_MB.
 FILE_UPLOAD_HANDLERS = ["jobs.uploads.LimitedUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = MEDIA_ROOT / "tmp"  # jobs.uploads derives it from MEDIA_ROOT at request time
+FILE_UPLOAD_TEMP_DIR = MEDIA_ROOT / "tmp"  # jobs.models.upload_temp_dir() derives it from MEDIA_ROOT at call time
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)  # Django's checks require it to exist
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # the form's text fields; files do not count
