@@ -46,11 +46,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.phone_media import phone_media  # noqa: E402
 from media_pipeline import ffmpeg, graph  # noqa: E402
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
 from media_pipeline.loudness import with_music_gain  # noqa: E402
 from media_pipeline.plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
-from media_pipeline.render import render  # noqa: E402
+from media_pipeline.render import CHECKING, render  # noqa: E402
 from media_pipeline.style import STYLES, get_style  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -189,6 +190,8 @@ class TreeRss:
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peak_kb = 0
+        self.step = ""  # set by the caller: peaks are also kept per step
+        self.step_peaks_kb: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -203,7 +206,9 @@ class TreeRss:
     def _loop(self) -> None:
         root = os.getpid()
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _tree(root)))
+            now = sum(_rss_kb(pid) for pid in _tree(root))
+            self.peak_kb = max(self.peak_kb, now)
+            self.step_peaks_kb[self.step] = max(self.step_peaks_kb.get(self.step, 0), now)
             self._stop.wait(self.interval)
 
 
@@ -280,6 +285,103 @@ def bench_once(plan: Plan, out: Path) -> tuple[float, float, float]:
     return result.elapsed, rss.peak_kb / 1024, _children_cpu() - cpu
 
 
+# ---------------------------------------------------------------- the whole job
+
+# The steps of a job as pipeline.plan_job and render report them, in order, and what each is called here.
+STEPS = ("probe", "look + beat", "plan + frame + level", "render", "verify")
+
+
+@dataclass(frozen=True)
+class JobRun:
+    style: str
+    job: float  # wall seconds, probe to verified MP4
+    steps: tuple[float, ...]  # wall seconds of each of STEPS
+    render: float  # the render's own wall time (render.render's elapsed, verify excluded)
+    baseline: float
+    tree_mb: float  # peak of this process and its children over the whole job
+    job_cpu: float  # CPU seconds of the job's child processes (ffmpeg, the song's analysis)
+    baseline_cpu: float
+
+    @property
+    def ratio(self) -> float:
+        return self.job / self.baseline
+
+    @property
+    def render_ratio(self) -> float:
+        return self.render / self.baseline
+
+
+def phone_job_inputs(folder: Path) -> list[Path]:
+    """The phone-like visuals as a worker gets them: a HEIC photo is a JPEG by then (converted at upload)."""
+    from media_pipeline.accept import readable_photo
+
+    inputs = []
+    for path in phone_media(MEDIA):
+        if path.suffix == ".heic":
+            copy = folder / path.name
+            copy.write_bytes(path.read_bytes())
+            path = readable_photo(copy)
+        inputs.append(path)
+    return inputs
+
+
+def job_once(style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path) -> tuple[float, ...]:
+    """(job seconds, step seconds..., render seconds, peak tree MB, child CPU seconds) for one whole job.
+
+    As a worker runs it: the song meets an empty beat cache (a new song), so it is analysed.
+    """
+    from media_pipeline.pipeline import plan_job
+
+    marks: dict[str, float] = {}
+    rss = TreeRss()
+
+    def mark(_: float, step: str) -> None:
+        if step not in marks:
+            marks[step] = time.monotonic()
+            rss.step = step
+
+    cache = Path(tempfile.mkdtemp(prefix="beats-", dir=scratch))
+    cpu = _children_cpu()
+    with rss:
+        started = time.monotonic()
+        plan = plan_job([str(p) for p in visuals], str(song), style_name, duration=DURATION, cache_dir=str(cache),
+                        on_progress=mark)
+        planned_at = time.monotonic()
+        result = render(plan, str(out), timeout=900, on_progress=mark)
+        ended = time.monotonic()
+    order = [marks["Reading your files"], marks["Looking at your clips"], marks["Planning the cuts"], planned_at,
+             marks.get(CHECKING, ended), ended]
+    steps = tuple(b - a for a, b in zip(order, order[1:]))
+    peaks = ", ".join(f"{step or 'start'} {kb / 1024:.0f}" for step, kb in rss.step_peaks_kb.items())
+    print(f"         peak tree RSS by step (MB): {peaks}")
+    return (ended - started, *steps, result.elapsed, rss.peak_kb / 1024, _children_cpu() - cpu)
+
+
+def bench_jobs(names: list[str], visuals: list[Path], song: Path, runs: int, keep: bool, tmp: Path) -> list[JobRun]:
+    results: list[JobRun] = []
+    for name in names:
+        print(f"\n{name}: whole job")
+        for k in range(runs):
+            out = (OUT if keep else tmp) / f"job_{name}_{k}.mp4"
+            job, *rest = job_once(name, visuals, song, out, tmp)
+            steps, (render_s, tree_mb, cpu) = tuple(rest[: len(STEPS)]), rest[len(STEPS):]
+            base, base_cpu = baseline(tmp / "baseline.mp4")
+            run = JobRun(name, job, steps, render_s, base, tree_mb, cpu, base_cpu)
+            results.append(run)
+            shares = "  ".join(f"{step} {seconds / job:4.0%}" for step, seconds in zip(STEPS, steps))
+            print(f"  run {k + 1}: job {job:6.2f} s  render {render_s:6.2f} s  baseline {base:5.2f} s  "
+                  f"job ratio {run.ratio:4.2f}  render ratio {run.render_ratio:4.2f}  peak tree RSS {tree_mb:5.0f} MB")
+            print(f"         {shares}")
+    return results
+
+
+def summarise_jobs(runs: list[JobRun]) -> None:
+    ratios, render_ratios = [r.ratio for r in runs], [r.render_ratio for r in runs]
+    print(f"\njob ratio median {statistics.median(ratios):.2f} (worst {max(ratios):.2f}); render ratio median "
+          f"{statistics.median(render_ratios):.2f} (worst {max(render_ratios):.2f}); "
+          f"peak tree RSS max {max(r.tree_mb for r in runs):.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="CINEMATIC_DRAMA", help="a style name, or 'all'")
@@ -287,10 +389,21 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the rendered MP4s in benchmarks/out/")
     parser.add_argument("--hand-plan", action="store_true", help="use the hand-built plan, not plan_edit")
     parser.add_argument("--print-graph", action="store_true", help="print the filter graph")
+    parser.add_argument("--reference", choices=("1080p", "phone"), default="1080p",
+                        help="1080p: the render alone on the 1080p reference (default); phone: the whole job "
+                             "(probe, look, beat, plan, render, verify) on the phone-like reference")
+    parser.add_argument("--whole-job", action="store_true", help="time the whole job on the 1080p reference too")
     args = parser.parse_args()
 
-    visuals, song = reference_media()
     names = list(STYLES) if args.style == "all" else [args.style]
+    if args.reference == "phone" or args.whole_job:
+        with tempfile.TemporaryDirectory(prefix="job-bench-", dir=OUT) as tmp:
+            visuals, song = reference_media()
+            if args.reference == "phone":
+                visuals = phone_job_inputs(Path(tmp))
+            summarise_jobs(bench_jobs(names, visuals, song, args.runs, args.keep, Path(tmp)))
+        return
+    visuals, song = reference_media()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="render-bench-", dir=OUT) as tmp:
         for name in names:
