@@ -19,7 +19,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from media_pipeline import ffmpeg
-from media_pipeline.accept import MUSIC_PICKER, MUSIC_SUFFIXES, MUSIC_TYPES_TEXT, VIDEO_TYPES_TEXT, VISUAL_SUFFIXES
+from media_pipeline.accept import (
+    MUSIC_PICKER,
+    MUSIC_SUFFIXES,
+    MUSIC_TYPES_TEXT,
+    PHOTO_SUFFIXES,
+    VIDEO_TYPES_TEXT,
+    VISUAL_PICKER,
+)
 from media_pipeline.image_check import PHOTO_TYPES_TEXT
 from media_pipeline.limits import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
@@ -30,10 +37,6 @@ from .models import Job
 
 FORM_FIELDS = ("videos", "music", "style", "duration", "aspect_ratio", "__all__")
 RECENT_JOBS = 50
-# What the clips-and-photos picker offers: phones list their library by media type, desktops filter by suffix.
-# (The song's picker is accept.MUSIC_PICKER; this one belongs beside it in media_pipeline/accept.py.)
-VISUAL_PICKER = "video/*,image/jpeg,image/png,image/webp,image/heic,image/heif," + ",".join(sorted(VISUAL_SUFFIXES))
-
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
@@ -94,6 +97,7 @@ def _editor_context(form: JobForm) -> dict[str, Any]:
         "music_types": MUSIC_TYPES_TEXT,
         "music_picker": MUSIC_PICKER,
         "music_suffixes": " ".join(sorted(MUSIC_SUFFIXES)),
+        "photo_suffixes": " ".join(sorted(PHOTO_SUFFIXES)),
     }
 
 

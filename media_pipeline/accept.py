@@ -24,11 +24,12 @@ VIDEO_TYPES_TEXT = "MP4, MOV, WebM, MKV or AVI"
 MUSIC_TYPES_TEXT = "MP3, WAV, M4A, AAC, OGG or FLAC"
 
 # Stored files keep a known suffix (else a neutral one): it only helps a person reading the folder.
-VISUAL_SUFFIXES = frozenset({
-    ".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif",
-})
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
+VISUAL_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}) | PHOTO_SUFFIXES
 MUSIC_SUFFIXES = frozenset({".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac"})
-# What the browser's file picker offers for the song.
+# What the browser's file pickers offer: phones list their library by media type, desktops filter by suffix.
+# (The editor's script also tells photos from clips by PHOTO_SUFFIXES.)
+VISUAL_PICKER = "video/*,image/jpeg,image/png,image/webp,image/heic,image/heif," + ",".join(sorted(VISUAL_SUFFIXES))
 MUSIC_PICKER = "audio/mpeg,audio/wav,audio/x-wav,audio/mp4,audio/aac,audio/ogg,audio/flac," + ",".join(
     sorted(MUSIC_SUFFIXES)
 )

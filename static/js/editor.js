@@ -11,6 +11,8 @@
   const maxMb = Number(form.dataset.maxMb);
   const musicSuffixes = (form.dataset.musicSuffixes || "").split(" ").filter(Boolean);
   const isSongName = (name) => musicSuffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
+  const photoSuffixes = (form.dataset.photoSuffixes || "").split(" ").filter(Boolean);
+  const isPhotoName = (name) => photoSuffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
 
   function humanSize(bytes) {
     if (bytes < 1024) return bytes + " B";
@@ -26,7 +28,7 @@
 
   function kindOf(file) {
     if (file.type.startsWith("audio/") || isSongName(file.name)) return "song";
-    if (file.type.startsWith("image/") || /\.(heic|heif)$/i.test(file.name)) return "photo";
+    if (file.type.startsWith("image/") || isPhotoName(file.name)) return "photo";
     return "video";
   }
 
