@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import ffmpeg, sync
+from . import ffmpeg, proxy, sync
 from .errors import RenderFailed, UnsupportedMedia
 from .graph import Tap, build_command, output_duration, output_frames
 from .output import OUTPUT
@@ -27,6 +27,7 @@ from .sync import CutSync, SyncReport
 
 ProgressCallback = Callable[[float, str], None]
 
+PREPARING = "Preparing your clips"
 RENDERING = "Rendering"
 CHECKING = "Checking the video"
 DONE = "Done"
@@ -106,12 +107,18 @@ def render(
     partial = partial_path(output_path)
     samples = sync.samples_for(plan)
     tapped = samples_path(output_path)
+    proxies = proxy.proxies_folder(output_path)
+    proxy.remove(proxies)  # a dead attempt's, if any
     tap = Tap(samples.filters(), tapped) if samples.frames else None
-    command = build_command(plan, partial, style=style, tap=tap)
-    # A global option: must come before the inputs.
-    command[1:1] = ["-stats_period", str(PROGRESS_PERIOD)]
     progress = _Progress(on_progress, output_duration(plan))
     try:
+        if proxy.wanted(plan):  # only a plan with big clips has this step
+            progress.report(0.0, PREPARING)
+        # The render reads the proxies; the output is still checked against the plan as made.
+        rendered = proxy.with_proxies(plan, proxies, timeout=timeout, should_cancel=should_cancel)
+        command = build_command(rendered, partial, style=style, tap=tap)
+        # A global option: must come before the inputs.
+        command[1:1] = ["-stats_period", str(PROGRESS_PERIOD)]
         progress.report(0.0, RENDERING)
         ffmpeg.run(
             command, timeout=timeout, stall_timeout=stall_timeout,
@@ -126,6 +133,7 @@ def render(
         raise
     finally:
         _remove(tapped)
+        proxy.remove(proxies)
     progress.report(100.0, DONE)
     return RenderResult(
         path=output_path,

@@ -1,0 +1,206 @@
+"""Proxies: a clip far larger than the video needs is first made small, just the footage the plan uses.
+
+A phone's 4K clip, above all a 10-bit HEVC HDR one, costs the render a decoder whose pictures alone
+hold hundreds of megabytes for the whole run, beside the encoder and every other input. As an NLE
+makes proxies, each such clip's used stretches are decoded once, in a short ffmpeg run of their own
+before the render (one at a time, so two big decoders never meet), scaled to the size the output
+needs, turned upright and into SDR, and written as a light intra-friendly H.264 file the render then
+reads instead. What this saves and costs: benchmarks/README.md, "Phone footage".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from . import ffmpeg
+from .facts import VIDEO, MediaInfo
+from .filtertext import even
+from .geometry import crop_share
+from .hdr import tone_map_filters
+from .plan import FILL, Plan, Segment
+from .probe import probe_visual
+
+# A clip gets a proxy when its decoded pictures are more than this many times both the proxy's and the
+# output frame's: a 1080p clip never does, a 4K clip (cropped for a fill) or a 10-bit HDR one does.
+PROXY_GAIN = 2.0
+# Stretches of a clip this close (source seconds) share one proxy: decoding the gap costs less than
+# a second input in the render.
+MERGE_GAP = 2.0
+# Frames either side of a stretch, so the render's own seek and trim margins stay inside the proxy.
+MARGIN_FRAMES = 4
+# The proxy's encoding: visually lossless, cheap to write and to read, a keyframe every half second
+# so the render's seek into it decodes little.
+PROXY_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p")
+PROXY_KEYFRAME_SECONDS = 0.5
+PROXY_THREADS = "2"  # the proxy runs alone: both cores decode and encode it
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Source seconds of one clip that one proxy covers, and the segments it serves."""
+
+    visual: int
+    start: float
+    end: float
+    segments: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Box:
+    """What a proxy keeps of the clip's upright picture (display pixels) and the size it is scaled to."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    out_width: int
+    out_height: int
+
+
+def stretches(plan: Plan, visual: int) -> tuple[Stretch, ...]:
+    """The clip's used footage as stretches, each with a few frames of margin either side."""
+    info = plan.visuals[visual]
+    margin = MARGIN_FRAMES / (info.fps or plan.fps)
+    used = sorted((seg.source_in, seg.source_out, i) for i, seg in enumerate(plan.segments) if seg.visual == visual)
+    found: list[Stretch] = []
+    for source_in, source_out, i in used:
+        start, end = max(0.0, source_in - margin), source_out + margin
+        if found and start <= found[-1].end + MERGE_GAP:
+            last = found[-1]
+            found[-1] = Stretch(visual, last.start, max(last.end, end), (*last.segments, i))
+        else:
+            found.append(Stretch(visual, start, end, (i,)))
+    return tuple(found)
+
+
+def proxy_box(plan: Plan, stretch: Stretch) -> Box | None:
+    """What a proxy of this stretch keeps and its size; None when the clip is not worth one.
+
+    A fill keeps just the union of its segments' crop windows, scaled to cover the frame; a fit
+    (blurred or barred) keeps the whole picture, scaled to fit inside it. Never scaled up.
+    """
+    info = plan.visuals[stretch.visual]
+    if info.kind != VIDEO or info.width <= 0 or info.height <= 0:
+        return None
+    segments = [plan.segments[i] for i in stretch.segments]
+    x, y, width, height = 0, 0, info.width, info.height
+    if all(seg.reframe == FILL for seg in segments):
+        axis, share = crop_share(info, plan.width, plan.height)
+        if axis == "x":
+            x, width = _union([seg.focus_x for seg in segments], info.width, share)
+        elif axis == "y":
+            y, height = _union([seg.focus_y for seg in segments], info.height, share)
+        scale = min(1.0, max(plan.width / width, plan.height / height))
+    else:
+        scale = min(1.0, plan.width / width, plan.height / height)
+    out_width, out_height = even(width * scale), even(height * scale)
+    depth = 2 if info.hdr else 1  # HDR is 10-bit: two bytes a sample once decoded
+    decoded = info.width * info.height * depth
+    if decoded <= PROXY_GAIN * max(out_width * out_height, plan.width * plan.height):
+        return None
+    return Box(x, y, width, height, out_width, out_height)
+
+
+def _union(focus: list[float], size: int, share: float) -> tuple[int, int]:
+    """(offset, length), even, of the span holding every crop window of `share` centred on `focus`."""
+    window = size * share
+    centres = [min(max(f * size, window / 2), size - window / 2) for f in focus]
+    first = max(0, math.floor((min(centres) - window / 2) / 2) * 2)
+    last = min(size, math.ceil((max(centres) + window / 2) / 2) * 2)
+    return first, last - first
+
+
+def _moved(seg: Segment, visual: int, offset: float, info: MediaInfo, box: Box) -> Segment:
+    """The segment reading its proxy: source times from the proxy's start, focus within what it kept."""
+    focus_x = (min(max(seg.focus_x * info.width, 0), info.width) - box.x) / box.width
+    focus_y = (min(max(seg.focus_y * info.height, 0), info.height) - box.y) / box.height
+    return replace(
+        seg, visual=visual, source_in=seg.source_in - offset, source_out=seg.source_out - offset,
+        focus_x=min(max(focus_x, 0.0), 1.0), focus_y=min(max(focus_y, 0.0), 1.0),
+    )
+
+
+def proxies_folder(output_path: str) -> str:
+    """Where a render of output_path keeps its proxies: hidden beside it, removed when the render ends."""
+    folder, name = os.path.split(os.path.abspath(output_path))
+    return os.path.join(folder, f".{os.path.splitext(name)[0]}.proxies")
+
+
+def wanted(plan: Plan) -> list[tuple[Stretch, Box]]:
+    """Every stretch of footage worth a proxy, with what its proxy keeps."""
+    found = []
+    for visual in range(len(plan.visuals)):
+        for stretch in stretches(plan, visual):
+            box = proxy_box(plan, stretch)
+            if box is not None:
+                found.append((stretch, box))
+    return found
+
+
+def with_proxies(
+    plan: Plan,
+    folder: str,
+    *,
+    timeout: float,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Plan:
+    """The plan reading proxies, made in `folder`, for every stretch worth one; the plan itself when none is.
+
+    Each proxy is a visual of its own, appended to the plan's visuals; its segments point at it, their
+    source times and focus moved to the proxy's. Raises what ffmpeg.run raises; the caller removes `folder`.
+    """
+    needed = wanted(plan)
+    if not needed:
+        return plan
+    os.makedirs(folder, exist_ok=True)
+    visuals = list(plan.visuals)
+    segments = list(plan.segments)
+    for stretch, box in needed:
+        info = plan.visuals[stretch.visual]
+        path = os.path.join(folder, f"visual-{stretch.visual + 1}-{len(visuals)}.mp4")
+        _make(info, stretch, box, path, timeout=timeout, should_cancel=should_cancel)
+        index = len(visuals)
+        visuals.append(probe_visual(path))
+        for i in stretch.segments:
+            segments[i] = _moved(segments[i], index, stretch.start, info, box)
+    return replace(plan, visuals=tuple(visuals), segments=tuple(segments))
+
+
+def remove(folder: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _make(
+    info: MediaInfo,
+    stretch: Stretch,
+    box: Box,
+    path: str,
+    *,
+    timeout: float,
+    should_cancel: Callable[[], bool] | None,
+) -> None:
+    # ffmpeg turns the picture upright as it decodes (autorotate), so the box is in display pixels; the
+    # picture is first scaled to its display size (square pixels) when its pixels are not square.
+    square = [f"scale={info.width}:{info.height}"] if abs(info.sample_aspect - 1.0) > 1e-3 else []
+    whole = (box.width, box.height) == (info.width, info.height)
+    crop = [] if whole else [f"crop={box.width}:{box.height}:{box.x}:{box.y}"]
+    picture = [*square, *crop, f"scale={box.out_width}:{box.out_height}:flags=bicubic",
+               *tone_map_filters(info, keep_depth=True), "format=yuv420p", "setsar=1"]
+    keyframes = max(1, math.floor((info.fps or 30) * PROXY_KEYFRAME_SECONDS))
+    sound = ["-map", "0:a:0", "-c:a", "aac", "-b:a", "256k", "-ac", "2", "-ar", "48000"] if info.has_audio else []
+    ffmpeg.run(
+        [
+            ffmpeg.FFMPEG, "-y", "-loglevel", "error",
+            "-ss", f"{stretch.start:.6f}", "-t", f"{stretch.end - stretch.start:.6f}", "-threads", PROXY_THREADS,
+            "-sn", "-dn", *ffmpeg.safe_input_args(ffmpeg.VIDEO_FORMATS), "-i", info.path,
+            "-map", "0:v:0", "-vf", ",".join(picture), *PROXY_ARGS, "-g", str(keyframes),
+            "-threads", PROXY_THREADS, *sound, "-movflags", "+faststart", path,
+        ],
+        timeout=timeout,
+        on_progress=lambda seconds: None,  # progress lines let should_cancel be polled
+        should_cancel=should_cancel,
+    )
