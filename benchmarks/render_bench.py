@@ -164,7 +164,7 @@ def _hand_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
     )
     names = [t for t in style.transitions if t != CUT] or ["fade"]
     segments = []
-    count, slot, overlap = 12, round(DURATION * FPS / 12), 8  # frames: 2.5 s slots, transitions of about a quarter second
+    count, slot, overlap = 12, round(DURATION * FPS / 12), 8  # frames: 2.5 s slots, quarter-second transitions
     for k in range(count):
         transition = CUT if k == 0 or k % 2 else names[k // 2 % len(names)]
         into = 0 if transition == CUT else overlap
@@ -312,15 +312,23 @@ class JobRun:
 
 
 def phone_job_inputs(folder: Path) -> list[Path]:
-    """The phone-like visuals as a worker gets them: a HEIC photo is a JPEG by then (converted at upload)."""
-    from media_pipeline.accept import readable_photo
+    """The phone-like visuals as a worker gets them: a HEIC photo is a JPEG by then (converted at upload).
+
+    The conversion runs in a process of its own, as it does in the web process: decoding 12 MP would
+    otherwise leave this process, which stands in for the worker, about 30 MB larger.
+    """
+    import subprocess
 
     inputs = []
     for path in phone_media(MEDIA):
         if path.suffix == ".heic":
             copy = folder / path.name
             copy.write_bytes(path.read_bytes())
-            path = readable_photo(copy)
+            script = "import sys; from pathlib import Path; from media_pipeline.accept import readable_photo; " \
+                     "print(readable_photo(Path(sys.argv[1])))"
+            done = subprocess.run([sys.executable, "-c", script, str(copy)], capture_output=True, text=True,
+                                  check=True, cwd=ROOT, timeout=120)
+            path = Path(done.stdout.strip())
         inputs.append(path)
     return inputs
 

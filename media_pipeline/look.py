@@ -24,13 +24,16 @@ import numpy as np
 
 from . import ffmpeg
 from .errors import MediaError
-from .facts import Liveliness, MediaInfo
+from .facts import VIDEO, Liveliness, MediaInfo
 
 SAMPLE_SIDE = 64  # pixels on a sample's long side: what the spectral residual is tuned for
 # Two samples differ by more than this (mean, 0..1) when they are different shots: no change cue.
 SHOT_CHANGE = 0.12
 SAMPLE_TIMEOUT = 60.0
 SURVEY_PROCESSES = 2
+# Bytes of decoded picture above which a clip's decoder is heavy: a 4K 10-bit HEVC clip's keyframes
+# alone hold about 400 MB in ffmpeg 5.1, a 4K 8-bit clip's about 120 MB (benchmarks/README.md, "Phone footage").
+HEAVY_DECODE = 12_000_000
 MAX_CUTS = 60  # shot changes located per clip; a clip cut faster than this is a montage, not footage
 SPARSE = 2.0  # seconds: keyframes further apart than this on average are too few to sample a clip by
 # Pixels (of all frames) a clip with sparse keyframes may have to be decoded whole: 50 s of
@@ -59,7 +62,14 @@ class Sample:
     picture: np.ndarray | None = field(default=None, repr=False, compare=False)  # the grey sample itself
 
 
-def survey(visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT) -> tuple[Look, ...]:
+def heavy_to_decode(info: MediaInfo) -> bool:
+    """A clip whose decoder alone holds hundreds of megabytes (4K at 10 bits): looked at on its own."""
+    return info.kind == VIDEO and info.width * info.height * (2 if info.hdr else 1) > HEAVY_DECODE
+
+
+def survey(
+    visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT, processes: int = SURVEY_PROCESSES
+) -> tuple[Look, ...]:
     """A look at every visual, whole; a visual that cannot be read gets an empty one (and is framed centred).
 
     Two visuals are decoded at a time, one single-threaded ffmpeg per core: ffmpeg's
@@ -73,7 +83,7 @@ def survey(visuals: Sequence[MediaInfo], *, timeout: float = SAMPLE_TIMEOUT) -> 
         except MediaError:
             return Look()
 
-    with ThreadPoolExecutor(max_workers=SURVEY_PROCESSES) as pool:
+    with ThreadPoolExecutor(max_workers=processes) as pool:
         return tuple(pool.map(whole, visuals))
 
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .beat import analyze_music, analyze_music_apart
 from .framing import with_focus
 from .limits import DEFAULT_ASPECT, DEFAULT_DURATION
-from .look import liveliness, survey
+from .look import SURVEY_PROCESSES, heavy_to_decode, liveliness, survey
 from .loudness import with_music_gain
 from .plan import Plan
 from .planner import plan_edit
@@ -56,15 +56,16 @@ def plan_job(
     infos = [probe_visual(path) for path in visuals]
     music = probe_audio(song)
     # ffmpeg looks at the clips while the song is analysed. The analysis stays on this thread:
-    # a Ctrl-C or a cancelled task stops it at once.
+    # a Ctrl-C or a cancelled task stops it at once. A clip whose decoder is heavy (4K, 10-bit) is
+    # looked at first, alone: beside the analysis and another decoder it would double the job's peak.
     report(*LOOKING)
+    heavy = any(heavy_to_decode(info) for info in infos)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        looking = pool.submit(survey, infos)
+        looking = pool.submit(survey, infos, processes=1 if heavy else SURVEY_PROCESSES)
+        if heavy:
+            looking.result()
         report(*LISTENING)
-        if cache_dir is None:
-            grid = analyze_music(music.path)
-        else:
-            grid = analyze_music_apart(music.path, cache_dir=cache_dir)
+        grid = analyze_music(music.path) if cache_dir is None else analyze_music_apart(music.path, cache_dir=cache_dir)
         looks = looking.result()
     report(*PLANNING)
     plan = plan_edit(
