@@ -62,10 +62,10 @@ def main() -> None:
             print(f"\n{name}: {len(plan.segments) - 1} cuts, {len(samples.frames)} frames sampled; plan: {source}")
             for k in range(args.runs):
                 video, tapped = Path(tmp) / "bench.mp4", Path(tmp) / "bench.gray"
-                tap = graph.Tap(samples.filters(), str(tapped))
+                tap = graph.Tap(samples.shrink(), str(tapped))  # as render.render taps it: every frame, small
                 _, tap_wall, tap_cpu = timed(lambda: ffmpeg.run(
                     graph.build_command(plan, str(video), tap=tap), timeout=900))
-                frames = sync.frames_from_bytes(tapped.read_bytes(), samples)
+                frames = sync.samples_from_every_frame(tapped.read_bytes(), samples, graph.output_frames(plan))
                 report, measure_wall, _ = timed(lambda: sync.measure_sync(plan, samples, frames))
                 decoded, decode_wall, decode_cpu = timed(lambda: sync.read_frames(str(video), samples))
                 plain = "" if args.tap_only else "without {:5.1f} s / {:5.1f} CPU-s; ".format(

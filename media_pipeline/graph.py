@@ -124,7 +124,7 @@ class Tap:
     decoding them from the MP4 afterwards would cost about a whole decode of it.
     """
 
-    filters: str  # e.g. "select='between(n,10,20)',scale=64:114:flags=area,format=gray"
+    filters: str  # e.g. "scale=64:114:flags=area,format=gray"
     path: str
 
 
@@ -145,7 +145,7 @@ def build_command(
     if tap:
         outputs["vout"], tapped = video.fan("split=2", outputs=2)
         outputs["vtap"] = tapped.then(tap.filters)
-        # The tap keeps only the frames its filters pass, numbered as the video's: no frame rate of its own.
+        # The tap's frames are numbered as the video's: no frame rate of its own.
         tap_output = ["-map", "[vtap]", "-fps_mode", "passthrough", "-f", "rawvideo", tap.path]
     outputs["aout"] = _audio(plan, style.audio, timings, inputs)
     return [

@@ -109,7 +109,7 @@ def render(
     tapped = samples_path(output_path)
     proxies = proxy.proxies_folder(output_path)
     proxy.remove(proxies)  # a dead attempt's, if any
-    tap = Tap(samples.filters(), tapped) if samples.frames else None
+    tap = Tap(samples.shrink(), tapped) if samples.frames else None
     progress = _Progress(on_progress, output_duration(plan))
     try:
         if proxy.wanted(plan):  # only a plan with big clips has this step
@@ -156,7 +156,7 @@ def check_sync(plan: Plan, samples: sync.Samples, path: str) -> SyncReport:
         return sync.measure_sync(plan, samples, sync.frames_from_bytes(b"", samples))
     try:
         with open(path, "rb") as f:
-            frames = sync.frames_from_bytes(f.read(), samples)
+            frames = sync.samples_from_every_frame(f.read(), samples, output_frames(plan))
     except (OSError, ValueError) as exc:
         raise RenderFailed(f"the rendered video's cuts could not be checked: {exc}") from exc
     report = sync.measure_sync(plan, samples, frames)

@@ -128,7 +128,16 @@ class Samples:
 
     def filters(self) -> str:
         """The filters that turn the picture into these samples: select, shrink, grey."""
-        return f"select='{self.select()}',scale={self.width}:{self.height}:flags=area,format=gray"
+        return f"select='{self.select()}',{self.shrink()}"
+
+    def shrink(self) -> str:
+        """The filters that turn every frame into a small grey one (what the render's tap writes).
+
+        The tap keeps every frame rather than selecting: an output that passes nothing for seconds
+        at a time makes ffmpeg 5.1 pull the graph for it while the video's own frames pile up
+        (about 300 MB and 8 CPU-s on the 1080p reference; benchmarks/README.md, "Phone footage").
+        """
+        return f"scale={self.width}:{self.height}:flags=area,format=gray"
 
 
 def samples_for(plan: Plan) -> Samples:
@@ -164,6 +173,15 @@ def frames_from_bytes(data: bytes, samples: Samples) -> np.ndarray:
     if len(data) != size * len(samples.frames):
         raise ValueError(f"{len(data) // max(size, 1)} of the {len(samples.frames)} sampled frames came back")
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, samples.height, samples.width).astype(np.float32)
+
+
+def samples_from_every_frame(data: bytes, samples: Samples, total: int) -> np.ndarray:
+    """The samples picked out of every frame of the video, shrunk (the tap's file); ValueError when short."""
+    size = samples.width * samples.height
+    if len(data) != size * total:
+        raise ValueError(f"{len(data) // max(size, 1)} of the video's {total} frames came back")
+    every = np.frombuffer(data, dtype=np.uint8).reshape(-1, samples.height, samples.width)
+    return every[list(samples.frames)].astype(np.float32)
 
 
 def measure_sync(plan: Plan, samples: Samples, frames: np.ndarray) -> SyncReport:

@@ -264,3 +264,18 @@ def test_the_report_is_plain_json_ready_data():
         "segment": 1, "transition": "cut", "planned": 1.0, "measured": 1.0, "tolerance": round(FRAME, 4),
         "off_plan": 0.0, "beat": 1.0, "off_beat": 0.0,
     }
+
+
+def test_the_samples_are_picked_out_of_every_frame_the_tap_wrote_and_a_short_file_is_refused():
+    samples = sync.Samples(frames=(2, 3, 7), width=4, height=2)
+    every = np.arange(10, dtype=np.uint8).repeat(8).tobytes()  # frame n is all n
+    picked = sync.samples_from_every_frame(every, samples, total=10)
+    assert picked.shape == (3, 2, 4) and [int(f[0, 0]) for f in picked] == [2, 3, 7]
+    with pytest.raises(ValueError, match="9 of the video's 10 frames"):
+        sync.samples_from_every_frame(every[:-8], samples, total=10)
+
+
+def test_the_renders_tap_shrinks_every_frame_rather_than_selecting_some():
+    # An output that passes nothing for seconds makes ffmpeg 5.1 queue the video's own frames meanwhile.
+    samples = sync.Samples(frames=(2, 3, 7), width=64, height=114)
+    assert "select" not in samples.shrink() and samples.shrink() in samples.filters()
