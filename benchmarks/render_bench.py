@@ -51,7 +51,7 @@ from media_pipeline import ffmpeg, graph  # noqa: E402
 from media_pipeline.facts import AUDIO, IMAGE, VIDEO, MediaInfo  # noqa: E402
 from media_pipeline.loudness import with_music_gain  # noqa: E402
 from media_pipeline.plan import CUT, Motion, Plan, Segment, plan_from_dict, plan_to_dict  # noqa: E402
-from media_pipeline.render import CHECKING, render  # noqa: E402
+from media_pipeline.render import CHECKING, RENDERING, render  # noqa: E402
 from media_pipeline.style import STYLES, get_style  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -288,7 +288,7 @@ def bench_once(plan: Plan, out: Path) -> tuple[float, float, float]:
 # ---------------------------------------------------------------- the whole job
 
 # The steps of a job as pipeline.plan_job and render report them, in order, and what each is called here.
-STEPS = ("probe", "look + beat", "plan + frame + level", "render", "verify")
+STEPS = ("probe", "look + beat", "plan + frame + level", "proxies", "render", "verify")
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,7 @@ class JobRun:
     style: str
     job: float  # wall seconds, probe to verified MP4
     steps: tuple[float, ...]  # wall seconds of each of STEPS
-    render: float  # the render's own wall time (render.render's elapsed, verify excluded)
+    render: float  # render.render's wall time: its proxies, its ffmpeg run and the check of the file
     baseline: float
     tree_mb: float  # peak of this process and its children over the whole job
     job_cpu: float  # CPU seconds of the job's child processes (ffmpeg, the song's analysis)
@@ -357,8 +357,9 @@ def job_once(style_name: str, visuals: list[Path], song: Path, out: Path, scratc
         planned_at = time.monotonic()
         result = render(plan, str(out), timeout=900, on_progress=mark)
         ended = time.monotonic()
+    rendering = marks.get(RENDERING, planned_at)
     order = [marks["Reading your files"], marks["Looking at your clips"], marks["Planning the cuts"], planned_at,
-             marks.get(CHECKING, ended), ended]
+             rendering, marks.get(CHECKING, ended), ended]
     steps = tuple(b - a for a, b in zip(order, order[1:]))
     peaks = ", ".join(f"{step or 'start'} {kb / 1024:.0f}" for step, kb in rss.step_peaks_kb.items())
     print(f"         peak tree RSS by step (MB): {peaks}")
