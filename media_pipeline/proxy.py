@@ -37,6 +37,9 @@ MARGIN_FRAMES = 4
 PROXY_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p")
 PROXY_KEYFRAME_SECONDS = 0.5
 PROXY_THREADS = "2"  # the proxy runs alone: both cores decode and encode it
+SCALE_FLAGS = "bilinear"  # as the render scales video (graph.VIDEO_SCALE_FLAGS): the proxy changes nothing seen
+# How a picture stored at a clockwise display rotation is turned upright (as ffmpeg's autorotate does).
+UPRIGHT = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ def with_proxies(
     segments = list(plan.segments)
     for stretch, box in needed:
         info = plan.visuals[stretch.visual]
-        path = os.path.join(folder, f"visual-{stretch.visual + 1}-{len(visuals)}.mp4")
+        # Matroska: ffmpeg 5.1 would copy the source's rotation flag into an MP4, turning the picture twice.
+        path = os.path.join(folder, f"visual-{stretch.visual + 1}-{len(visuals)}.mkv")
         _make(info, stretch, box, path, timeout=timeout, should_cancel=should_cancel)
         index = len(visuals)
         visuals.append(probe_visual(path))
@@ -183,24 +187,40 @@ def _make(
     timeout: float,
     should_cancel: Callable[[], bool] | None,
 ) -> None:
-    # ffmpeg turns the picture upright as it decodes (autorotate), so the box is in display pixels; the
-    # picture is first scaled to its display size (square pixels) when its pixels are not square.
-    square = [f"scale={info.width}:{info.height}"] if abs(info.sample_aspect - 1.0) > 1e-3 else []
-    whole = (box.width, box.height) == (info.width, info.height)
-    crop = [] if whole else [f"crop={box.width}:{box.height}:{box.x}:{box.y}"]
-    picture = [*square, *crop, f"scale={box.out_width}:{box.out_height}:flags=bicubic",
-               *tone_map_filters(info, keep_depth=True), "format=yuv420p", "setsar=1"]
+    # The picture is turned upright only once it is small: ffmpeg's own autorotate would turn every
+    # full-size frame first. So the box (in upright display pixels) is found in the stored picture.
+    x, y, width, height, out_width, out_height = _stored_box(info, box)
+    stored = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+    square = [f"scale={stored[0]}:{stored[1]}"] if abs(info.sample_aspect - 1.0) > 1e-3 else []
+    crop = [] if (width, height) == stored else [f"crop={width}:{height}:{x}:{y}"]
+    picture = [*square, *crop, f"scale={out_width}:{out_height}:flags={SCALE_FLAGS}",
+               *tone_map_filters(info, keep_depth=True), "format=yuv420p", *UPRIGHT.get(info.rotation, []), "setsar=1"]
     keyframes = max(1, math.floor((info.fps or 30) * PROXY_KEYFRAME_SECONDS))
     sound = ["-map", "0:a:0", "-c:a", "aac", "-b:a", "256k", "-ac", "2", "-ar", "48000"] if info.has_audio else []
     ffmpeg.run(
         [
             ffmpeg.FFMPEG, "-y", "-loglevel", "error",
             "-ss", f"{stretch.start:.6f}", "-t", f"{stretch.end - stretch.start:.6f}", "-threads", PROXY_THREADS,
-            "-sn", "-dn", *ffmpeg.safe_input_args(ffmpeg.VIDEO_FORMATS), "-i", info.path,
+            "-sn", "-dn", "-noautorotate", *ffmpeg.safe_input_args(ffmpeg.VIDEO_FORMATS), "-i", info.path,
             "-map", "0:v:0", "-vf", ",".join(picture), *PROXY_ARGS, "-g", str(keyframes),
-            "-threads", PROXY_THREADS, *sound, "-movflags", "+faststart", path,
+            "-threads", PROXY_THREADS, *sound, "-f", "matroska", path,
         ],
         timeout=timeout,
         on_progress=lambda seconds: None,  # progress lines let should_cancel be polled
         should_cancel=should_cancel,
     )
+
+
+def _stored_box(info: MediaInfo, box: Box) -> tuple[int, int, int, int, int, int]:
+    """The box and the proxy's size in the stored picture's orientation (x, y, width, height, out w, out h)."""
+    stored_width = info.height if info.rotation in (90, 270) else info.width
+    stored_height = info.width if info.rotation in (90, 270) else info.height
+    if info.rotation == 90:  # turned clockwise: the stored picture's left edge is the upright top
+        return (box.y, stored_height - box.x - box.width, box.height, box.width, box.out_height, box.out_width)
+    if info.rotation == 270:
+        return (stored_width - box.y - box.height, box.x, box.height, box.width, box.out_height, box.out_width)
+    if info.rotation == 180:
+        return (stored_width - box.x - box.width, stored_height - box.y - box.height, box.width, box.height,
+                box.out_width, box.out_height)
+    return box.x, box.y, box.width, box.height, box.out_width, box.out_height
+

@@ -127,3 +127,28 @@ def test_a_render_stopped_while_its_proxies_are_made_leaves_nothing_behind(media
         render(plan, str(out), should_cancel=lambda: True)
     assert sorted(os.listdir(tmp_path)) == []
     assert not os.path.exists(partial_path(str(out)))
+
+
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_a_proxy_shows_the_same_upright_window_ffmpeg_itself_shows_however_the_clip_is_stored(tmp_path, rotate):
+    from media_pipeline.probe import probe_visual
+
+    clip = make_clip(tmp_path / "clip.mp4", width=720, height=1280, seconds=2, rotate=rotate)
+    info = probe_visual(str(clip))
+    plan = build_plan([info], SONG, [Shot(0, 1.0, source_in=0.5)], width=180, height=320)
+    plan = replace(plan, segments=(replace(plan.segments[0], focus_x=0.3, focus_y=0.6),))
+    (stretch, box), = proxy.wanted(plan)
+    made = proxy.with_proxies(plan, str(tmp_path / "proxies"), timeout=60).visuals[-1]
+    assert (made.width, made.height, made.rotation) == (box.out_width, box.out_height, 0)
+
+    def frame(path: str, *filters: str) -> np.ndarray:
+        data, _ = ffmpeg.run_binary([ffmpeg.FFMPEG, "-v", "error", "-i", path, "-frames:v", "1",
+                                     "-vf", ",".join([*filters, "format=gray"]), "-f", "rawvideo", "pipe:1"],
+                                    timeout=30)
+        return np.frombuffer(data, np.uint8).reshape(box.out_height, box.out_width).astype(float)
+
+    # ffmpeg's own upright picture at the proxy's first moment, cut to the box and scaled alike.
+    seek = f"trim=start={stretch.start:.6f},setpts=PTS-STARTPTS"
+    expected = frame(str(clip), seek, f"crop={box.width}:{box.height}:{box.x}:{box.y}",
+                     f"scale={box.out_width}:{box.out_height}:flags=bilinear")
+    assert np.abs(frame(made.path) - expected).mean() < 6
