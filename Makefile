@@ -1,4 +1,4 @@
-# Two commands: `make run` (web + worker on http://127.0.0.1:$(PORT)) and `make test`.
+# Two commands: `make run` (web, housekeeping and a render worker on http://127.0.0.1:$(PORT)) and `make test`.
 PORT ?= 8000
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,8 +10,8 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
 run: setup migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	@echo "Cutline: http://127.0.0.1:$(PORT)  (admin: /admin/, health: /health; Ctrl-C stops web and worker)"
-	PATH="$(abspath $(VENV))/bin:$$PATH" BIND=127.0.0.1 $(VENV)/bin/honcho start --port $(PORT) web worker
+	@echo "Cutline: http://127.0.0.1:$(PORT)  (admin: /admin/, health: /health; Ctrl-C stops everything)"
+	PATH="$(abspath $(VENV))/bin:$$PATH" BIND=127.0.0.1 $(VENV)/bin/honcho start --port $(PORT) web housekeeping worker
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -50,8 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "django_htmx",
+    "jobs",  # before django_q: its qcluster command (django-q2's, passing a stop on to the renders) is the one run
     "django_q",
-    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -88,7 +88,13 @@ TEMPLATES = [
 # Database: SQLite file by default, PostgreSQL (psycopg 3) in production.
 VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.getenv("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Persistent connections with a health check before reuse: an idle worker host polls the queue every
+# second, and opening a PostgreSQL session for each poll costs more than the poll (benchmarks/README.md).
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", "600"), conn_health_checks=True
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and a worker write at once: WAL lets readers through,
     # IMMEDIATE takes the write lock up front, the timeout waits instead of failing.
@@ -156,8 +162,17 @@ if RENDER_STALL_S < 1:
 RENDER_MAX_ATTEMPTS = envint("RENDER_MAX_ATTEMPTS", "2")
 # A PROCESSING job whose worker has not written for this long is taken as dead.
 RENDER_LEASE_S = envint("RENDER_LEASE_S", "120")
+# Stopped (SIGTERM), a worker lets its render run this much longer, then hands the job back to the queue.
+RENDER_STOP_GRACE_S = envint("RENDER_STOP_GRACE_S", "3")
+# The housekeeping cluster (run beside the web server) sweeps this often: lost wake-ups, dead workers, uploads.
+SWEEP_EVERY_S = envint("SWEEP_EVERY_S", "10")
+if not 1 <= SWEEP_EVERY_S <= 60:
+    raise ImproperlyConfigured(f"SWEEP_EVERY_S must be from 1 to 60 seconds, not {SWEEP_EVERY_S}")
+# The Job table is the queue: a django-q2 message only wakes a render worker, which then claims the oldest job.
+RENDER_QUEUE = "cutline"
+HOUSEKEEPING_CLUSTER = "housekeeping"  # Q_CLUSTER_NAME=housekeeping python manage.py qcluster
 Q_CLUSTER = {
-    "name": "cutline",
+    "name": RENDER_QUEUE,
     "orm": "default",
     "workers": envint("Q_WORKERS", "1"),
     # The render kills its own ffmpeg at RENDER_TIMEOUT_S; django-q2's timeout is the backstop.
@@ -170,8 +185,21 @@ Q_CLUSTER = {
     "recycle": 50,
     "poll": 1,
     "catch_up": False,
+    # Render hosts run no schedules: the sweep belongs to the housekeeping cluster.
+    "scheduler": False,
     "sync": envbool("Q_SYNC", "False"),
     "label": "Render queue",
+    "ALT_CLUSTERS": {
+        HOUSEKEEPING_CLUSTER: {
+            "workers": 1,
+            "scheduler": True,
+            # A sweep run lasts about a minute (one pass every SWEEP_EVERY_S).
+            "timeout": 120,
+            "retry": 180,
+            "max_attempts": 1,
+            "recycle": 500,
+        },
+    },
 }
 
 LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")

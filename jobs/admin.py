@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
-from .models import Audio, Job, Visual
+from .models import Audio, Job, Visual, Worker
 
 
 class VisualInline(admin.TabularInline):
@@ -33,7 +33,10 @@ class AudioInline(admin.StackedInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "status", "style", "progress", "duration", "aspect_ratio", "attempts", "created_at", "updated_at")
+    list_display = (
+        "id", "status", "style", "progress", "duration", "aspect_ratio", "attempts", "worker_host", "created_at",
+        "updated_at",
+    )
     list_filter = ("status", "style", "aspect_ratio")
     search_fields = ("id", "visuals__original_name", "audio__original_name")
     date_hierarchy = "created_at"
@@ -41,7 +44,8 @@ class JobAdmin(admin.ModelAdmin):
     actions = ("retry_jobs",)
     readonly_fields = (
         "id", "status", "progress", "current_step", "error_message", "attempts", "attempt_limit",
-        "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at", "output_video", "plan_pretty",
+        "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at", "worker_host", "worker_pid",
+        "output_video", "plan_pretty",
     )
     exclude = ("plan",)
 
@@ -57,3 +61,22 @@ class JobAdmin(admin.ModelAdmin):
             ok, why = services.job_retry(job.id)
             level = messages.SUCCESS if ok else messages.WARNING
             self.message_user(request, f"Job {job.id}: {why}.", level)
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """The render fleet: one row per worker process, written by itself; read-only here."""
+
+    list_display = ("host", "pid", "state", "job", "last_seen", "is_alive", "started_at")
+    list_filter = ("state", "host")
+    readonly_fields = ("host", "pid", "state", "job", "last_seen", "started_at")
+
+    @admin.display(boolean=True, description="Alive")
+    def is_alive(self, worker: Worker) -> bool:
+        return worker.alive
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -8,4 +8,8 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, not at the top: receivers are connected once the models are loaded (Django's own rule).
-        from . import signals  # noqa: F401
+        from django_q.signals import post_spawn
+
+        from . import host, signals  # noqa: F401
+
+        post_spawn.connect(host.on_worker_spawn, dispatch_uid="cutline-render-worker")

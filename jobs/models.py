@@ -17,6 +17,10 @@ ASPECT_CHOICES = [(ratio, f"{ratio} {ASPECT_LABELS[ratio]}") for ratio in ASPECT
 
 UPLOAD_TEMP_DIR_NAME = "tmp"  # under MEDIA_ROOT: the same filesystem as the job folders, so keeping a file is a rename
 UPLOAD_ABANDONED_S = 3600  # an upload request never takes this long: its process died
+# What the job page and the admin say while a job whose worker was lost or stopped waits for another one.
+INTERRUPTED_STEP = "The render was interrupted; resuming"
+WORKER_BEAT_S = 10  # a render worker process writes its row this often, rendering or idle
+WORKER_FORGOTTEN_S = 3600  # the sweep removes rows of workers silent this long (hosts that went away)
 
 
 def job_dir(job_id) -> str:
@@ -65,6 +69,10 @@ class JobQuerySet(models.QuerySet):
         stuck_in_queue = Q(status=Job.Status.PENDING, updated_at__lt=lease_start())
         return self.filter(Q(status__in=Job.ENDED) | _stale() | stuck_in_queue)
 
+    def waiting_since(self, moment) -> "JobQuerySet":
+        """Claimable jobs that have waited since before `moment`: PENDING ones not touched since, and stale ones."""
+        return self.filter(Q(status=Job.Status.PENDING, updated_at__lt=moment) | _stale())
+
     def abandoned_uploads(self) -> "JobQuerySet":
         """Jobs still UPLOADING long after any upload would have finished: their request died."""
         return self.filter(status=Job.Status.UPLOADING, created_at__lt=upload_cutoff())
@@ -104,6 +112,9 @@ class Job(models.Model):
     # Claims allowed before a crash-looping job is given up; a retry from the admin raises it.
     attempt_limit = models.PositiveSmallIntegerField(default=_default_attempt_limit)
     plan = models.JSONField(null=True, blank=True, help_text="What the pipeline decided")
+    # Who holds (or last held) the job: the render worker's host and process id.
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -117,6 +128,41 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.ENDED
+
+    @property
+    def interrupted(self) -> bool:
+        """Its worker was lost (silent for a lease) or stopped, and the job waits to be taken up again."""
+        if self.status == self.Status.PROCESSING:
+            return self.heartbeat_at is not None and self.heartbeat_at < lease_start()
+        return self.status == self.Status.PENDING and self.current_step == INTERRUPTED_STEP
+
+
+class Worker(models.Model):
+    """One render worker process (a qcluster worker on some host): what it does and when it was last heard from."""
+
+    class State(models.TextChoices):
+        IDLE = "idle", "Idle"
+        RENDERING = "rendering", "Rendering"
+        STOPPING = "stopping", "Stopping"
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IDLE)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["host", "pid"]
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="worker_host_pid")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+    @property
+    def alive(self) -> bool:
+        """Heard from within three beats; a silent one was killed or its host went away."""
+        return self.last_seen >= timezone.now() - timedelta(seconds=3 * WORKER_BEAT_S)
 
 
 def _visual_path(instance: "Visual | Audio", filename: str) -> str:

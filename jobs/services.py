@@ -15,19 +15,21 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from media_pipeline.accept import MUSIC_SUFFIXES, VISUAL_SUFFIXES, check_music, check_visual, readable_photo
 from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
+from . import wakeups
+from .host import forget_silent
 from .models import ASPECT_CHOICES, Audio, Job, Visual, job_dir, upload_cutoff, upload_temp_dir
 
 T = TypeVar("T")
 
 Status = Job.Status
-RENDER_TASK = "jobs.tasks.render_job"
+# A PENDING job this old with no wake-up a free worker could take has lost its own (or its host died).
+WAKE_AFTER_S = 3
 
 
 class JobInputError(ValueError):
@@ -161,8 +163,9 @@ def _discard(job: Job) -> None:
 
 
 def job_enqueue(job_id) -> None:
-    """Hand the job to a worker once the current transaction commits."""
-    transaction.on_commit(lambda: async_task(RENDER_TASK, str(job_id), group="render"))
+    """Wake a worker once the current transaction commits; it claims the oldest waiting job, not
+    necessarily this one (the Job table is the queue; jobs/wakeups.py)."""
+    transaction.on_commit(wakeups.wake)
 
 
 # ---------------------------------------------------------------- operators
@@ -192,12 +195,10 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
 
 
 def job_sweep() -> dict[str, int]:
-    """Rescue jobs whose worker died, and clear what crashed uploads left behind. Runs every minute."""
-    requeued = 0
-    for job_id in Job.objects.stale().values_list("id", flat=True):
-        # The worker's claim decides: it re-takes the job, or fails it once its attempts are used up.
-        async_task(RENDER_TASK, str(job_id), group="render")
-        requeued += 1
+    """One pass: wake workers for jobs left without a wake-up (lost messages, dead hosts, dead workers'
+    jobs), forget workers long silent, and clear what crashed uploads left behind."""
+    # A worker's claim decides a dead worker's job: it re-takes it, or fails it once its attempts are used up.
+    requeued = wakeups.top_up(waited_s=WAKE_AFTER_S)
     abandoned = list(Job.objects.abandoned_uploads())
     for job in abandoned:
         _discard(job)
@@ -207,4 +208,7 @@ def job_sweep() -> dict[str, int]:
         if leftover.is_file() and leftover.stat().st_mtime < cutoff:
             leftover.unlink(missing_ok=True)
             tmp_files += 1
-    return {"requeued": requeued, "abandoned_uploads": len(abandoned), "temp_files": tmp_files}
+    return {
+        "requeued": requeued, "abandoned_uploads": len(abandoned), "temp_files": tmp_files,
+        "workers_forgotten": forget_silent(),
+    }

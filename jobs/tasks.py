@@ -1,14 +1,49 @@
-"""django-q2 tasks: each takes ids and calls the worker or a service."""
+"""django-q2 tasks: a wake-up that renders the oldest waiting job, and the housekeeping sweep."""
 
-from . import services, worker
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from . import host, services, wakeups, worker
+
+log = logging.getLogger(__name__)
 
 
-def render_job(job_id: str) -> str:
-    """Render one job; returns its final status for django-q2's task log."""
-    job = worker.run(job_id)
-    return job.status if job else "not claimed (taken by another worker, or already ended)"
+def render_next() -> str:
+    """A wake-up: claim the oldest waiting job and render it, then wake another worker if jobs still wait."""
+    with host.busy():
+        job = worker.run_next()
+        if job is None:
+            return "nothing waiting" if not host.STOP.requested else "stopping: no new render"
+        # A job handed back by a stopping worker waits too: another worker takes it at once.
+        wakeups.top_up(at_most=1)
+        return job.status
+
+
+def render_job(job_id: str = "") -> str:
+    """What wake-ups were called before the Job table became the queue: messages queued by an older
+    version name a job; the oldest waiting job is taken all the same."""
+    return render_next()
 
 
 def sweep() -> dict:
-    """Scheduled every minute (see the 0002 migration)."""
-    return services.job_sweep()
+    """Scheduled every minute on the housekeeping cluster (migrations 0002 and 0005): one pass every
+    SWEEP_EVERY_S until the next run is due, so lost wake-ups are found within seconds."""
+    every = settings.SWEEP_EVERY_S
+    ends = time.monotonic() + 60 - every
+    totals: dict[str, int] = {}
+    while True:
+        # A run lasts a minute: its connection is checked before each pass, as django-q2 does before a task.
+        close_old_connections()
+        try:
+            for key, value in services.job_sweep().items():
+                totals[key] = totals.get(key, 0) + value
+        except DatabaseError as exc:
+            log.warning("sweep pass skipped (database unavailable: %s)", exc)
+        if time.monotonic() + every > ends:
+            return totals
+        time.sleep(every)

@@ -1,25 +1,31 @@
 """The render worker: claim a job, run the media pipeline on its files with progress on the job row, end it.
 
-django-q2's task (jobs/tasks.py) and the render_job command call run(); nothing here runs in the web process.
+django-q2's wake-up task (jobs/tasks.py) calls run_next(), which claims the oldest waiting job; the
+render_job command calls run() with a job id. Nothing here runs in the web process.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from media_pipeline.errors import MediaError
 from media_pipeline.pipeline import plan_job
 from media_pipeline.plan import plan_to_dict
 from media_pipeline.render import render
 
-from .models import Job, job_dir
+from .host import HOST, STOP, StopRendering, retrying, set_state
+from .models import INTERRUPTED_STEP, Job, Worker, job_dir
 
 log = logging.getLogger(__name__)
 Status = Job.Status
@@ -30,31 +36,94 @@ RENDER_FROM, RENDER_TO = 20.0, 99.0
 
 def output_name(job: Job) -> str:
     """The render's path relative to MEDIA_ROOT."""
-    return f"{job_dir(job.id)}/cutline-{job.id.hex[:8]}.mp4"
+    return output_name_for(job.id)
+
+
+def output_name_for(job_id) -> str:
+    hex_id = job_id.hex if hasattr(job_id, "hex") else str(job_id).replace("-", "")
+    return f"{job_dir(job_id)}/cutline-{hex_id[:8]}.mp4"
 
 
 # ---------------------------------------------------------------- claiming
 
 
 def claim(job_id) -> Job | None:
-    """Take the job for this worker. Returns it, or None when another worker has it or it has ended.
+    """Take this job (render_job JOB_ID). Returns it, or None when another worker has it or it has ended.
 
     One conditional UPDATE: of any number of workers racing for a job, the one whose count is 1 won.
     """
+    if _take(job_id):
+        return _claimed(job_id)
+    if _give_up(Job.objects.claimable().filter(id=job_id)):
+        log.warning("job %s: attempts used up, marked FAILED", job_id)
+    return None
+
+
+def claim_next() -> Job | None:
+    """Take the oldest claimable job (PENDING, or PROCESSING with a dead worker). None when none is waiting.
+
+    The row is locked while it is taken and skipped by other workers meanwhile (SKIP LOCKED on
+    PostgreSQL; SQLite's IMMEDIATE transactions take one claim at a time), so hosts share the queue in
+    the order jobs were made. A job whose attempts are used up is failed on the way.
+    """
+    while True:
+        with transaction.atomic():
+            oldest = (
+                Job.objects.claimable().select_for_update(skip_locked=True).order_by("created_at")
+                .only("id", "attempts", "attempt_limit").first()
+            )
+            if oldest is None:
+                return None
+            if oldest.attempts >= oldest.attempt_limit:
+                _give_up(Job.objects.filter(id=oldest.id))
+                log.warning("job %s: attempts used up, marked FAILED", oldest.id)
+                continue
+            won = _take(oldest.id)
+        if won:
+            return _claimed(oldest.id)
+
+
+def _take(job_id) -> bool:
     now = timezone.now()
-    won = Job.objects.claimable().filter(id=job_id, attempts__lt=F("attempt_limit")).update(
+    return bool(Job.objects.claimable().filter(id=job_id, attempts__lt=F("attempt_limit")).update(
         status=Status.PROCESSING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
         updated_at=now, progress=0, current_step="Starting", error_message="", completed_at=None,
-    )
-    if won:
-        return Job.objects.get(id=job_id)
-    gave_up = Job.objects.claimable().filter(id=job_id).update(
+        worker_host=HOST[:255], worker_pid=os.getpid(),
+    ))
+
+
+def _claimed(job_id) -> Job:
+    job = Job.objects.get(id=job_id)
+    log.info("claimed job %s (attempt %s of %s)", job.id, job.attempts, job.attempt_limit)
+    if job.attempts > 1:
+        remove_leftovers(job)  # the files of the attempt that was interrupted
+    set_state(Worker.State.RENDERING, job.id)
+    return job
+
+
+def _give_up(jobs) -> int:
+    now = timezone.now()
+    ids = list(jobs.values_list("id", flat=True))
+    gave_up = Job.objects.filter(id__in=ids).update(
         status=Status.FAILED, completed_at=now, updated_at=now, current_step="Failed",
         error_message="Rendering was interrupted too many times (the worker stopped or ran out of memory).",
     )
-    if gave_up:
-        log.warning("job %s: attempts used up, marked FAILED", job_id)
-    return None
+    for job_id in ids:
+        remove_leftovers(job_id)
+    return gave_up
+
+
+def remove_leftovers(job: Job | object) -> None:
+    """Remove what an attempt that died left beside the output: `.<name>.partial.mp4`, the sync check's
+    `.<name>.sync.gray`, the proxies folder. All are hidden names starting with the output's own stem, so
+    one pattern also covers scratch a later renderer adds."""
+    job_id = job.id if isinstance(job, Job) else job
+    output = Path(settings.MEDIA_ROOT) / output_name_for(job_id)
+    for leftover in output.parent.glob(f".{output.stem}.*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- progress
@@ -82,6 +151,8 @@ class ProgressReporter:
         self._last_write = float("-inf")
 
     def __call__(self, percent: float, step: str) -> None:
+        if STOP.grace_over():
+            raise StopRendering
         if self.listener is not None:
             self.listener(percent, step)
         percent = max(self.percent, min(99, int(percent)))  # 100 only when the file is in place
@@ -89,9 +160,9 @@ class ProgressReporter:
         if step == self.step and (percent == self.percent or now - self._last_write < self.interval):
             return
         self.percent, self.step, self._last_write = percent, step, now
-        updated = Job.objects.filter(id=self.job_id, status=Status.PROCESSING, attempts=self.attempt).update(
+        updated = retrying(lambda: Job.objects.filter(id=self.job_id, status=Status.PROCESSING, attempts=self.attempt).update(
             progress=percent, current_step=step[:200], heartbeat_at=timezone.now(), updated_at=timezone.now()
-        )
+        ))
         self.lost = updated == 0
 
     def should_cancel(self) -> bool:
@@ -116,15 +187,26 @@ def complete(job_id, output_name: str, plan: dict | None = None) -> None:
     )
     if plan is not None:
         fields["plan"] = plan
-    Job.objects.filter(id=job_id, status=Status.PROCESSING).update(**fields)
+    retrying(lambda: Job.objects.filter(id=job_id, status=Status.PROCESSING).update(**fields))
 
 
 def fail(job_id, message: str) -> None:
     now = timezone.now()
-    Job.objects.filter(id=job_id).exclude(status=Status.COMPLETED).update(
+    retrying(lambda: Job.objects.filter(id=job_id).exclude(status=Status.COMPLETED).update(
         status=Status.FAILED, error_message=message[:2000], current_step="Failed",
         completed_at=now, updated_at=now,
-    )
+    ))
+    remove_leftovers(job_id)
+
+
+def hand_back(job: Job) -> None:
+    """Back to PENDING with this attempt returned: the worker was stopped, the job did nothing wrong."""
+    retrying(lambda: Job.objects.filter(id=job.id, status=Status.PROCESSING, attempts=job.attempts).update(
+        status=Status.PENDING, attempts=F("attempts") - 1, progress=0, current_step=INTERRUPTED_STEP,
+        heartbeat_at=None, updated_at=timezone.now(),
+    ))
+    remove_leftovers(job)
+    log.info("job %s handed back to the queue (worker stopping)", job.id)
 
 
 # ---------------------------------------------------------------- running
@@ -160,28 +242,57 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
 
 
 def run(job_id, *, listener: Callable[[float, str], None] | None = None) -> Job | None:
-    """Claim the job, make its video and end it COMPLETED or FAILED. None if it was not ours to run.
+    """Claim this job, make its video and end it COMPLETED or FAILED. None if it was not ours to run.
 
     `listener` also gets every progress report (the render_job command draws its bar with it).
     """
     job = claim(job_id)
-    if job is None:
+    return None if job is None else _render(job, listener)
+
+
+def run_next() -> Job | None:
+    """Claim the oldest waiting job and render it. None when none waits, or this worker is stopping."""
+    if STOP.requested:
         return None
+    job = claim_next()
+    return None if job is None else _render(job, None)
+
+
+def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
     reporter = ProgressReporter(job, listener=listener)
     try:
-        name, plan = make_video(job, reporter)
+        if STOP.requested:
+            raise StopRendering  # the stop came while the job was being claimed: start no render
+        name, plan = _engine()(job, reporter)
+    except StopRendering:
+        hand_back(job)
     except MediaError as exc:
-        log.info("job %s failed: %s", job_id, exc)
-        fail(job_id, str(exc))
+        if STOP.requested:  # e.g. systemd's SIGTERM reached ffmpeg too: not the media's fault
+            hand_back(job)
+        else:
+            log.info("job %s failed: %s", job.id, exc)
+            fail(job.id, str(exc))
     except Exception as exc:
-        log.exception("job %s crashed", job_id)
-        fail(job_id, f"Something went wrong on our side while rendering ({type(exc).__name__}). Try again.")
+        if STOP.requested:
+            hand_back(job)
+            raise
+        log.exception("job %s crashed", job.id)
+        fail(job.id, f"Something went wrong on our side while rendering ({type(exc).__name__}). Try again.")
         raise
     except BaseException:
-        # Ctrl-C on `render_job`, or the worker shutting down: stopped on purpose, so the sweep must not
+        # Ctrl-C on `render_job`: stopped on purpose, so the sweep must not
         # hand it to another worker behind the operator's back.
-        fail(job_id, "Rendering was stopped before it finished. Retry the job to render it again.")
+        fail(job.id, "Rendering was stopped before it finished. Retry the job to render it again.")
         raise
     else:
-        complete(job_id, name, plan)
-    return Job.objects.get(id=job_id)
+        complete(job.id, name, plan)
+    finally:
+        set_state(Worker.State.STOPPING if STOP.requested else Worker.State.IDLE)
+    return Job.objects.get(id=job.id)
+
+
+def _engine() -> Callable[[Job, ProgressReporter], tuple[str, dict]]:
+    # Test hook: the multi-host tests start real qcluster processes whose renders only sleep
+    # (CUTLINE_TEST_ENGINE=tests.jobs.sleepy_engine.make_video).
+    hook = os.environ.get("CUTLINE_TEST_ENGINE")
+    return import_string(hook) if hook else make_video

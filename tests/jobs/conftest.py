@@ -21,7 +21,7 @@ def media_root(settings, tmp_path) -> Path:
 def enqueued(monkeypatch) -> list[tuple]:
     """Records what would be handed to django-q2 instead of queueing it."""
     calls: list[tuple] = []
-    monkeypatch.setattr("jobs.services.async_task", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr("jobs.wakeups.async_task", lambda *args, **kwargs: calls.append(args))
     return calls
 
 

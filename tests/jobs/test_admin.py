@@ -24,7 +24,7 @@ def test_retry_puts_a_failed_job_back_in_the_queue(make_job, admin_client_retry,
     response = admin_client_retry(job)
     job.refresh_from_db()
     assert job.status == S.PENDING and job.error_message == ""
-    assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+    assert enqueued == [("jobs.tasks.render_next",)]
     assert "queued again" in response.content.decode()
 
 

@@ -222,7 +222,7 @@ def test_trying_again_queues_the_job_once_more(client, make_job, enqueued, djang
     job.refresh_from_db()
     assert response.redirect_chain == [(f"/jobs/{job.id}", 302)]
     assert job.status == S.PENDING and job.error_message == ""
-    assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+    assert enqueued == [("jobs.tasks.render_next",)]
     assert "queued again" in response.content.decode()
 
 

@@ -24,7 +24,7 @@ def test_creating_a_job_enqueues_it_only_after_commit(make_job, enqueued, django
         services.job_enqueue(job.id)
     assert enqueued == []
     callbacks[0]()
-    assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+    assert enqueued == [("jobs.tasks.render_next",)]
 
 
 # ---------------------------------------------------------------- retrying
@@ -56,17 +56,54 @@ def test_a_retry_of_a_job_that_does_not_exist_says_so(db):
 # ---------------------------------------------------------------- the sweep
 
 
-def test_the_sweep_is_scheduled_every_minute(db):
+def test_the_sweep_is_scheduled_every_minute_on_the_housekeeping_cluster(db, settings):
     schedule = Schedule.objects.get(func="jobs.tasks.sweep")
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+    assert schedule.cluster == settings.HOUSEKEEPING_CLUSTER == "housekeeping"
 
 
-def test_the_sweep_hands_a_job_whose_worker_died_back_to_the_queue(make_job, enqueued, settings):
-    dead = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 30, attempts=1)
+def test_a_sweep_run_makes_a_pass_every_sweep_every_s_until_the_next_run_is_due(monkeypatch, settings):
+    from jobs import tasks
+
+    settings.SWEEP_EVERY_S = 20
+    clock = {"now": 0.0}
+    monkeypatch.setattr("jobs.tasks.time.monotonic", lambda: clock["now"])
+    monkeypatch.setattr("jobs.tasks.time.sleep", lambda seconds: clock.__setitem__("now", clock["now"] + seconds))
+    monkeypatch.setattr("jobs.services.job_sweep", lambda: {"requeued": 1})
+    assert tasks.sweep() == {"requeued": 3}  # at 0, 20 and 40 s; the next run starts at 60 s
+
+
+def test_the_sweep_wakes_a_worker_for_a_job_whose_worker_died(make_job, enqueued, settings):
+    make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 30, attempts=1)
     alive = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1)
     assert services.job_sweep()["requeued"] == 1
-    assert enqueued == [("jobs.tasks.render_job", str(dead.id))]
+    assert enqueued == [("jobs.tasks.render_next",)]
     assert Job.objects.get(id=alive.id).status == S.PROCESSING
+
+
+def test_the_sweep_wakes_workers_for_queued_jobs_left_without_a_wake_up_a_few_seconds_on(make_job, enqueued):
+    make_job(heartbeat_age=services.WAKE_AFTER_S + 1)
+    make_job(heartbeat_age=services.WAKE_AFTER_S + 1)
+    make_job()  # its own wake-up is on its way
+    assert services.job_sweep()["requeued"] == 2
+    assert len(enqueued) == 2
+
+
+def test_the_sweep_adds_no_wake_up_while_enough_wait_untaken(make_job, enqueued, monkeypatch):
+    make_job(heartbeat_age=services.WAKE_AFTER_S + 1)
+    make_job(heartbeat_age=services.WAKE_AFTER_S + 1)
+    monkeypatch.setattr("jobs.wakeups.untaken", lambda: 2)
+    assert services.job_sweep()["requeued"] == 0
+
+
+def test_the_sweep_forgets_workers_silent_for_an_hour(db, enqueued):
+    from jobs.models import Worker
+
+    now = timezone.now()
+    Worker.objects.create(host="gone", pid=1, last_seen=now - timedelta(hours=2))
+    Worker.objects.create(host="here", pid=2, last_seen=now)
+    assert services.job_sweep()["workers_forgotten"] == 1
+    assert list(Worker.objects.values_list("host", flat=True)) == ["here"]
 
 
 def test_the_sweep_removes_uploads_whose_request_died_with_their_files(make_job, media_root, enqueued):
@@ -83,7 +120,7 @@ def test_the_sweep_removes_uploads_whose_request_died_with_their_files(make_job,
     fresh = media_root / "tmp" / "upload-now"
     fresh.write_bytes(b"y")
 
-    assert services.job_sweep() == {"requeued": 0, "abandoned_uploads": 1, "temp_files": 1}
+    assert services.job_sweep() == {"requeued": 0, "abandoned_uploads": 1, "temp_files": 1, "workers_forgotten": 0}
     assert list(Job.objects.values_list("id", flat=True)) == [recent.id]
     assert not (media_root / "jobs" / str(old.id)).exists()
     assert not stray.exists() and fresh.exists()

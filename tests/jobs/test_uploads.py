@@ -96,7 +96,7 @@ def test_the_job_is_pending_and_queued_once_its_files_are_in(send, db, enqueued,
         response = send()
     job = Job.objects.get(id=response.json()["job_id"])
     assert job.status == S.PENDING
-    assert enqueued == [("jobs.tasks.render_job", str(job.id))]
+    assert enqueued == [("jobs.tasks.render_next",)]
 
 
 def test_the_job_is_uploading_while_its_files_are_checked(send, db, monkeypatch):

@@ -84,6 +84,136 @@ def test_a_job_that_keeps_killing_its_worker_is_given_up(make_job, settings):
     assert "interrupted too many times" in job.error_message
 
 
+def test_the_oldest_waiting_job_is_claimed_first_and_its_holder_recorded(make_job, settings):
+    import os
+    import socket
+
+    make_job(status=S.UPLOADING)
+    make_job(status=S.COMPLETED)
+    oldest, newer = make_job(), make_job()
+    dead = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 5, attempts=1)
+    claimed = [worker.claim_next() for _ in range(4)]
+    assert [job.id if job else None for job in claimed] == [oldest.id, newer.id, dead.id, None]
+    assert (claimed[0].worker_host, claimed[0].worker_pid) == (socket.gethostname(), os.getpid())
+
+
+@pytest.fixture
+def leftovers(media_root):
+    """Plant what a killed render leaves beside the job's output; returns the paths."""
+    from tests.jobs.sleepy_engine import leftovers as leftover_paths
+
+    def plant(job: Job) -> list[Path]:
+        paths = leftover_paths(job)
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        paths[0].write_bytes(b"half")
+        paths[1].write_bytes(b"frames")
+        paths[2].mkdir()
+        (paths[2] / "clip-1.mp4").write_bytes(b"proxy")
+        return paths
+
+    return plant
+
+
+def test_after_the_last_attempt_fails_no_partial_file_or_scratch_is_left(make_job, settings, leftovers):
+    used_up = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 5, attempts=2, attempt_limit=2)
+    paths = leftovers(used_up)
+    waiting = make_job()
+    assert worker.claim_next().id == waiting.id
+    used_up.refresh_from_db()
+    assert used_up.status == S.FAILED and "interrupted too many times" in used_up.error_message
+    assert [path for path in paths if path.exists()] == []
+    assert (Path(settings.MEDIA_ROOT) / f"jobs/{used_up.id}").is_dir()  # the creator's files stay
+
+
+def test_a_resumed_job_starts_without_the_files_its_dead_attempt_left(make_job, settings, leftovers):
+    dead = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 5, attempts=1)
+    paths = leftovers(dead)
+    assert worker.claim_next().attempts == 2
+    assert [path for path in paths if path.exists()] == []
+
+
+def test_a_failed_render_leaves_no_partial_file_or_scratch(make_job, monkeypatch, leftovers):
+    job = make_job()
+
+    def engine(job, report):
+        leftovers(job)
+        raise RenderFailed("ffmpeg stopped")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    assert worker.run(job.id).status == S.FAILED
+    assert list((Path(worker.settings.MEDIA_ROOT) / f"jobs/{job.id}").iterdir()) == []
+
+
+# ---------------------------------------------------------------- stopping
+
+
+@pytest.fixture
+def stop(monkeypatch):
+    from jobs.host import _Stop
+
+    fresh = _Stop()
+    monkeypatch.setattr("jobs.worker.STOP", fresh)
+    monkeypatch.setattr("jobs.host.STOP", fresh)
+    return fresh
+
+
+def test_a_stopped_worker_hands_its_job_back_with_the_attempt_returned_once_its_grace_is_over(
+    make_job, monkeypatch, stop, settings, leftovers
+):
+    settings.RENDER_STOP_GRACE_S = 0
+    job = make_job()
+
+    def engine(job, report):
+        paths = leftovers(job)
+        stop.request()  # SIGTERM
+        report(50, "Rendering")
+        raise AssertionError(f"rendered on after the grace; {paths}")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    back = worker.run_next()
+    assert (back.status, back.attempts, back.current_step) == (S.PENDING, 0, "The render was interrupted; resuming")
+    assert back.interrupted
+    assert list((Path(settings.MEDIA_ROOT) / f"jobs/{job.id}").iterdir()) == []
+
+
+def test_a_stopped_worker_lets_a_render_finish_within_its_grace(make_job, monkeypatch, stop, settings):
+    settings.RENDER_STOP_GRACE_S = 60
+    make_job()
+
+    def engine(job, report):
+        stop.request()
+        report(99, "Rendering")
+        return f"jobs/{job.id}/out.mp4", {}
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    assert worker.run_next().status == S.COMPLETED
+
+
+def test_a_render_whose_ffmpeg_the_stop_killed_too_is_handed_back_not_failed(make_job, monkeypatch, stop):
+    job = make_job()
+
+    def engine(job, report):
+        stop.request()  # systemd sends SIGTERM to every process of the service, ffmpeg included
+        raise RenderFailed("ffmpeg was killed")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    assert worker.run(job.id).status == S.PENDING
+
+
+def test_a_stopping_worker_starts_no_new_render(make_job, stop):
+    job = make_job()
+    stop.request()
+    assert worker.run_next() is None
+    assert Job.objects.get(id=job.id).status == S.PENDING
+
+
+def test_a_wake_up_that_arrives_while_stopping_ends_the_worker_process(make_job, stop):
+    make_job()
+    stop.request()
+    with pytest.raises(SystemExit):
+        tasks.render_next()
+
+
 # ---------------------------------------------------------------- progress
 
 
@@ -191,10 +321,20 @@ def test_a_crash_fails_the_job_in_plain_words_and_reaches_the_task_log(make_job,
     assert "ZeroDivisionError" in job.error_message
 
 
-def test_the_task_does_nothing_with_a_job_it_cannot_claim(make_job):
+def test_a_wake_up_with_nothing_waiting_does_nothing(make_job):
     job = make_job(status=S.COMPLETED)
-    assert tasks.render_job(str(job.id)).startswith("not claimed")
+    assert tasks.render_next() == "nothing waiting"
+    assert tasks.render_job(str(job.id)) == "nothing waiting"  # a message queued by an older version
     assert Job.objects.get(id=job.id).status == S.COMPLETED
+
+
+def test_a_wake_up_renders_the_oldest_job_and_wakes_another_worker_while_jobs_wait(make_job, monkeypatch, enqueued):
+    first, second = make_job(), make_job()
+    monkeypatch.setattr("jobs.worker.make_video", lambda job, report: (f"jobs/{job.id}/out.mp4", {}))
+    assert tasks.render_next() == S.COMPLETED
+    assert Job.objects.get(id=first.id).status == S.COMPLETED
+    assert Job.objects.get(id=second.id).status == S.PENDING
+    assert enqueued == [("jobs.tasks.render_next",)]
 
 
 def test_a_render_stopped_with_ctrl_c_ends_failed_not_stuck_processing(make_job, monkeypatch):

@@ -1,0 +1,16 @@
+"""django-q2's qcluster, with a stop that reaches the renders (jobs.host.pass_stop_on).
+
+The jobs app comes before django_q in INSTALLED_APPS, so `manage.py qcluster` is this command.
+"""
+
+from django_q.management.commands import qcluster
+
+from jobs import host
+
+
+class Command(qcluster.Command):
+    def handle(self, *args, **options) -> None:
+        # django-q2 installs its own signal handlers when the cluster starts; ours replace them after.
+        super().handle(*args, **options)
+        if not options.get("run_once"):
+            host.pass_stop_on()
