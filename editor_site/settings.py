@@ -89,7 +89,7 @@ TEMPLATES = [
 VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.getenv("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 # Persistent connections with a health check before reuse: an idle worker host polls the queue every
-# second, and opening a PostgreSQL session for each poll costs more than the poll (benchmarks/README.md).
+# second, and a new PostgreSQL session for each poll would cost more than the poll itself.
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", "600"), conn_health_checks=True

@@ -66,3 +66,18 @@ def test_the_job_page_shows_the_plan(make_job, admin_client):
     response = admin_client.get(reverse("admin:jobs_job_change", args=[job.id]))
     assert response.status_code == 200
     assert "&quot;segments&quot;" in response.content.decode()
+
+
+def test_the_fleet_shows_each_worker_with_its_host_job_and_whether_it_is_alive(make_job, admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.models import Worker
+
+    job = make_job(status=Job.Status.PROCESSING)
+    Worker.objects.create(host="render-1", pid=4242, state=Worker.State.RENDERING, job=job, last_seen=timezone.now())
+    Worker.objects.create(host="render-2", pid=77, last_seen=timezone.now() - timedelta(minutes=5))
+    body = admin_client.get(reverse("admin:jobs_worker_changelist")).content.decode()
+    assert "render-1" in body and "4242" in body and str(job.id) in body
+    assert body.count('alt="True"') == 1 and body.count('alt="False"') == 1

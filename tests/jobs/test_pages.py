@@ -169,6 +169,23 @@ def test_the_progress_fragment_is_just_the_status(client, make_job):
     assert "<html" not in body
 
 
+INTERRUPTED = "The render was interrupted; resuming"
+
+
+def test_a_job_whose_worker_was_lost_says_its_render_was_interrupted_once_the_lease_is_over(client, make_job, settings):
+    lost = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 1, attempts=1, progress=38,
+                    current_step="Rendering")
+    alive = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1, progress=38, current_step="Rendering")
+    assert INTERRUPTED in client.get(f"/jobs/{lost.id}/status").content.decode()
+    assert INTERRUPTED not in client.get(f"/jobs/{alive.id}/status").content.decode()
+
+
+def test_a_job_handed_back_by_a_stopped_worker_says_it_is_resuming(client, make_job):
+    job = make_job(status=S.PENDING, current_step=INTERRUPTED)
+    body = client.get(f"/jobs/{job.id}/status").content.decode()
+    assert INTERRUPTED in body and "Waiting for a free worker" not in body
+
+
 @pytest.mark.parametrize("status", [S.COMPLETED, S.FAILED])
 def test_the_fragment_of_an_ended_job_stops_the_polling(client, make_job, status):
     job = make_job(status=status, error_message="boom" if status == S.FAILED else "")

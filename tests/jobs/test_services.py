@@ -70,6 +70,7 @@ def test_a_sweep_run_makes_a_pass_every_sweep_every_s_until_the_next_run_is_due(
     monkeypatch.setattr("jobs.tasks.time.monotonic", lambda: clock["now"])
     monkeypatch.setattr("jobs.tasks.time.sleep", lambda seconds: clock.__setitem__("now", clock["now"] + seconds))
     monkeypatch.setattr("jobs.services.job_sweep", lambda: {"requeued": 1})
+    monkeypatch.setattr("jobs.tasks.close_old_connections", lambda: None)  # no database here
     assert tasks.sweep() == {"requeued": 3}  # at 0, 20 and 40 s; the next run starts at 60 s
 
 

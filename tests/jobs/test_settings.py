@@ -41,3 +41,9 @@ def test_the_deploy_check_is_clean_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_it_refuses_a_sweep_period_outside_one_to_sixty_seconds():
+    result = manage("check", SWEEP_EVERY_S="0")
+    assert result.returncode != 0
+    assert "SWEEP_EVERY_S must be from 1 to 60 seconds, not 0" in result.stderr
