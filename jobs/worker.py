@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,9 +40,9 @@ def output_name(job: Job) -> str:
     return output_name_for(job.id)
 
 
-def output_name_for(job_id) -> str:
-    hex_id = job_id.hex if hasattr(job_id, "hex") else str(job_id).replace("-", "")
-    return f"{job_dir(job_id)}/cutline-{hex_id[:8]}.mp4"
+def output_name_for(job_id: uuid.UUID | str) -> str:
+    job_id = uuid.UUID(str(job_id))
+    return f"{job_dir(job_id)}/cutline-{job_id.hex[:8]}.mp4"
 
 
 # ---------------------------------------------------------------- claiming
@@ -113,7 +114,7 @@ def _give_up(jobs) -> int:
     return gave_up
 
 
-def remove_leftovers(job: Job | object) -> None:
+def remove_leftovers(job: Job | uuid.UUID | str) -> None:
     """Remove what an attempt that died left beside the output: `.<name>.partial.mp4`, the sync check's
     `.<name>.sync.gray`, the proxies folder. All are hidden names starting with the output's own stem, so
     one pattern also covers scratch a later renderer adds."""
