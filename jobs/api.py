@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from media_pipeline.style import STYLES
 
 from .forms import submit
-from .models import Job
+from .models import INTERRUPTED_STEP, Job
 from .ranges import ranged_file_response
 
 View = Callable[..., HttpResponse]
@@ -143,7 +143,8 @@ def job_to_dict(job: Job, request: HttpRequest) -> dict[str, Any]:
         "id": str(job.id),
         "status": job.status,
         "progress": job.progress,
-        "current_step": job.current_step,
+        # A job whose worker was lost says so at once, as its page does, not the step it froze on.
+        "current_step": INTERRUPTED_STEP if job.interrupted else job.current_step,
         "style": job.style,
         "duration": job.duration,
         "aspect_ratio": job.aspect_ratio,

@@ -251,3 +251,12 @@ def test_an_unknown_api_address_is_a_json_404(client, db, address):
     response = client.get(address)
     assert response.status_code == 404
     assert response.json()["detail"].startswith("Not found")
+
+
+def test_a_job_whose_worker_was_lost_says_in_the_api_that_its_render_is_resuming(client, make_job, settings):
+    S = Job.Status
+    lost = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 1, attempts=1, progress=38,
+                    current_step="Rendering")
+    alive = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1, progress=38, current_step="Rendering")
+    assert client.get(f"/api/jobs/{lost.id}").json()["current_step"] == "The render was interrupted; resuming"
+    assert client.get(f"/api/jobs/{alive.id}").json()["current_step"] == "Rendering"
