@@ -149,16 +149,22 @@ def with_proxies(
     folder: str,
     *,
     timeout: float,
+    stall_timeout: float | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> Plan:
     """The plan reading proxies, made in `folder`, for every stretch worth one; the plan itself when none is.
 
     Each proxy is a visual of its own, appended to the plan's visuals; its segments point at it, their
-    source times and focus moved to the proxy's. Raises what ffmpeg.run raises; the caller removes `folder`.
+    source times and focus moved to the proxy's. on_start is called before the first proxy is made. A
+    proxy whose ffmpeg makes no progress for stall_timeout seconds is stopped, as the render is. Raises
+    what ffmpeg.run raises; the caller removes `folder`.
     """
     needed = wanted(plan)
     if not needed:
         return plan
+    if on_start is not None:
+        on_start()
     os.makedirs(folder, exist_ok=True)
     visuals = list(plan.visuals)
     segments = list(plan.segments)
@@ -166,7 +172,7 @@ def with_proxies(
         info = plan.visuals[stretch.visual]
         # Matroska: ffmpeg 5.1 would copy the source's rotation flag into an MP4, turning the picture twice.
         path = os.path.join(folder, f"visual-{stretch.visual + 1}-{len(visuals)}.mkv")
-        _make(info, stretch, box, path, timeout=timeout, should_cancel=should_cancel)
+        _make(info, stretch, box, path, timeout=timeout, stall_timeout=stall_timeout, should_cancel=should_cancel)
         index = len(visuals)
         visuals.append(probe_visual(path))
         for i in stretch.segments:
@@ -185,6 +191,7 @@ def _make(
     path: str,
     *,
     timeout: float,
+    stall_timeout: float | None,
     should_cancel: Callable[[], bool] | None,
 ) -> None:
     # The picture is turned upright only once it is small: ffmpeg's own autorotate would turn every
@@ -206,7 +213,8 @@ def _make(
             "-threads", PROXY_THREADS, *sound, "-f", "matroska", path,
         ],
         timeout=timeout,
-        on_progress=lambda seconds: None,  # progress lines let should_cancel be polled
+        on_progress=lambda seconds: None,  # progress lines let should_cancel and the stall watchdog work
+        stall_timeout=stall_timeout,
         should_cancel=should_cancel,
     )
 

@@ -112,10 +112,11 @@ def render(
     tap = Tap(samples.shrink(), tapped) if samples.frames else None
     progress = _Progress(on_progress, output_duration(plan))
     try:
-        if proxy.wanted(plan):  # only a plan with big clips has this step
-            progress.report(0.0, PREPARING)
         # The render reads the proxies; the output is still checked against the plan as made.
-        rendered = proxy.with_proxies(plan, proxies, timeout=timeout, should_cancel=should_cancel)
+        rendered = proxy.with_proxies(
+            plan, proxies, timeout=timeout, stall_timeout=stall_timeout, should_cancel=should_cancel,
+            on_start=lambda: progress.report(0.0, PREPARING),  # only a plan with big clips has this step
+        )
         command = build_command(rendered, partial, style=style, tap=tap)
         # A global option: must come before the inputs.
         command[1:1] = ["-stats_period", str(PROGRESS_PERIOD)]

@@ -152,3 +152,18 @@ def test_a_proxy_shows_the_same_upright_window_ffmpeg_itself_shows_however_the_c
     expected = frame(str(clip), seek, f"crop={box.width}:{box.height}:{box.x}:{box.y}",
                      f"scale={box.out_width}:{box.out_height}:flags=bilinear")
     assert np.abs(frame(made.path) - expected).mean() < 6
+
+
+def test_the_creator_reads_preparing_your_clips_only_while_proxies_are_made(media, tmp_path):
+    from media_pipeline.probe import probe_visual
+    from media_pipeline.render import PREPARING, RENDERING
+
+    song = song_info(str(media["song"]), 8.0)
+    shots = [Shot(0, 1.0, source_in=1.0), Shot(0, 1.0, source_in=3.0)]
+    big = build_plan([probe_visual(str(media["subject"]))], song, shots, width=180, height=320)
+    small = build_plan([probe_visual(str(media["subject"]))], song, shots, width=1280, height=720)
+    for plan, expected in ((big, [PREPARING, RENDERING]), (small, [RENDERING])):
+        steps: list[str] = []
+        render(plan, str(tmp_path / "edit.mp4"), style=make_style(), on_progress=lambda _, step: steps.append(step))
+        seen = [step for step in dict.fromkeys(steps) if step in (PREPARING, RENDERING)]
+        assert seen == expected
