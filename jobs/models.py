@@ -115,12 +115,30 @@ class Job(models.Model):
     # Who holds (or last held) the job: the render worker's host and process id.
     worker_host = models.CharField(max_length=255, blank=True)
     worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    # A remix is a new job on the same stored files; its seed picks among equally good edits.
+    seed = models.PositiveIntegerField(default=0, help_text="Another seed gives another edit of the same files")
+    remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")
+    # Who may act on the job (retry, remix, delete): the browser that made it, or the API client holding its token.
+    owner_key = models.CharField(max_length=64, blank=True, db_index=True, help_text="Hash of the maker's browser key")
+    token_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the API token given once at upload")
+    client_address = models.GenericIPAddressField(null=True, blank=True, help_text="Where the upload came from")
+    step_timings = models.JSONField(default=dict, blank=True, help_text="Seconds each step of the last render took")
+    poster = models.FileField(upload_to=job_dir, max_length=300, blank=True)
+    # Where to POST the job's JSON when it ends, and how that delivery stands.
+    callback_url = models.URLField(max_length=2000, blank=True)
+    callback_attempts = models.PositiveSmallIntegerField(default=0)
+    callback_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    callback_delivered_at = models.DateTimeField(null=True, blank=True)
+    callback_error = models.CharField(max_length=300, blank=True)
 
     objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"], name="job_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="job_status_created"),
+            models.Index(fields=["client_address", "created_at"], name="job_client_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.style} job {self.id} ({self.status})"
