@@ -293,8 +293,9 @@ def _beat_accents(librosa, magnitude: np.ndarray, chroma: np.ndarray, frames: np
     """Per beat: how far its chroma differs from the beat before's, plus the low band's onset at it, minus
     the high band's (the backbeat's snare), each scaled to unit spread. Downbeats are where it is highest."""
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
-    low = _log_flux(magnitude[freqs <= LOW_BAND_HZ], lag=1, vibrato_bins=1)
-    high = _log_flux(magnitude[freqs >= HIGH_BAND_HZ], lag=1, vibrato_bins=1)
+    # Slices, not boolean masks: the bins are in order, and a mask would copy the high band (a third of the song's spectrum).
+    low = _log_flux(magnitude[: np.searchsorted(freqs, LOW_BAND_HZ, side="right")], lag=1, vibrato_bins=1)
+    high = _log_flux(magnitude[np.searchsorted(freqs, HIGH_BAND_HZ, side="left") :], lag=1, vibrato_bins=1)
     bounds = librosa.util.fix_frames(frames, x_max=chroma.shape[1])
     per_beat = librosa.util.sync(chroma, bounds, aggregate=np.median)
     per_beat = per_beat / (np.linalg.norm(per_beat, axis=0, keepdims=True) + 1e-9)
@@ -355,4 +356,5 @@ def _semitone_bands(librosa) -> np.ndarray:
         bands[i - 1] = np.maximum(0.0, np.minimum(rising, falling))
         if not bands[i - 1].any():  # low semitones are narrower than a bin: take the nearest bin
             bands[i - 1, int(np.argmin(np.abs(freqs - centre)))] = 1.0
-    return bands / bands.sum(axis=1, keepdims=True)
+    # float32 like the magnitude: a float64 matrix would make numpy copy the whole magnitude to float64 first.
+    return (bands / bands.sum(axis=1, keepdims=True)).astype(np.float32)
