@@ -1,0 +1,46 @@
+"""Log lines: plain text by default, one JSON object a line with LOG_FORMAT=json (settings.LOGGING).
+
+A line about a job carries `job_id`, `step` and `duration` (seconds, or null when the line closes no step)
+as fields of the record: `log.info("...", extra=job_fields(job_id, "render", 12.5))`. JSON lines have them as
+keys; plain lines end with them in brackets. Loaded by logging's configuration, before the apps: no models.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
+JOB_FIELDS = ("job_id", "step", "duration")
+
+
+def job_fields(job_id: uuid.UUID | str, step: str, duration: float | None = None) -> dict:
+    """The `extra` of a log call about a job."""
+    return {"job_id": str(job_id), "step": step, "duration": None if duration is None else round(duration, 3)}
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if getattr(record, "job_id", None) is None:
+            return line
+        duration = getattr(record, "duration", None)
+        took = "" if duration is None else f" {duration:.2f}s"
+        head, newline, rest = line.partition("\n")  # a traceback stays below the line
+        return f"{head} [job={record.job_id} step={getattr(record, 'step', '')}{took}]{newline}{rest}"
+
+
+class JsonFormatter(_JsonFormatter):
+    """{"time", "level", "logger", "message", ...}: the record's `extra` fields (job_id, step, duration) and,
+    for an exception, its traceback as "exc_info"."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )

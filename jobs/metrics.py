@@ -1,0 +1,116 @@
+"""Prometheus metrics for /metrics.
+
+Two kinds: events counted where they happen (jobs created, finished and failed, uploads refused, render and
+whole-job seconds), and the Job table's state read when /metrics is scraped (jobs by status, the queue's depth,
+the age of its oldest job), so those always match the table whichever host changed it.
+
+Events use prometheus-client's multiprocess mode: every process (gunicorn's workers, the qcluster processes)
+writes its own files into PROMETHEUS_MULTIPROC_DIR (settings.py puts it in the environment before this module
+imports the client, which chooses its mode at import) and the scrape adds them up. The folder is emptied
+before a host's processes start (`manage.py reset_metrics`), never while they run: a process's files stay
+after it exits, so its counts are kept when django-q2 recycles a worker. Only counters and histograms are
+written: live gauges would need gunicorn's child_exit hook to drop a dead worker's values.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, Min
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from .models import Job
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# The client keeps its metrics in module-level objects; these are the only ones, created once per process.
+JOBS_CREATED = Counter("cutline_jobs_created", "Jobs created and queued (uploads, remixes, render_job)")
+JOBS_FINISHED = Counter("cutline_jobs_finished", "Jobs that ended COMPLETED")
+JOBS_FAILED = Counter("cutline_jobs_failed", "Jobs that ended FAILED")
+UPLOADS_REFUSED = Counter("cutline_uploads_refused", "Uploads refused before a job was made, by reason", ["reason"])
+# A 30 s video renders in about 25-60 s on 2 cores; the time limit is RENDER_TIMEOUT_S (600 s by default).
+RENDER_SECONDS = Histogram(
+    "cutline_render_seconds", "Seconds a job's render took (plan and ffmpeg, from claim to COMPLETED)",
+    buckets=(5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, float("inf")),
+)
+JOB_SECONDS = Histogram(
+    "cutline_job_seconds", "Seconds from upload to COMPLETED, waiting in the queue included",
+    buckets=(10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 3600, float("inf")),
+)
+
+_REASON = re.compile(r"[^a-z0-9_]+")
+
+
+def upload_refused(reason: str) -> None:
+    """Count an upload refused before a job was made. `reason` is a short fixed word such as
+    "too_large", "rate_limited", "queue_full", "disk_full" or "bad_file": one time series each."""
+    label = _REASON.sub("_", reason.strip().lower()).strip("_")[:40] or "other"
+    UPLOADS_REFUSED.labels(reason=label).inc()
+
+
+def job_created() -> None:
+    JOBS_CREATED.inc()
+
+
+def job_finished(started_at: datetime | None, created_at: datetime | None) -> None:
+    """A job ended COMPLETED: count it and observe its render and whole-job seconds."""
+    JOBS_FINISHED.inc()
+    now = timezone.now()
+    if started_at is not None:
+        RENDER_SECONDS.observe(max(0.0, (now - started_at).total_seconds()))
+    if created_at is not None:
+        JOB_SECONDS.observe(max(0.0, (now - created_at).total_seconds()))
+
+
+def job_failed(count: int = 1) -> None:
+    if count > 0:
+        JOBS_FAILED.inc(count)
+
+
+class JobTableCollector:
+    """Gauges read from the Job table at scrape time: they describe the whole fleet, not one process."""
+
+    def collect(self):
+        by_status = dict(Job.objects.values_list("status").annotate(n=Count("id")).order_by())
+        jobs = GaugeMetricFamily("cutline_jobs", "Jobs in the Job table, by status", labels=["status"])
+        for status in Job.Status.values:
+            jobs.add_metric([status], by_status.get(status, 0))
+        yield jobs
+        yield GaugeMetricFamily(
+            "cutline_queue_depth", "Jobs waiting for a render worker (PENDING)", value=by_status.get(Job.Status.PENDING, 0)
+        )
+        oldest = Job.objects.filter(status=Job.Status.PENDING).aggregate(at=Min("created_at"))["at"]
+        age = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
+        yield GaugeMetricFamily(
+            "cutline_oldest_pending_age_seconds", "Seconds the oldest PENDING job has waited since it was made (0: none)",
+            value=age,
+        )
+
+
+def exposition() -> bytes:
+    """Every process's counters and histograms, added up, and the Job table's gauges, in Prometheus text format."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir()))
+    registry.register(JobTableCollector())
+    return generate_latest(registry)
+
+
+def metrics_dir() -> Path:
+    return Path(settings.PROMETHEUS_MULTIPROC_DIR)
+
+
+def reset(folder: Path | None = None) -> int:
+    """Empty the metrics folder before a host's processes start; returns the number of files removed."""
+    folder = folder or metrics_dir()
+    removed = 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.glob("*.db"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
