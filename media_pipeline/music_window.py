@@ -6,6 +6,7 @@ nearly as busy as the busiest.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 from .facts import BeatGrid
@@ -14,6 +15,9 @@ GRID_STEP = 0.5  # seconds between candidate starts when the song has no beat
 SOUND_LEVEL = 0.1  # onset strength (0..1) at which the music counts as started
 STRONG_EVENT = 0.5  # an event at least this strong (0..1) may open the window of a song with no beat ...
 NEAR_BEST = 0.95  # ... when its stretch holds at least this share of the most onset energy any start gets
+# A seed other than 0 (a remix) may open on any start whose stretch holds this share of the best one's energy:
+# the song's other choruses, not its quiet intro.
+SEED_NEAR_BEST = 0.9
 _EPS = 1e-6
 
 
@@ -28,13 +32,15 @@ def mean_energy(grid: BeatGrid, start: float, end: float) -> float:
     return sum(grid.envelope[first:last]) / (last - first)
 
 
-def choose_window(grid: BeatGrid, duration: float) -> tuple[float, float]:
+def choose_window(grid: BeatGrid, duration: float, *, seed: int = 0) -> tuple[float, float]:
     """(start, end) in song seconds of the `duration`-long stretch with the most onset energy.
 
     Starts are tried on downbeats, else beats, else every GRID_STEP seconds, and
     not before the music starts when that can be avoided. Ties go to the earliest.
     Without a beat, a section change (else a STRONG_EVENT) whose stretch has NEAR_BEST
     of that energy is taken instead. A song no longer than `duration` is used whole.
+    A `seed` other than 0 picks, the same way for the same seed, among the starts (on the same
+    downbeats, beats or grid) whose stretch holds SEED_NEAR_BEST of the chosen one's energy.
     """
     if grid.duration <= duration + _EPS:
         return 0.0, grid.duration
@@ -46,6 +52,10 @@ def choose_window(grid: BeatGrid, duration: float) -> tuple[float, float]:
     best = max(_candidate_starts(grid, latest), key=lambda s: (energy(s), -s))
     if not grid.has_beat and (change := _on_a_change(grid, latest, energy, NEAR_BEST * energy(best))) is not None:
         best = change
+    if seed:
+        enough = SEED_NEAR_BEST * energy(best) - _EPS
+        near = sorted({best, *(s for s in _candidate_starts(grid, latest) if energy(s) >= enough)})
+        best = random.Random(f"window:{seed}").choice(near)
     return best, best + duration
 
 

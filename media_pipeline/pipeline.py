@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from .analysis_cache import cached_looks
 from .beat import analyze_music, analyze_music_apart
+from .facts import MediaInfo
 from .framing import with_focus
 from .limits import DEFAULT_ASPECT, DEFAULT_DURATION
-from .look import SURVEY_PROCESSES, heavy_to_decode, liveliness, survey
+from .look import SURVEY_PROCESSES, Look, heavy_to_decode, liveliness, survey
 from .loudness import with_music_gain
 from .plan import Plan
 from .planner import plan_edit
@@ -40,14 +42,17 @@ def plan_job(
     aspect: str = DEFAULT_ASPECT,
     cache_dir: str | None = None,
     size: tuple[int, int] | None = None,
+    seed: int = 0,
     on_progress: Progress | None = None,
 ) -> Plan:
     """The finished plan for these files: beat-synced, framed on what stands out, its music levelled.
 
     visuals: paths of the clips and photos, in the creator's order; song: the music's path.
-    cache_dir: where song analyses are kept; with it the song is analysed in a process of its own,
-    so the caller never holds the analysis's memory (see beat.analyze_music_apart).
+    cache_dir: where song analyses and the clips' looks are kept (a remix of the same files finds
+    both there); with it the song is analysed in a process of its own, so the caller never holds the
+    analysis's memory (see beat.analyze_music_apart).
     size: a frame size other than the aspect's (small test renders).
+    seed: 0 for the planner's first choice, another number for another edit of the same files.
     Raises UnsupportedMedia for a file that can't be used and PlanError for a request that can't be planned.
     """
     chosen = get_style(style)
@@ -60,8 +65,15 @@ def plan_job(
     # looked at first, alone: beside the analysis and another decoder it would double the job's peak.
     report(*LOOKING)
     heavy = any(heavy_to_decode(info) for info in infos)
+
+    def look(visuals: Sequence[MediaInfo]) -> tuple[Look, ...]:
+        return survey(visuals, processes=1 if heavy else SURVEY_PROCESSES)
+
+    def look_or_recall() -> tuple[Look, ...]:
+        return look(infos) if cache_dir is None else cached_looks(infos, look, cache_dir=cache_dir)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        looking = pool.submit(survey, infos, processes=1 if heavy else SURVEY_PROCESSES)
+        looking = pool.submit(look_or_recall)
         if heavy:
             looking.result()
         report(*LISTENING)
@@ -70,7 +82,7 @@ def plan_job(
     report(*PLANNING)
     plan = plan_edit(
         infos, music, grid, chosen, duration=duration, aspect=aspect, size=size,
-        liveliness=[liveliness(look) for look in looks],
+        liveliness=[liveliness(look) for look in looks], seed=seed,
     )
     plan = with_focus(plan, looks)
     return with_music_gain(plan, chosen.audio.loudness)

@@ -3,7 +3,10 @@
 A window without a steady beat is cut on the song's own events instead (its section
 changes and strongest onsets), and on an even clock when it has too few of those.
 
-Pure and deterministic: no I/O, no ffmpeg, no randomness. Internally every time
+Pure and deterministic: no I/O, no ffmpeg. A `seed` other than 0 (a remix) picks another of the
+equally good edits (another order of the visuals, phase of the style's pacing and transitions, trims,
+and music window where the song offers one) from a generator seeded with it, so the same seed gives
+the same plan; seed 0 is the planner's own first choice. Internally every time
 is a whole output frame, so each segment is a whole number of frames and a
 rendered chain of crossfades cannot drift off the beat; a cut therefore sits on
 the frame nearest its beat (within half a frame).
@@ -11,7 +14,9 @@ the frame nearest its beat (within half a frame).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import random
 import statistics
 import zlib
 from bisect import bisect_left, bisect_right, insort
@@ -61,6 +66,8 @@ LIVELY_FROM, LIVELY_TO = 0.10, 0.20  # first use of a long clip starts this far 
 # ... unless the clip's liveliness (look.py) shows a stretch this much livelier than that one.
 LIVELIER = 1.25
 LIVELY_STEP = 0.25  # seconds between the trims compared
+# A seeded trim may start on any stretch this close to the liveliest one's activity.
+SEED_LIVELY = 0.85
 CUT_SLACK = 0.04  # a clip's own cut this close to a segment's edge (about a frame) is at the edge
 _PANS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 
@@ -95,18 +102,25 @@ def plan_edit(
     fps: int = FPS,
     size: tuple[int, int] | None = None,
     liveliness: Sequence[Liveliness | None] = (),
+    seed: int = 0,
 ) -> Plan:
     """Plan a beat-synced edit of `visuals` (1..5 clips or photos) to `music`.
 
     `size` overrides the frame size ASPECTS gives `aspect` (for small test renders).
     `liveliness` (one per visual, from look.py) lets each clip's first trim start where the most happens.
+    `seed`: 0 for the planner's first choice, another number for another edit of the same files.
     Raises PlanError (a ValueError), with a message fit for the creator, on a request it can't plan.
     """
     width, height = _check_request(visuals, duration, aspect, fps, size)
     song = _song_length(music, grid)
     frames = math.floor(min(duration, song) * fps + 1e-6)
     length = frames / fps
-    music_start, _ = choose_window(grid, length)
+    music_start, _ = choose_window(grid, length, seed=seed)
+    given = tuple(visuals)
+    order = _order(len(given), seed)
+    visuals = [given[i] for i in order]
+    liveliness = [liveliness[i] if i < len(liveliness) else None for i in order]
+    style = _phased(style, seed)
     beats = _beats_in_window(grid.beats, music_start, length)
     beatless = not grid.has_beat or len(beats) < MIN_WINDOW_BEATS
     level = _loudness(grid, music_start, length, fps)
@@ -123,8 +137,10 @@ def plan_edit(
     beat = BEATLESS_BEAT if beatless else _beat_length(beats)
     transitions = _transitions(rhythm, bounds, visuals, style, beat)
     lively = [liveliness[i] if i < len(liveliness) else None for i in range(len(visuals))]
-    segments = _segments(rhythm, bounds, transitions, visuals, style, lively)
-    notes += _slow_motion_notes(segments, visuals)
+    segments = _segments(rhythm, bounds, transitions, visuals, style, lively, seed)
+    # Segments were planned on the visuals in `order`; they name them by the creator's numbering.
+    segments = tuple(dataclasses.replace(seg, visual=order[seg.visual]) for seg in segments)
+    notes += _slow_motion_notes(segments, given)
     return Plan(
         style=style.name,
         width=width,
@@ -132,7 +148,7 @@ def plan_edit(
         fps=fps,
         duration=length,
         requested_duration=float(duration),
-        visuals=tuple(visuals),
+        visuals=given,
         music=music,
         music_start=music_start,
         music_end=music_start + length,
@@ -143,6 +159,37 @@ def plan_edit(
         notes=tuple(notes),
         aspect_ratio=aspect,
         cut_basis=basis,
+    )
+
+
+# --- another edit of the same files (a seed) -----------------------------------------------------
+
+
+def _seeded(seed: int, purpose: str) -> random.Random:
+    """A generator for one decision: the same seed gives the same choices, whatever else changes."""
+    return random.Random(f"{purpose}:{seed}")
+
+
+def _order(count: int, seed: int) -> list[int]:
+    """The order the visuals take turns in: the creator's for seed 0, a shuffle of it otherwise."""
+    order = list(range(count))
+    if seed:
+        _seeded(seed, "order").shuffle(order)
+    return order
+
+
+def _phased(style: Style, seed: int) -> Style:
+    """The style with its pacing pattern and transitions starting at another place in their cycles."""
+    if not seed:
+        return style
+    rng = _seeded(seed, "phase")
+
+    def rotated(items: tuple) -> tuple:
+        shift = rng.randrange(len(items)) if items else 0
+        return tuple(items[shift:]) + tuple(items[:shift])
+
+    return dataclasses.replace(
+        style, beats_per_cut=rotated(style.beats_per_cut), transitions=rotated(style.transitions)
     )
 
 
@@ -526,6 +573,7 @@ def _segments(
     visuals: Sequence[MediaInfo],
     style: Style,
     liveliness: Sequence[Liveliness | None],
+    seed: int = 0,
 ) -> tuple[Segment, ...]:
     used: dict[int, list[tuple[float, float]]] = {}  # per clip: source spans already shown
     segments = []
@@ -542,7 +590,7 @@ def _segments(
             motion = _ken_burns(k, k // len(visuals) + which, style.photo_zoom)
         else:
             spans = used.setdefault(which, [])
-            source_in, source_out, speed = _clip_source(info, end - start, spans, liveliness[which])
+            source_in, source_out, speed = _clip_source(info, end - start, spans, liveliness[which], seed)
             spans.append((source_in, source_out))
             motion = None
         segments.append(
@@ -564,11 +612,12 @@ def _segments(
 
 
 def _clip_source(
-    info: MediaInfo, length: float, used: Sequence[tuple[float, float]], lively: Liveliness | None
+    info: MediaInfo, length: float, used: Sequence[tuple[float, float]], lively: Liveliness | None, seed: int = 0
 ) -> tuple[float, float, float]:
     """(source_in, source_out, speed): a real-time trim if the clip is long enough, else the whole clip slowed."""
     if length <= info.duration:
-        source_in = _least_overlap_start(info.duration, length, used, _lively_start(info, length, lively))
+        preferred = _lively_start(info, length, lively, seed)
+        source_in = _least_overlap_start(info.duration, length, used, preferred)
         if lively is not None and lively.cuts:
             source_in = _within_one_shot(source_in, length, info.duration, lively.cuts, used)
         return source_in, source_in + length, 1.0
@@ -598,13 +647,15 @@ def _straddles(start: float, length: float, cuts: Sequence[float]) -> bool:
     return any(start + CUT_SLACK < cut < start + length - CUT_SLACK for cut in cuts)
 
 
-def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = None) -> float:
+def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = None, seed: int = 0) -> float:
     """Where a clip's first trim starts: on its liveliest stretch when one clearly stands out.
 
     Otherwise 10-20% in, past the usual dull start, fixed per file so the same
-    inputs give the same plan.
+    inputs give the same plan. A seed other than 0 moves the usual start within that
+    span, and takes any stretch nearly as lively (SEED_LIVELY) as the liveliest.
     """
-    share = LIVELY_FROM + (LIVELY_TO - LIVELY_FROM) * (zlib.crc32(info.path.encode()) % 1001) / 1000
+    key = info.path if not seed else f"{info.path}:{seed}"
+    share = LIVELY_FROM + (LIVELY_TO - LIVELY_FROM) * (zlib.crc32(key.encode()) % 1001) / 1000
     usual = min(share * info.duration, info.duration - length)
     if lively is None or len(lively.times) < 2:
         return usual
@@ -612,6 +663,11 @@ def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = No
     best = max(starts, key=lambda start: _activity(lively, start, length))  # the first of equals
     if _activity(lively, best, length) <= LIVELIER * _activity(lively, usual, length):
         return usual
+    if seed:
+        enough = SEED_LIVELY * _activity(lively, best, length)
+        best = _seeded(seed, f"trim:{info.path}").choice(
+            [start for start in starts if _activity(lively, start, length) >= enough]
+        )
     return best
 
 

@@ -106,3 +106,18 @@ def test_a_section_change_far_from_the_busy_part_does_not_move_the_window():
     grid = without_a_beat(loud=[(60.2, 90.2)], sections=(20.0, 40.0), events=((10.0, 1.0),))
     start, _ = choose_window(grid, 30.0)
     assert start == pytest.approx(60.0)  # the half-second grid, as without any events
+
+
+def test_a_seed_picks_among_the_equally_busy_choruses_the_same_way_every_time():
+    grid = song(loud=[(20.0, 50.0), (80.0, 110.0)])
+    assert choose_window(grid, 30.0) == choose_window(grid, 30.0, seed=0) == (pytest.approx(20.0), pytest.approx(50.0))
+    starts = {round(choose_window(grid, 30.0, seed=seed)[0], 3) for seed in range(1, 21)}
+    # Either chorus, give or take a bar (a stretch that holds nearly all of one is nearly as busy).
+    assert all(min(abs(start - 20.0), abs(start - 80.0)) <= 3.0 for start in starts)
+    assert any(start < 50 for start in starts) and any(start > 50 for start in starts)
+    assert all(choose_window(grid, 30.0, seed=s) == choose_window(grid, 30.0, seed=s) for s in range(1, 21))
+
+
+def test_no_seed_moves_the_window_off_the_only_busy_part():
+    grid = song(loud=[(50.0, 80.0)])
+    assert all(abs(choose_window(grid, 30.0, seed=seed)[0] - 50.0) <= 3.0 for seed in range(1, 21))

@@ -47,11 +47,43 @@ def test_with_a_cache_folder_the_song_is_analysed_once(media, tmp_path):
     cache = tmp_path / "beats"
     first = plan_job([str(media["photo"])], str(media["song"]), "CLEAN_VLOG", duration=5, size=(180, 320),
                      cache_dir=str(cache))
-    cached = list(cache.iterdir())
+    cached = sorted(cache.glob("*.json"))
     again = plan_job([str(media["photo"])], str(media["song"]), "CLEAN_VLOG", duration=5, size=(180, 320),
                      cache_dir=str(cache))
-    assert len(cached) == 1 and list(cache.iterdir()) == cached
+    assert len(cached) == 1 and sorted(cache.glob("*.json")) == cached
     assert again == first
+
+
+def test_with_a_cache_folder_the_clips_are_looked_at_once_whatever_their_file_is_called(media, tmp_path, monkeypatch):
+    cache = str(tmp_path / "cache")
+    first = plan_job([str(media["subject"])], str(media["song"]), "CLEAN_VLOG", duration=5, size=(180, 320),
+                     cache_dir=cache)
+    # A remix on another host reads the same bytes from a scratch copy under another name.
+    copy = tmp_path / "scratch" / "visual-1.mp4"
+    copy.parent.mkdir()
+    copy.write_bytes(media["subject"].read_bytes())
+
+    def no_second_look(*args, **kwargs):
+        raise AssertionError("looked at again")
+
+    monkeypatch.setattr("media_pipeline.pipeline.survey", no_second_look)
+    again = plan_job([str(copy)], str(media["song"]), "CLEAN_VLOG", duration=5, size=(180, 320), cache_dir=cache)
+    assert again.segments and all(0.7 < s.focus_x <= 0.85 for s in again.segments), "framed by the kept look"
+    assert first.segments and all(0.7 < s.focus_x <= 0.85 for s in first.segments)
+
+
+def test_a_seed_gives_another_edit_of_the_same_files_and_the_same_seed_the_same_one(media, tmp_path):
+    files = [str(media["subject"]), str(media["photo"])]
+
+    def planned(seed):
+        return plan_job(files, str(media["song"]), "ENERGETIC_DANCE", duration=5, size=(180, 320),
+                        cache_dir=str(tmp_path / "cache"), seed=seed)
+
+    first = planned(0)
+    assert planned(0) == first
+    others = [planned(seed) for seed in (1, 2, 3)]
+    assert planned(2) == others[1]
+    assert any(other.segments != first.segments for other in others)
 
 
 def test_a_file_that_is_not_a_picture_is_refused_in_words(media):

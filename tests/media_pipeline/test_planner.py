@@ -611,3 +611,56 @@ def test_random_songs_without_a_beat_keep_every_promise_and_cut_on_their_accents
             marks = beats_on_output(p, g.events + g.sections)
             assert all(min(abs(cut - t) for t in marks) <= 0.5 / p.fps + EPS for cut in p.cuts)
     assert bases == {"events", "even"}
+
+
+# --- another edit of the same files (a seed) -------------------------------------------------------
+
+
+def test_seed_zero_is_the_planners_own_first_choice():
+    for style in STYLE_NAMES:
+        assert plan(style=style, seed=0) == plan(style=style)
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_the_same_seed_gives_the_same_plan(style):
+    g = GRIDS["busy 100"]
+    for seed in (1, 7, 123456):
+        assert plan_to_dict(plan(g=g, style=style, seed=seed)) == plan_to_dict(plan(g=g, style=style, seed=seed))
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_another_seed_gives_another_edit_of_the_same_files(style):
+    g = GRIDS["busy 100"]
+    visuals = [clip(1, duration=40.0), clip(2, duration=40.0), photo(3), clip(4, duration=40.0)]
+    edits = {json.dumps(plan_to_dict(plan(visuals, g, style, seed=seed)), sort_keys=True) for seed in range(6)}
+    assert len(edits) == 6
+    first, other = plan(visuals, g, style), plan(visuals, g, style, seed=2)
+    assert (first.visuals, first.music, first.duration) == (other.visuals, other.music, other.duration)
+
+
+def test_a_seed_changes_the_order_the_trims_and_the_pacing():
+    visuals = [clip(1, duration=40.0), clip(2, duration=40.0), photo(3), clip(4, duration=40.0)]
+    g = GRIDS["steady 120"]
+    first = plan(visuals, g)
+    others = [plan(visuals, g, seed=seed) for seed in range(1, 11)]
+    assert any([s.visual for s in p.segments[:4]] != [0, 1, 2, 3] for p in others)
+    assert any(p.cuts != first.cuts for p in others)
+    first_trim = next(s.source_in for s in first.segments if s.visual == 0)
+    assert any(next(s.source_in for s in p.segments if s.visual == 0) != first_trim for p in others)
+
+
+@pytest.mark.parametrize("grid_name", GRIDS)
+def test_a_seeded_plan_keeps_every_promise(grid_name):
+    g = GRIDS[grid_name]
+    for seed in range(1, 8):
+        style = STYLE_NAMES[seed % len(STYLE_NAMES)]
+        p = plan(g=g, style=style, seed=seed)
+        beats = beats_on_output(p, g.beats)
+        for cut in p.cuts:
+            assert min(abs(cut - b) for b in beats) <= FRAME / 2 + EPS
+        for first, last in slots(p):
+            assert last - first >= MIN_GAP - EPS
+        assert {s.visual for s in p.segments} == {0, 1, 2, 3}
+        assert p.segments[0].start == 0.0 and p.segments[-1].end == p.duration
+        for before, after in zip(p.segments, p.segments[1:]):
+            assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
