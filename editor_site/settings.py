@@ -124,7 +124,7 @@ STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up when it is absent
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "jobs.storage.LocalStorage"},  # BucketStorage when S3_BUCKET is set, below
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -144,13 +144,36 @@ if not 1 <= MAX_VISUALS <= PLANNER_MAX_VISUALS:
     raise ImproperlyConfigured(
         f"MAX_VISUALS must be from 1 to {PLANNER_MAX_VISUALS} (what the planner can cut), not {MAX_VISUALS}"
     )
-# Every uploaded file streams to a temporary file under MEDIA_ROOT/tmp (the same filesystem as the
-# job folders, so keeping it is a rename); the handler refuses a file once it passes MAX_UPLOAD_MB.
+# Every uploaded file streams to a temporary file under UPLOAD_TEMP_DIR (by default MEDIA_ROOT/tmp, the
+# same filesystem as the job folders, so keeping it is a rename); the handler refuses a file once it passes
+# MAX_UPLOAD_MB.
 FILE_UPLOAD_HANDLERS = ["jobs.uploads.LimitedUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = MEDIA_ROOT / "tmp"  # jobs.models.upload_temp_dir() derives it from MEDIA_ROOT at call time
+# jobs.models.upload_temp_dir() reads UPLOAD_TEMP_DIR, or derives it from MEDIA_ROOT, at call time.
+UPLOAD_TEMP_DIR = os.getenv("UPLOAD_TEMP_DIR", "")
+FILE_UPLOAD_TEMP_DIR = Path(UPLOAD_TEMP_DIR) if UPLOAD_TEMP_DIR else MEDIA_ROOT / "tmp"
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)  # Django's checks require it to exist
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # the form's text fields; files do not count
+
+# Object storage (jobs/storage.py). Without S3_BUCKET, uploads and renders are files under MEDIA_ROOT (one
+# machine, or hosts that share MEDIA_ROOT). With it, they are objects in an S3-compatible bucket that every
+# host reaches, so hosts share only the database and the bucket; MEDIA_ROOT then holds only each host's
+# local working files (upload temporaries, render scratch, the beat cache).
+S3_BUCKET = os.getenv("S3_BUCKET", "")
+S3_ENDPOINT_URL = os.getenv("S3_ENDPOINT_URL", "")  # empty for AWS itself
+S3_ACCESS_KEY_ID = os.getenv("S3_ACCESS_KEY_ID", "")  # empty: boto3's own chain (AWS_* variables, a role)
+S3_SECRET_ACCESS_KEY = os.getenv("S3_SECRET_ACCESS_KEY", "")
+S3_REGION = os.getenv("S3_REGION", "us-east-1")
+# Off: downloads stream from the bucket through Django, which stays the only way in. On: /api/download
+# redirects to a URL signed for S3_PRESIGNED_EXPIRY_S, so clients must reach the bucket's endpoint.
+S3_PRESIGNED_DOWNLOADS = envbool("S3_PRESIGNED_DOWNLOADS", "False")
+S3_PRESIGNED_EXPIRY_S = envint("S3_PRESIGNED_EXPIRY_S", "3600")
+if S3_BUCKET:
+    STORAGES["default"] = {"BACKEND": "jobs.storage.BucketStorage"}
+# A worker renders in SCRATCH_DIR/<job>/ (with a bucket, the job's inputs are copied there first) and then
+# stores the result; the folder is removed when the render ends. Empty: MEDIA_ROOT/scratch, read at call
+# time (jobs/scratch.py).
+SCRATCH_DIR = os.getenv("SCRATCH_DIR", "")
 
 # Rendering and the queue (django-q2 with the database as its broker).
 RENDER_TIMEOUT_S = envint("RENDER_TIMEOUT_S", "600")

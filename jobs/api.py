@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -24,6 +24,7 @@ from media_pipeline.style import STYLES
 from .forms import submit
 from .models import INTERRUPTED_STEP, Job
 from .ranges import ranged_file_response
+from .storage import job_storage
 
 View = Callable[..., HttpResponse]
 NOT_FOUND = "Job not found"
@@ -113,10 +114,13 @@ def download(request: HttpRequest, job_id: str) -> HttpResponse:
         return error(NOT_FOUND, 404)
     if job.status != Job.Status.COMPLETED or not job.output_video:
         return error("Job not completed yet", 400, job_status=job.status)
-    path = Path(settings.MEDIA_ROOT) / job.output_video.name
-    if not path.is_file():
+    storage = job_storage()
+    if settings.S3_PRESIGNED_DOWNLOADS and (url := storage.presigned_url(job.output_video.name, download_name(job))):
+        return HttpResponseRedirect(url)  # opt-in: the client fetches it from the bucket itself
+    try:
+        return ranged_file_response(request, storage, job.output_video.name, download_name(job))
+    except FileNotFoundError:
         return error("The finished video is missing on the server: try rendering it again.", 404)
-    return ranged_file_response(request, path, download_name(job))
 
 
 @api_view("GET", "HEAD")

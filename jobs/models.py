@@ -30,7 +30,7 @@ def job_dir(job_id) -> str:
 
 def upload_temp_dir() -> Path:
     """Where uploads stream to before they are checked (read at call time: tests move MEDIA_ROOT); made if missing."""
-    folder = Path(settings.MEDIA_ROOT) / UPLOAD_TEMP_DIR_NAME
+    folder = Path(settings.UPLOAD_TEMP_DIR or Path(settings.MEDIA_ROOT) / UPLOAD_TEMP_DIR_NAME)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -1,17 +1,19 @@
 """HTTP byte ranges for downloads: one range per request (206), 416 past the end, If-Range, an attachment.
 
 Players seek in the preview by asking for ranges; a download manager resumes with If-Range. Several
-ranges in one request are answered with the whole file, as RFC 9110 allows.
+ranges in one request are answered with the whole file, as RFC 9110 allows. The file is read through its
+storage (jobs/storage.py), so a bucket's object streams through Django exactly as a file on disk does.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.http import http_date, parse_http_date_safe
+
+from .storage import JobStorage
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -48,32 +50,16 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-class _FileSlice:
-    """A file read from `start` for `length` bytes, for FileResponse."""
+def ranged_file_response(request: HttpRequest, storage: JobStorage, name: str, filename: str) -> HttpResponse:
+    """The stored file as an MP4 attachment, streamed, honouring one byte range (206) so players can seek.
 
-    def __init__(self, path: Path, start: int, length: int):
-        self._file = open(path, "rb")
-        self._file.seek(start)
-        self._left = length
-
-    def read(self, size: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        size = self._left if size < 0 else min(size, self._left)
-        data = self._file.read(size)
-        self._left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def ranged_file_response(request: HttpRequest, path: Path, filename: str) -> HttpResponse:
-    """The file as an MP4 attachment, streamed, honouring one byte range (206) so players can seek."""
-    stat = path.stat()
-    size = stat.st_size
-    etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
-    last_modified = http_date(stat.st_mtime)
+    Raises FileNotFoundError when the storage has no such file.
+    """
+    stat = storage.stat(name)
+    size = stat.size
+    mtime = stat.modified.timestamp()
+    etag = f'"{size:x}-{int(mtime * 1_000_000):x}"'
+    last_modified = http_date(mtime)
     try:
         byte_range = parse_range(request.headers.get("Range"), size)
     except Unsatisfiable:
@@ -81,16 +67,16 @@ def ranged_file_response(request: HttpRequest, path: Path, filename: str) -> Htt
         response["Content-Range"] = f"bytes */{size}"
         response["Accept-Ranges"] = "bytes"
         return response
-    if byte_range is not None and not _if_range_matches(request.headers.get("If-Range"), etag, stat.st_mtime):
+    if byte_range is not None and not _if_range_matches(request.headers.get("If-Range"), etag, mtime):
         byte_range = None  # the file changed since the client's first part: send it whole
     start, end = byte_range or (0, size - 1)
     length = max(0, end - start + 1)
     if request.method == "HEAD":
         response = HttpResponse(content_type="video/mp4")
     elif byte_range is None:
-        response = FileResponse(open(path, "rb"), content_type="video/mp4")
+        response = FileResponse(storage.open_range(name, 0, size), content_type="video/mp4")
     else:
-        response = FileResponse(_FileSlice(path, start, length), content_type="video/mp4", status=206)
+        response = FileResponse(storage.open_range(name, start, length), content_type="video/mp4", status=206)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(length)
     response["Content-Disposition"] = _attachment(filename)

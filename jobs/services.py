@@ -24,6 +24,7 @@ from media_pipeline.style import STYLES
 from . import wakeups
 from .host import forget_silent
 from .models import ASPECT_CHOICES, Audio, Job, Visual, job_dir, upload_cutoff, upload_temp_dir
+from .storage import job_storage
 
 T = TypeVar("T")
 
@@ -97,22 +98,28 @@ def job_create(
 
 
 def _store_files(job: Job, visuals: Sequence[SourceFile], music: SourceFile) -> None:
-    folder = Path(settings.MEDIA_ROOT) / job_dir(job.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    for order, source in enumerate(visuals):
-        path = _write(source, folder / f"visual-{order + 1}{_suffix(source.name, VISUAL_SUFFIXES)}", "videos")
-        path = _checked(readable_photo, path, source.name, "videos")
-        info = _checked(check_visual, path, source.name, "videos")
-        Visual.objects.create(
-            job=job, file=_relative(path), original_name=source.name[:255], file_size=path.stat().st_size,
-            duration=info.duration, width=info.width, height=info.height, file_type=info.kind, order=order,
-        )
-    path = _write(music, folder / f"music{_suffix(music.name, MUSIC_SUFFIXES)}", "music")
-    info = _checked(check_music, path, music.name, "music")
-    Audio.objects.create(
-        job=job, file=_relative(path), original_name=music.name[:255],
-        file_size=path.stat().st_size, duration=info.duration,
-    )
+    """Check every file on local disk first, then store them all: a refused upload stores nothing."""
+    staging = upload_temp_dir() / f"job-{job.id}"
+    staging.mkdir()
+    try:
+        checked: list[tuple[Path, type[Visual] | type[Audio], dict]] = []
+        for order, source in enumerate(visuals):
+            path = _write(source, staging / f"visual-{order + 1}{_suffix(source.name, VISUAL_SUFFIXES)}", "videos")
+            path = _checked(readable_photo, path, source.name, "videos")
+            info = _checked(check_visual, path, source.name, "videos")
+            checked.append((path, Visual, dict(
+                original_name=source.name[:255], duration=info.duration, width=info.width, height=info.height,
+                file_type=info.kind, order=order,
+            )))
+        path = _write(music, staging / f"music{_suffix(music.name, MUSIC_SUFFIXES)}", "music")
+        info = _checked(check_music, path, music.name, "music")
+        checked.append((path, Audio, dict(original_name=music.name[:255], duration=info.duration)))
+        for path, model, fields in checked:
+            size = path.stat().st_size
+            name = _relative(job, path)
+            model.objects.create(job=job, file=job_storage().keep(path, name), file_size=size, **fields)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _checked(check: Callable[[Path], T], path: Path, name: str, field: str) -> T:
@@ -150,12 +157,13 @@ def _suffix(name: str, allowed: frozenset[str]) -> str:
     return suffix if suffix in allowed else ""
 
 
-def _relative(path: Path) -> str:
-    return str(path.relative_to(settings.MEDIA_ROOT))
+def _relative(job: Job, path: Path) -> str:
+    """The stored name of a checked file: the job's folder and the name we gave it."""
+    return f"{job_dir(job.id)}/{path.name}"
 
 
 def _discard(job: Job) -> None:
-    shutil.rmtree(Path(settings.MEDIA_ROOT) / job_dir(job.id), ignore_errors=True)
+    job_storage().delete_folder(job_dir(job.id))  # whatever was stored before the failure
     Job.objects.filter(id=job.id).delete()
 
 
@@ -205,9 +213,13 @@ def job_sweep() -> dict[str, int]:
     tmp_files = 0
     cutoff = upload_cutoff().timestamp()
     for leftover in upload_temp_dir().iterdir():
-        if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+        if leftover.stat().st_mtime >= cutoff:
+            continue
+        if leftover.is_dir():  # a job's files being checked when its process died
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
             leftover.unlink(missing_ok=True)
-            tmp_files += 1
+        tmp_files += 1
     return {
         "requeued": requeued, "abandoned_uploads": len(abandoned), "temp_files": tmp_files,
         "workers_forgotten": forget_silent(),

@@ -34,13 +34,14 @@ from media_pipeline.style import STYLES
 from . import services
 from .forms import JobForm, PrefillForm, style_choices, submit, whole
 from .models import Job
+from .storage import job_storage
 
 FORM_FIELDS = ("videos", "music", "style", "duration", "aspect_ratio", "__all__")
 RECENT_JOBS = 50
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when the database answers and ffmpeg is installed; 503 with the reason otherwise."""
+    """200 when the database answers, ffmpeg is installed and the storage is usable; 503 with the reason otherwise."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -48,6 +49,8 @@ def health(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "detail": f"database unavailable: {type(exc).__name__}"}, status=503)
     if not ffmpeg.available():
         return JsonResponse({"status": "error", "detail": "ffmpeg or ffprobe is not installed"}, status=503)
+    if problem := job_storage().problem():  # a bucket that cannot be reached or refuses the credentials
+        return JsonResponse({"status": "error", "detail": problem}, status=503)
     return JsonResponse({"status": "ok"})
 
 

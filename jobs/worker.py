@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +25,7 @@ from media_pipeline.render import render
 
 from .host import HOST, STOP, StopRendering, retrying, set_state
 from .models import INTERRUPTED_STEP, Job, Worker, job_dir
+from .scratch import Scratch
 
 log = logging.getLogger(__name__)
 Status = Job.Status
@@ -36,7 +35,7 @@ RENDER_FROM, RENDER_TO = 20.0, 99.0
 
 
 def output_name(job: Job) -> str:
-    """The render's path relative to MEDIA_ROOT."""
+    """The render's stored name (in the job's folder, on disk or in the bucket)."""
     return output_name_for(job.id)
 
 
@@ -115,16 +114,9 @@ def _give_up(jobs) -> int:
 
 
 def remove_leftovers(job: Job | uuid.UUID | str) -> None:
-    """Remove what an attempt that died left beside the output: `.<name>.partial.mp4`, the sync check's
-    `.<name>.sync.gray`, the proxies folder. All are hidden names starting with the output's own stem, so
-    one pattern also covers scratch a later renderer adds."""
-    job_id = job.id if isinstance(job, Job) else job
-    output = Path(settings.MEDIA_ROOT) / output_name_for(job_id)
-    for leftover in output.parent.glob(f".{output.stem}.*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
+    """Remove what an attempt that died left on this host: its scratch folder (the fetched inputs, the
+    partial MP4, the sync check's frames, the proxies), where the render keeps everything it writes."""
+    Scratch.of(job.id if isinstance(job, Job) else job).remove()
 
 
 # ---------------------------------------------------------------- progress
@@ -214,10 +206,12 @@ def hand_back(job: Job) -> None:
 
 
 def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
-    """Plan and render the job's files into its output MP4. Returns (output name, plan with its "sync" report)."""
+    """Plan and render the job's files into its output MP4 and store it. Returns (output name, plan with its
+    "sync" report). Everything is read and written in the job's scratch folder (local files only)."""
+    work = Scratch.of(job.id)
     plan = plan_job(
-        [visual.file.path for visual in job.visuals.all()],
-        job.audio.file.path,
+        [str(work.input(visual.file)) for visual in job.visuals.all()],
+        str(work.input(job.audio.file)),
         job.style,
         duration=job.duration,
         aspect=job.aspect_ratio,
@@ -227,11 +221,12 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
     plan_dict = plan_to_dict(plan)
     save_plan(job.id, plan_dict)
     reporter(RENDER_FROM, "Rendering")
-    name = output_name(job)
+    # Every file the render produces that is kept, by the Job field it fills (a poster goes here too).
+    produced = {"output_video": work.output(output_name(job))}
     span = RENDER_TO - RENDER_FROM
     result = render(
         plan,
-        str(Path(settings.MEDIA_ROOT) / name),
+        str(produced["output_video"]),
         on_progress=lambda percent, step: reporter(RENDER_FROM + percent * span / 100, step),
         timeout=settings.RENDER_TIMEOUT_S,
         stall_timeout=settings.RENDER_STALL_S,
@@ -239,6 +234,12 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
     )
     # Where each cut came out and how far from its beat, stored with the plan the job completes with.
     plan_dict["sync"] = result.sync.as_dict()
+    if reporter.should_cancel():  # the job was taken away meanwhile: what this attempt made is not stored
+        return output_name(job), plan_dict
+    stored = work.store(produced)
+    name = stored.pop("output_video")  # recorded by complete(), with the COMPLETED status
+    if stored:
+        Job.objects.filter(id=job.id).update(**stored)
     return name, plan_dict
 
 
@@ -261,9 +262,11 @@ def run_next() -> Job | None:
 
 def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
     reporter = ProgressReporter(job, listener=listener)
+    work = Scratch.of(job.id)
     try:
         if STOP.requested:
             raise StopRendering  # the stop came while the job was being claimed: start no render
+        work.create()
         name, plan = _engine()(job, reporter)
     except StopRendering:
         hand_back(job)
@@ -288,6 +291,7 @@ def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
     else:
         complete(job.id, name, plan)
     finally:
+        work.remove()  # after a success and after a failure alike: the host keeps nothing of the job
         set_state(Worker.State.STOPPING if STOP.requested else Worker.State.IDLE)
     return Job.objects.get(id=job.id)
 

@@ -1,21 +1,21 @@
 """The engine the multi-host tests' qcluster processes run instead of the media pipeline (selected by
 CUTLINE_TEST_ENGINE in jobs/worker.py): it sleeps for the job's `duration` in seconds, reporting progress,
-with the partial output and scratch a real render keeps beside the output while it runs."""
+with the partial output and scratch a real render keeps in the job's scratch folder while it runs."""
 
 import time
 from pathlib import Path
 
-from django.conf import settings
-
 from jobs.models import Job
+from jobs.scratch import Scratch
+from jobs.storage import job_storage
 from jobs.worker import ProgressReporter, output_name
 
 TICK_S = 0.1
 
 
 def leftovers(job: Job) -> list[Path]:
-    """What a real render has beside its output while it runs: partial MP4, sync frames, proxies folder."""
-    output = Path(settings.MEDIA_ROOT) / output_name(job)
+    """What a real render has in its scratch folder while it runs: partial MP4, sync frames, proxies folder."""
+    output = Scratch.of(job.id).output(output_name(job))
     return [output.with_name(f".{output.stem}.{suffix}") for suffix in ("partial.mp4", "sync.gray", "proxies")]
 
 
@@ -33,6 +33,4 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
     for path in (samples, proxies / "clip-1.mp4"):
         path.unlink()
     proxies.rmdir()
-    name = output_name(job)
-    partial.replace(Path(settings.MEDIA_ROOT) / name)
-    return name, {"segments": []}
+    return job_storage().keep(partial, output_name(job)), {"segments": []}

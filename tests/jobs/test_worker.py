@@ -12,6 +12,7 @@ from django.db import connection
 
 from jobs import tasks, worker
 from jobs.models import Audio, Job
+from jobs.scratch import Scratch
 from media_pipeline import ffmpeg
 from media_pipeline.errors import RenderFailed
 from tests.media_factory import make_montage, make_song, make_subject, make_waking_clip
@@ -117,12 +118,15 @@ def leftovers(media_root):
 def test_after_the_last_attempt_fails_no_partial_file_or_scratch_is_left(make_job, settings, leftovers):
     used_up = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 5, attempts=2, attempt_limit=2)
     paths = leftovers(used_up)
+    song = Path(settings.MEDIA_ROOT) / f"jobs/{used_up.id}/music.mp3"
+    song.parent.mkdir(parents=True)
+    song.write_bytes(b"song")
     waiting = make_job()
     assert worker.claim_next().id == waiting.id
     used_up.refresh_from_db()
     assert used_up.status == S.FAILED and "interrupted too many times" in used_up.error_message
     assert [path for path in paths if path.exists()] == []
-    assert (Path(settings.MEDIA_ROOT) / f"jobs/{used_up.id}").is_dir()  # the creator's files stay
+    assert song.is_file()  # the creator's files stay
 
 
 def test_a_resumed_job_starts_without_the_files_its_dead_attempt_left(make_job, settings, leftovers):
@@ -141,7 +145,7 @@ def test_a_failed_render_leaves_no_partial_file_or_scratch(make_job, monkeypatch
 
     monkeypatch.setattr("jobs.worker.make_video", engine)
     assert worker.run(job.id).status == S.FAILED
-    assert list((Path(worker.settings.MEDIA_ROOT) / f"jobs/{job.id}").iterdir()) == []
+    assert not Scratch.of(job.id).folder.exists()
 
 
 # ---------------------------------------------------------------- stopping
@@ -173,7 +177,7 @@ def test_a_stopped_worker_hands_its_job_back_with_the_attempt_returned_once_its_
     back = worker.run_next()
     assert (back.status, back.attempts, back.current_step) == (S.PENDING, 0, "The render was interrupted; resuming")
     assert back.interrupted
-    assert list((Path(settings.MEDIA_ROOT) / f"jobs/{job.id}").iterdir()) == []
+    assert not Scratch.of(job.id).folder.exists()
 
 
 def test_a_stopped_worker_lets_a_render_finish_within_its_grace(make_job, monkeypatch, stop, settings):

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models.fields.files import FieldFile
 
 from jobs import services, worker
 from jobs.models import Job
@@ -80,10 +81,10 @@ class Command(BaseCommand):
             raise CommandError(f"job {job.id} was taken by another worker")
         if finished.status != Job.Status.COMPLETED:
             raise CommandError(f"job {job.id} failed: {finished.error_message}")
-        result = Path(finished.output_video.path)
         if options["output"]:
-            result = _copy_into_place(result, Path(options["output"]))
-        self.stdout.write(str(result))
+            self.stdout.write(str(_copy_into_place(finished.output_video, Path(options["output"]))))
+        else:
+            self.stdout.write(_where(finished.output_video))
 
     def stderr_stream(self):
         return sys.stderr
@@ -130,12 +131,22 @@ def _source(path: str) -> services.SourceFile:
     return services.SourceFile(name=file.name, path=file)
 
 
-def _copy_into_place(source: Path, target: Path) -> Path:
-    # Copy beside the target, then rename: a reader never sees half a file.
+def _where(stored: FieldFile) -> str:
+    """The output's path on disk; with a bucket, its name there."""
+    try:
+        return stored.path
+    except NotImplementedError:
+        return f"{stored.name} (in bucket {settings.S3_BUCKET})"
+
+
+def _copy_into_place(stored: FieldFile, target: Path) -> Path:
+    # Copy beside the target, then rename: a reader never sees half a file. Read through the storage, so
+    # a render kept in a bucket is copied out of it the same way.
     target = target.expanduser().resolve()
     partial = target.with_name(f".{target.name}.partial")
     try:
-        shutil.copyfile(source, partial)
+        with stored.open("rb") as source, open(partial, "wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)

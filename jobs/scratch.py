@@ -1,0 +1,67 @@
+"""A render's local working folder, SCRATCH_DIR/<job>/: the job's inputs as local files, and what the
+render produces until it is stored.
+
+ffmpeg only ever reads local files. With files on disk, inputs are read in place; with a bucket they are
+copied here first (jobs/storage.py decides). The folder is made empty when a render starts and removed when
+it ends, on success and on failure, so a host keeps nothing of a job once its render is over.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.db.models.fields.files import FieldFile
+
+from .models import job_dir
+from .storage import job_storage
+
+SCRATCH_DIR_NAME = "scratch"  # under MEDIA_ROOT unless SCRATCH_DIR says otherwise
+
+
+def scratch_root() -> Path:
+    """SCRATCH_DIR, or MEDIA_ROOT/scratch (read at call time: tests move MEDIA_ROOT)."""
+    return Path(settings.SCRATCH_DIR or Path(settings.MEDIA_ROOT) / SCRATCH_DIR_NAME)
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The working folder of one job's render."""
+
+    job_id: uuid.UUID
+
+    @classmethod
+    def of(cls, job_id: uuid.UUID | str) -> "Scratch":
+        return cls(uuid.UUID(str(job_id)))
+
+    @property
+    def folder(self) -> Path:
+        return scratch_root() / str(self.job_id)
+
+    def create(self) -> Path:
+        """An empty folder: whatever an earlier attempt on this host left is removed first."""
+        self.remove()
+        self.folder.mkdir(parents=True)
+        return self.folder
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def input(self, file: FieldFile) -> Path:
+        """A local path to read a stored input from: in place on disk, a copy here from a bucket."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return job_storage().fetch(file.name, self.folder)
+
+    def output(self, name: str) -> Path:
+        """Where the render writes a file it produces (stored later under `name`, by its base name)."""
+        return self.folder / PurePosixPath(name).name
+
+    def store(self, produced: Mapping[str, Path]) -> dict[str, str]:
+        """Store each file the render produced under the job's folder; returns each key's stored name."""
+        return {
+            key: job_storage().keep(path, f"{job_dir(self.job_id)}/{path.name}") for key, path in produced.items()
+        }
