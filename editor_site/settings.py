@@ -1,5 +1,6 @@
 """Cutline settings: everything comes from the environment, with a local SQLite default."""
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -228,11 +229,18 @@ Q_CLUSTER = {
 # Metrics and logs (jobs/metrics.py, jobs/logs.py).
 # /metrics answers only these addresses or networks (CIDR); the rest get 403.
 METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an IP address or network") from None
 # Every process of a host writes its counters here and /metrics adds them up. prometheus-client reads the
 # folder from the environment when it is imported, so it goes there, for this process and the ones it starts.
 PROMETHEUS_MULTIPROC_DIR = Path(os.getenv("PROMETHEUS_MULTIPROC_DIR", VAR_DIR / "prometheus")).absolute()
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+# The scraper and health probes talk plain HTTP to gunicorn on the host itself: never redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")
 LOG_FORMAT = os.getenv("LOG_FORMAT", "plain").strip().lower()
 if LOG_FORMAT not in ("plain", "json"):

@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/download/<str:job_id>", api.download, name="api-download"),
     path("api/<path:rest>", api.not_found),
     path("health", views.health, name="health"),
+    path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

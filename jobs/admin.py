@@ -3,7 +3,7 @@
 import json
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .models import Audio, Job, Visual, Worker
@@ -45,9 +45,18 @@ class JobAdmin(admin.ModelAdmin):
     readonly_fields = (
         "id", "status", "progress", "current_step", "error_message", "attempts", "attempt_limit",
         "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at", "worker_host", "worker_pid",
-        "output_video", "plan_pretty",
+        "output_video", "step_timings_table", "plan_pretty",
     )
-    exclude = ("plan",)
+    exclude = ("plan", "step_timings")
+
+    @admin.display(description="Step timings")
+    def step_timings_table(self, job: Job) -> str:
+        if not job.step_timings:
+            return "-"
+        rows = format_html_join("", "<tr><th>{}</th><td>{} s</td></tr>", (
+            (step, f"{seconds:.2f}") for step, seconds in job.step_timings.items()
+        ))
+        return format_html("<table>{}</table>", rows)
 
     @admin.display(description="Plan")
     def plan_pretty(self, job: Job) -> str:

@@ -14,6 +14,7 @@ written: live gauges would need gunicorn's child_exit hook to drop a dead worker
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +100,28 @@ def exposition() -> bytes:
     MultiProcessCollector(registry, path=str(metrics_dir()))
     registry.register(JobTableCollector())
     return generate_latest(registry)
+
+
+def may_read(address: str) -> bool:
+    """True when this client address is in METRICS_ALLOWED_IPS (addresses or CIDR networks)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # gunicorn bound to [::] sees IPv4 clients so
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in allowed_networks(settings.METRICS_ALLOWED_IPS))
+
+
+def allowed_networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """METRICS_ALLOWED_IPS as networks (an address is a network of one); ValueError names a bad entry."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"METRICS_ALLOWED_IPS: {entry!r} is not an IP address or network") from None
+    return networks
 
 
 def metrics_dir() -> Path:

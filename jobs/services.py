@@ -21,7 +21,7 @@ from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
-from . import wakeups
+from . import metrics, wakeups
 from .host import forget_silent
 from .models import ASPECT_CHOICES, Audio, Job, Visual, job_dir, upload_cutoff, upload_temp_dir
 from .storage import job_storage
@@ -91,6 +91,7 @@ def job_create(
         _discard(job)
         raise
     Job.objects.filter(id=job.id).update(status=Status.PENDING, current_step="Queued", updated_at=timezone.now())
+    metrics.job_created()
     job.refresh_from_db()
     if enqueue:
         job_enqueue(job.id)

@@ -31,6 +31,7 @@ from media_pipeline.image_check import PHOTO_TYPES_TEXT
 from media_pipeline.limits import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
+from . import metrics as job_metrics
 from . import services
 from .forms import JobForm, PrefillForm, style_choices, submit, whole
 from .models import Job
@@ -52,6 +53,15 @@ def health(request: HttpRequest) -> JsonResponse:
     if problem := job_storage().problem():  # a bucket that cannot be reached or refuses the credentials
         return JsonResponse({"status": "error", "detail": problem}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, only for the addresses in METRICS_ALLOWED_IPS (the rest get 403)."""
+    if not job_metrics.may_read(request.META.get("REMOTE_ADDR", "")):
+        return HttpResponse("Forbidden: /metrics is open only to METRICS_ALLOWED_IPS.\n", status=403,
+                            content_type="text/plain; charset=utf-8")
+    return HttpResponse(job_metrics.exposition(), content_type=job_metrics.CONTENT_TYPE)
 
 
 @require_http_methods(["GET", "POST"])

@@ -23,8 +23,11 @@ from media_pipeline.pipeline import plan_job
 from media_pipeline.plan import plan_to_dict
 from media_pipeline.render import render
 
+from . import metrics
 from .host import HOST, STOP, StopRendering, retrying, set_state
+from .logs import job_fields
 from .models import INTERRUPTED_STEP, Job, Worker, job_dir
+from .step_timings import StepClock
 from .scratch import Scratch
 
 log = logging.getLogger(__name__)
@@ -94,7 +97,8 @@ def _take(job_id) -> bool:
 
 def _claimed(job_id) -> Job:
     job = Job.objects.get(id=job_id)
-    log.info("claimed job %s (attempt %s of %s)", job.id, job.attempts, job.attempt_limit)
+    log.info("claimed job %s (attempt %s of %s)", job.id, job.attempts, job.attempt_limit,
+             extra=job_fields(job.id, "claim"))
     if job.attempts > 1:
         remove_leftovers(job)  # the files of the attempt that was interrupted
     set_state(Worker.State.RENDERING, job.id)
@@ -108,6 +112,7 @@ def _give_up(jobs) -> int:
         status=Status.FAILED, completed_at=now, updated_at=now, current_step="Failed",
         error_message="Rendering was interrupted too many times (the worker stopped or ran out of memory).",
     )
+    metrics.job_failed(gave_up)
     for job_id in ids:
         remove_leftovers(job_id)
     return gave_up
@@ -171,8 +176,14 @@ def save_plan(job_id, plan: dict) -> None:
     Job.objects.filter(id=job_id).update(plan=plan, updated_at=timezone.now())
 
 
-def complete(job_id, output_name: str, plan: dict | None = None) -> None:
-    """COMPLETED with its output; the plan, now with where each cut came out, is stored with it."""
+def save_step_timings(job_id, timings: dict[str, float]) -> None:
+    """Seconds each step of this attempt took (probe, analysis, plan, render, check), for the admin."""
+    retrying(lambda: Job.objects.filter(id=job_id).update(step_timings=timings))
+
+
+def complete(job_id, output_name: str, plan: dict | None = None) -> bool:
+    """COMPLETED with its output; the plan, now with where each cut came out, is stored with it.
+    False when the job was no longer this worker's."""
     now = timezone.now()
     fields = dict(
         status=Status.COMPLETED, progress=100, current_step="Done", output_video=output_name,
@@ -180,15 +191,16 @@ def complete(job_id, output_name: str, plan: dict | None = None) -> None:
     )
     if plan is not None:
         fields["plan"] = plan
-    retrying(lambda: Job.objects.filter(id=job_id, status=Status.PROCESSING).update(**fields))
+    return bool(retrying(lambda: Job.objects.filter(id=job_id, status=Status.PROCESSING).update(**fields)))
 
 
 def fail(job_id, message: str) -> None:
     now = timezone.now()
-    retrying(lambda: Job.objects.filter(id=job_id).exclude(status=Status.COMPLETED).update(
+    failed = retrying(lambda: Job.objects.filter(id=job_id).exclude(status__in=Job.ENDED).update(
         status=Status.FAILED, error_message=message[:2000], current_step="Failed",
         completed_at=now, updated_at=now,
     ))
+    metrics.job_failed(failed)
     remove_leftovers(job_id)
 
 
@@ -199,7 +211,7 @@ def hand_back(job: Job) -> None:
         heartbeat_at=None, updated_at=timezone.now(),
     ))
     remove_leftovers(job)
-    log.info("job %s handed back to the queue (worker stopping)", job.id)
+    log.info("job %s handed back to the queue (worker stopping)", job.id, extra=job_fields(job.id, "hand_back"))
 
 
 # ---------------------------------------------------------------- running
@@ -261,7 +273,8 @@ def run_next() -> Job | None:
 
 
 def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
-    reporter = ProgressReporter(job, listener=listener)
+    clock = StepClock(job.id, then=listener)
+    reporter = ProgressReporter(job, listener=clock)
     work = Scratch.of(job.id)
     try:
         if STOP.requested:
@@ -274,13 +287,13 @@ def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
         if STOP.requested:  # e.g. systemd's SIGTERM reached ffmpeg too: not the media's fault
             hand_back(job)
         else:
-            log.info("job %s failed: %s", job.id, exc)
+            log.info("job %s failed: %s", job.id, exc, extra=job_fields(job.id, "failed"))
             fail(job.id, str(exc))
     except Exception as exc:
         if STOP.requested:
             hand_back(job)
             raise
-        log.exception("job %s crashed", job.id)
+        log.exception("job %s crashed", job.id, extra=job_fields(job.id, "crashed"))
         fail(job.id, f"Something went wrong on our side while rendering ({type(exc).__name__}). Try again.")
         raise
     except BaseException:
@@ -289,8 +302,12 @@ def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
         fail(job.id, "Rendering was stopped before it finished. Retry the job to render it again.")
         raise
     else:
-        complete(job.id, name, plan)
+        if complete(job.id, name, plan):
+            metrics.job_finished(job.started_at, job.created_at)
+            took = (timezone.now() - job.started_at).total_seconds() if job.started_at else None
+            log.info("job %s completed", job.id, extra=job_fields(job.id, "done", took))
     finally:
+        save_step_timings(job.id, clock.finish())
         work.remove()  # after a success and after a failure alike: the host keeps nothing of the job
         set_state(Worker.State.STOPPING if STOP.requested else Worker.State.IDLE)
     return Job.objects.get(id=job.id)

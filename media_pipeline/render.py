@@ -286,13 +286,15 @@ class _Progress:
         self._callback = callback
         self._duration = max(duration, 1e-6)
         self._last = -1.0
+        self._step = ""
 
     def rendered(self, seconds: float) -> None:
         self.report(min(_RENDER_SHARE, seconds / self._duration * _RENDER_SHARE), RENDERING)
 
     def report(self, percent: float, step: str) -> None:
+        # A new step is always reported (the worker times steps by their changes), at no lower a percent.
         percent = round(max(0.0, min(100.0, percent)), 1)
-        if self._callback is None or percent <= self._last:
+        if self._callback is None or (percent <= self._last and step == self._step):
             return
-        self._last = percent
-        self._callback(percent, step)
+        self._last, self._step = max(percent, self._last), step
+        self._callback(self._last, step)

@@ -1,0 +1,90 @@
+"""Log lines: with LOG_FORMAT=json every line is one JSON object, and a job's lines carry its job_id, step and
+duration; plain lines say the same in brackets."""
+
+import json
+import logging
+
+import pytest
+
+from jobs import worker
+from jobs.logs import JsonFormatter, PlainFormatter, job_fields
+from jobs.models import Job
+
+
+@pytest.fixture
+def json_lines():
+    """Every line the jobs loggers write during the test, formatted as LOG_FORMAT=json formats them."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(self.format(record))
+
+    handler = Collect(level=logging.INFO)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("jobs")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+def test_a_job_s_life_is_logged_as_json_lines_that_carry_its_id_step_and_duration(make_job, monkeypatch, json_lines):
+    job = make_job()
+
+    def engine(job, report):
+        report(10, "Reading your files")
+        report(25, "Looking at your clips")
+        report(75, "Planning the cuts")
+        report(80, "Rendering")
+        report(98, "Checking the video")
+        report(100, "Done")
+        return f"jobs/{job.id}/out.mp4", {"segments": []}
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    worker.run(job.id)
+    records = [json.loads(line) for line in json_lines]
+    mine = [r for r in records if r.get("job_id") == str(job.id)]
+    assert mine, records
+    assert all({"job_id", "step", "duration", "message", "level", "time", "logger"} <= set(r) for r in mine)
+    took = {r["step"]: r["duration"] for r in mine if r["message"].endswith(" s")}
+    assert set(took) == {"probe", "analysis", "plan", "render", "check"}
+    assert all(isinstance(seconds, float) and seconds >= 0 for seconds in took.values())
+    assert mine[0]["step"] == "claim" and mine[-1]["step"] == "done"
+
+
+def test_a_failed_job_s_line_carries_its_id_and_the_traceback(make_job, monkeypatch, json_lines):
+    job = make_job()
+
+    def engine(job, report):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    with pytest.raises(ZeroDivisionError):
+        worker.run(job.id)
+    crashed = [json.loads(line) for line in json_lines if '"crashed"' in line]
+    assert len(crashed) == 1
+    assert crashed[0]["job_id"] == str(job.id) and crashed[0]["level"] == "ERROR"
+    assert "ZeroDivisionError" in crashed[0]["exc_info"]
+    assert Job.objects.get(id=job.id).status == Job.Status.FAILED
+
+
+def test_a_line_about_no_job_is_plain_json_without_job_fields():
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/x",), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "Not Found: /x" and line["level"] == "WARNING" and "job_id" not in line
+
+
+def test_plain_lines_end_with_the_job_fields_in_brackets():
+    record = logging.LogRecord("jobs.worker", logging.INFO, __file__, 1, "job %s: render took", ("abc",), None)
+    record.__dict__.update(job_fields("abc", "render", 12.3456))
+    assert PlainFormatter().format(record).endswith("job abc: render took [job=abc step=render 12.35s]")
+
+
+def test_log_format_json_configures_the_json_formatter(settings):
+    from django.conf import settings as live
+
+    assert live.LOGGING["formatters"]["json"]["()"] == "jobs.logs.JsonFormatter"
+    assert live.LOGGING["handlers"]["console"]["formatter"] in ("plain", "json")

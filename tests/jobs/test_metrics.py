@@ -1,0 +1,147 @@
+"""/metrics: Prometheus text that prometheus-client's own parser reads, whose job gauges match the Job table,
+whose counters follow what happened, and which answers only the addresses in METRICS_ALLOWED_IPS.
+
+Counters are checked in this process's own values (prometheus_client.REGISTRY): the scrape adds up every
+process writing to the shared folder, and other test runs may be writing there too."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from jobs import metrics, services, worker
+from jobs.models import Job
+from jobs.services import SourceFile
+from media_pipeline import ffmpeg
+from tests.media_factory import make_photo, make_song
+
+S = Job.Status
+
+
+def scrape(client, **extra) -> dict[tuple[str, tuple], float]:
+    response = client.get("/metrics", **extra)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def own(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_jobs_by_status_and_the_queue_depth_match_the_job_table(client, make_job):
+    for status, count in ((S.PENDING, 3), (S.PROCESSING, 1), (S.COMPLETED, 4), (S.FAILED, 2)):
+        for _ in range(count):
+            make_job(status=status)
+    samples = scrape(client)
+    for status in S.values:
+        assert samples[("cutline_jobs", (("status", status),))] == Job.objects.filter(status=status).count()
+    assert samples[("cutline_queue_depth", ())] == Job.objects.filter(status=S.PENDING).count() == 3
+
+
+def test_the_oldest_pending_job_s_age_is_read_from_the_job_table(client, make_job):
+    assert scrape(client)[("cutline_oldest_pending_age_seconds", ())] == 0
+    old = make_job()
+    Job.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(minutes=5))
+    make_job()
+    make_job(status=S.FAILED)
+    age = scrape(client)[("cutline_oldest_pending_age_seconds", ())]
+    assert 300 <= age < 400
+
+
+def test_finished_and_failed_jobs_are_counted_with_their_render_and_job_seconds(client, make_job, monkeypatch):
+    before = {name: own(name) for name in (
+        "cutline_jobs_finished_total", "cutline_jobs_failed_total", "cutline_render_seconds_count",
+        "cutline_job_seconds_count",
+    )}
+
+    def engine(job, report):
+        if job.style == "VINTAGE_FILM":
+            raise ZeroDivisionError("boom")
+        report(50, "Rendering")
+        return f"jobs/{job.id}/out.mp4", {"segments": []}
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    for style in ("CLEAN_VLOG", "CLEAN_VLOG", "VINTAGE_FILM"):
+        job = make_job(style=style)
+        try:
+            worker.run(job.id)
+        except ZeroDivisionError:
+            pass
+    assert own("cutline_jobs_finished_total") - before["cutline_jobs_finished_total"] == 2
+    assert own("cutline_jobs_failed_total") - before["cutline_jobs_failed_total"] == 1
+    assert own("cutline_render_seconds_count") - before["cutline_render_seconds_count"] == 2
+    assert own("cutline_job_seconds_count") - before["cutline_job_seconds_count"] == 2
+    # The scrape adds up every process's files: it has at least this process's counts.
+    samples = scrape(client)
+    assert samples[("cutline_jobs_finished_total", ())] >= own("cutline_jobs_finished_total")
+    assert samples[("cutline_jobs", (("status", S.COMPLETED),))] == 2
+    assert samples[("cutline_jobs", (("status", S.FAILED),))] == 1
+
+
+def test_a_job_failed_twice_is_counted_once(make_job):
+    job = make_job(status=S.PROCESSING)
+    before = own("cutline_jobs_failed_total")
+    worker.fail(job.id, "first")
+    worker.fail(job.id, "second")
+    assert own("cutline_jobs_failed_total") - before == 1
+
+
+@pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
+def test_a_created_job_is_counted(db, tmp_path, enqueued):
+    before = own("cutline_jobs_created_total")
+    services.job_create(
+        visuals=[SourceFile("a.png", make_photo(tmp_path / "a.png"))],
+        music=SourceFile("song.wav", make_song(tmp_path / "song.wav", seconds=4.0)),
+        style="CLEAN_VLOG",
+    )
+    assert own("cutline_jobs_created_total") - before == 1
+
+
+def test_refused_uploads_are_counted_by_reason(client, db):
+    before = own("cutline_uploads_refused_total", reason="too_large")
+    metrics.upload_refused("too_large")
+    metrics.upload_refused("Too Large")  # one spelling of a reason, one time series
+    assert own("cutline_uploads_refused_total", reason="too_large") - before == 2
+    assert scrape(client)[("cutline_uploads_refused_total", (("reason", "too_large"),))] >= 2
+
+
+def test_an_address_not_allowed_gets_403(client, db):
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 403
+    assert b"cutline_" not in response.content
+
+
+def test_loopback_is_allowed_by_default_including_ipv4_mapped_ipv6(client, db):
+    scrape(client, REMOTE_ADDR="127.0.0.1")
+    scrape(client, REMOTE_ADDR="::1")
+    scrape(client, REMOTE_ADDR="::ffff:127.0.0.1")
+
+
+def test_networks_may_be_allowed_by_cidr(client, db, settings):
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8", "2001:db8::/32"]
+    scrape(client, REMOTE_ADDR="10.20.30.40")
+    scrape(client, REMOTE_ADDR="2001:db8::5")
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="not an address").status_code == 403
+
+
+def test_a_bad_allowed_entry_is_named():
+    with pytest.raises(ValueError, match="'10.0.0.300'"):
+        metrics.allowed_networks(["127.0.0.1", "10.0.0.300"])
+
+
+def test_reset_empties_the_metrics_folder(tmp_path):
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_123.db").write_bytes(b"x")
+    (folder / "histogram_123.db").write_bytes(b"x")
+    assert metrics.reset(folder) == 2
+    assert list(folder.iterdir()) == []
+    assert metrics.reset(tmp_path / "new") == 0 and (tmp_path / "new").is_dir()
