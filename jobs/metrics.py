@@ -9,14 +9,17 @@ writes its own files into PROMETHEUS_MULTIPROC_DIR (settings.py puts it in the e
 imports the client, which chooses its mode at import) and the scrape adds them up. The folder is emptied
 before a host's processes start (`manage.py reset_metrics`), never while they run: a process's files stay
 after it exits, so its counts are kept when django-q2 recycles a worker. Only counters and histograms are
-written: live gauges would need gunicorn's child_exit hook to drop a dead worker's values.
+written (live gauges would need gunicorn's child_exit hook to drop a dead worker's values), and the client's
+process and platform collectors do not work in this mode.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -30,48 +33,69 @@ from .models import Job
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# The client keeps its metrics in module-level objects; these are the only ones, created once per process.
-JOBS_CREATED = Counter("cutline_jobs_created", "Jobs created and queued (uploads, remixes, render_job)")
-JOBS_FINISHED = Counter("cutline_jobs_finished", "Jobs that ended COMPLETED")
-JOBS_FAILED = Counter("cutline_jobs_failed", "Jobs that ended FAILED")
-UPLOADS_REFUSED = Counter("cutline_uploads_refused", "Uploads refused before a job was made, by reason", ["reason"])
 # A 30 s video renders in about 25-60 s on 2 cores; the time limit is RENDER_TIMEOUT_S (600 s by default).
-RENDER_SECONDS = Histogram(
-    "cutline_render_seconds", "Seconds a job's render took (plan and ffmpeg, from claim to COMPLETED)",
-    buckets=(5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, float("inf")),
-)
-JOB_SECONDS = Histogram(
-    "cutline_job_seconds", "Seconds from upload to COMPLETED, waiting in the queue included",
-    buckets=(10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 3600, float("inf")),
-)
-
+RENDER_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, float("inf"))
+JOB_BUCKETS = (10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 3600, float("inf"))
 _REASON = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class _Events:
+    jobs_created: Counter
+    jobs_finished: Counter
+    jobs_failed: Counter
+    uploads_refused: Counter
+    render_seconds: Histogram
+    job_seconds: Histogram
+
+
+@cache
+def _events() -> _Events:
+    """The client's metric objects, made on first use: a process that counts nothing (a page-only web worker,
+    manage.py migrate) leaves no file in the folder. Made once per process, as the client requires."""
+    return _Events(
+        jobs_created=Counter("cutline_jobs_created", "Jobs created and queued (uploads, remixes, render_job)"),
+        jobs_finished=Counter("cutline_jobs_finished", "Jobs that ended COMPLETED"),
+        jobs_failed=Counter("cutline_jobs_failed", "Jobs that ended FAILED"),
+        uploads_refused=Counter(
+            "cutline_uploads_refused", "Uploads refused before a job was made, by reason", ["reason"]
+        ),
+        render_seconds=Histogram(
+            "cutline_render_seconds", "Seconds a worker spent on a job it completed (from its claim: plan and render)",
+            buckets=RENDER_BUCKETS,
+        ),
+        job_seconds=Histogram(
+            "cutline_job_seconds", "Seconds from upload to COMPLETED, waiting in the queue included",
+            buckets=JOB_BUCKETS,
+        ),
+    )
 
 
 def upload_refused(reason: str) -> None:
     """Count an upload refused before a job was made. `reason` is a short fixed word such as
     "too_large", "rate_limited", "queue_full", "disk_full" or "bad_file": one time series each."""
     label = _REASON.sub("_", reason.strip().lower()).strip("_")[:40] or "other"
-    UPLOADS_REFUSED.labels(reason=label).inc()
+    _events().uploads_refused.labels(reason=label).inc()
 
 
 def job_created() -> None:
-    JOBS_CREATED.inc()
+    _events().jobs_created.inc()
 
 
 def job_finished(started_at: datetime | None, created_at: datetime | None) -> None:
     """A job ended COMPLETED: count it and observe its render and whole-job seconds."""
-    JOBS_FINISHED.inc()
+    events = _events()
+    events.jobs_finished.inc()
     now = timezone.now()
     if started_at is not None:
-        RENDER_SECONDS.observe(max(0.0, (now - started_at).total_seconds()))
+        events.render_seconds.observe(max(0.0, (now - started_at).total_seconds()))
     if created_at is not None:
-        JOB_SECONDS.observe(max(0.0, (now - created_at).total_seconds()))
+        events.job_seconds.observe(max(0.0, (now - created_at).total_seconds()))
 
 
 def job_failed(count: int = 1) -> None:
     if count > 0:
-        JOBS_FAILED.inc(count)
+        _events().jobs_failed.inc(count)
 
 
 class JobTableCollector:
@@ -96,6 +120,7 @@ class JobTableCollector:
 
 def exposition() -> bytes:
     """Every process's counters and histograms, added up, and the Job table's gauges, in Prometheus text format."""
+    _events()  # so every counter is listed, at 0 until something happens
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics_dir()))
     registry.register(JobTableCollector())

@@ -5,8 +5,10 @@ Counters are checked in this process's own values (prometheus_client.REGISTRY): 
 process writing to the shared folder, and other test runs may be writing there too."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -145,3 +147,13 @@ def test_reset_empties_the_metrics_folder(tmp_path):
     assert metrics.reset(folder) == 2
     assert list(folder.iterdir()) == []
     assert metrics.reset(tmp_path / "new") == 0 and (tmp_path / "new").is_dir()
+
+
+def test_the_reset_command_empties_the_configured_folder(settings, tmp_path):
+    folder = settings.PROMETHEUS_MULTIPROC_DIR = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_99.db").write_bytes(b"x")
+    out = StringIO()
+    call_command("reset_metrics", stdout=out)
+    assert list(folder.iterdir()) == []
+    assert "1 files" in out.getvalue()
