@@ -10,6 +10,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 
 run: setup migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py reset_metrics  # the metrics folder the three processes share starts empty
 	@echo "Cutline: http://127.0.0.1:$(PORT)  (admin: /admin/, health: /health; Ctrl-C stops everything)"
 	PATH="$(abspath $(VENV))/bin:$$PATH" BIND=127.0.0.1 $(VENV)/bin/honcho start --port $(PORT) web housekeeping worker
 
