@@ -7,6 +7,7 @@ the origin is in CORS_ALLOWED_ORIGINS (django-cors-headers answers their preflig
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -21,8 +22,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from media_pipeline.style import STYLES
 
-from .forms import submit
+from . import services
+from .forms import RemixForm, submit
 from .models import INTERRUPTED_STEP, Job
+from .ownership import may_act
 from .ranges import ranged_file_response
 from .storage import job_storage
 
@@ -86,6 +89,40 @@ def upload(request: HttpRequest) -> JsonResponse:
         "status": job.status,
         "message": "Upload received: your video is queued for rendering.",
         "status_url": request.build_absolute_uri(reverse("api-job", args=[job.id])),
+    })
+
+
+@api_view("POST")
+def remix(request: HttpRequest, job_id: str) -> JsonResponse:
+    """A new job from a finished or failed job's files, in another style, length, shape or seed: no upload."""
+    source = _job_or_none(job_id)
+    if source is None:
+        return error(NOT_FOUND, 404)
+    if not may_act(request, source):
+        return error("Only the maker of this video may remix it: send its token as Authorization: Bearer <token>.", 403)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return error('Send a JSON object, e.g. {"style": "NEON_NIGHT"}.', 400, field="__all__")
+    form = RemixForm(body)
+    if not form.is_valid():
+        field, message = form.first_error()
+        return error(message, 400, field=field)
+    try:
+        job = services.job_remix(source, **form.remix_input())
+    except services.JobInputError as exc:
+        return error(exc.message, 400, field=exc.field)
+    except services.JobConflict as exc:
+        return error(str(exc), 409, job_status=source.status)
+    return JsonResponse({
+        "job_id": str(job.id),
+        "status": job.status,
+        "message": "Remix queued: your video is made again from the same files.",
+        "status_url": request.build_absolute_uri(reverse("api-job", args=[job.id])),
+        "remixed_from": str(source.id),
+        "seed": job.seed,
     })
 
 

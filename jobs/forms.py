@@ -26,6 +26,7 @@ from .uploads import UploadProblem
 
 ASPECT_RATIOS = [ratio for ratio, _ in ASPECT_CHOICES]
 DURATION_MESSAGE = f"Duration must be a number of seconds from {MIN_DURATION:g} to {MAX_DURATION:g}."
+SEED_MESSAGE = f"Seed must be a whole number from 0 to {services.MAX_SEED}."
 
 
 def style_choices() -> list[tuple[str, str]]:
@@ -114,6 +115,43 @@ class JobForm(forms.Form):
             style=data["style"],
             duration=data["duration"],
             aspect_ratio=data["aspect_ratio"],
+        )
+
+
+class RemixForm(forms.Form):
+    """A remix's settings (the job page's "Try another style", POST /api/jobs/<id>/remix); the files are the
+    source job's. Length and shape default to the source's; no seed picks a new one (services.job_remix)."""
+
+    style = forms.ChoiceField(choices=style_choices)
+    duration = forms.FloatField(
+        required=False, min_value=MIN_DURATION, max_value=MAX_DURATION,
+        error_messages={key: DURATION_MESSAGE for key in ("invalid", "min_value", "max_value")},
+    )
+    aspect_ratio = forms.ChoiceField(
+        required=False, choices=ASPECT_CHOICES,
+        error_messages={"invalid_choice": f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}."},
+    )
+    seed = forms.IntegerField(
+        required=False, min_value=0, max_value=services.MAX_SEED,
+        error_messages={key: SEED_MESSAGE for key in ("invalid", "min_value", "max_value")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        names = ", ".join(name for name, _ in style_choices())
+        self.fields["style"].error_messages.update(
+            required=f"Choose a style: {names}.",
+            invalid_choice=f"Unknown style '%(value)s': choose one of {names}.",
+        )
+
+    first_error = JobForm.first_error
+
+    def remix_input(self) -> dict[str, Any]:
+        """Keyword arguments for services.job_remix."""
+        data = self.cleaned_data
+        return dict(
+            style=data["style"], duration=data["duration"], aspect_ratio=data["aspect_ratio"] or None,
+            seed=data["seed"],
         )
 
 

@@ -5,6 +5,7 @@ Forms, views, the admin, tasks and the render_job command call these; the render
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -201,6 +202,80 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
     if status == Status.UPLOADING:
         return False, "its files are still being uploaded"
     return False, "it is already queued"
+
+
+# ---------------------------------------------------------------- remixing
+
+MAX_SEED = 2**31 - 1  # Job.seed is a PositiveIntegerField
+
+
+class JobConflict(Exception):
+    """The job is not in a state that allows this (a remix of a job still rendering); the message says why."""
+
+
+def validate_seed(seed: object) -> int:
+    """The seed as a whole number from 0 to MAX_SEED; JobInputError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise JobInputError("seed", f"Seed must be a whole number from 0 to {MAX_SEED}.")
+    return seed
+
+
+def new_seed(other_than: int = 0) -> int:
+    """A random seed from 1 to MAX_SEED, other than the given one, so the edit differs from it."""
+    while (seed := secrets.randbelow(MAX_SEED) + 1) == other_than:
+        pass
+    return seed
+
+
+def job_remix(
+    source: Job,
+    *,
+    style: str,
+    duration: float | None = None,
+    aspect_ratio: str | None = None,
+    seed: int | None = None,
+    enqueue: bool = True,
+) -> Job:
+    """A new job on the source job's stored files, queued: another style, length, shape or seed, no upload.
+
+    The new Visual and Audio rows name the very files the source's do (no copies; a file is deleted
+    with the last job that uses it, jobs/signals.py), and the new job belongs to whoever the source
+    belongs to (its owner key and token hash are copied). duration and aspect_ratio default to the
+    source's; seed None picks a random one other than the source's, so the edit differs from it.
+    Raises JobInputError for a bad setting and JobConflict for a source that has not ended or whose
+    files are no longer kept.
+    """
+    duration = source.duration if duration is None else duration
+    aspect_ratio = aspect_ratio or source.aspect_ratio
+    validate_settings(style, duration, aspect_ratio)
+    seed = new_seed(other_than=source.seed) if seed is None else validate_seed(seed)
+    if source.status not in Job.ENDED:
+        raise JobConflict("This video is still being made: remix it once it has finished.")
+    visuals = list(source.visuals.all())
+    audio = Audio.objects.filter(job=source).first()
+    if not visuals or audio is None or not all(f.file.storage.exists(f.file.name) for f in [*visuals, audio]):
+        raise JobConflict("The files of this video are no longer kept: upload them again to make another.")
+    with transaction.atomic():
+        job = Job.objects.create(
+            style=style, duration=duration, aspect_ratio=aspect_ratio, seed=seed, remixed_from=source,
+            owner_key=source.owner_key, token_hash=source.token_hash,
+            status=Status.PENDING, current_step="Queued",
+        )
+        Visual.objects.bulk_create(
+            Visual(
+                job=job, file=visual.file.name, original_name=visual.original_name, file_size=visual.file_size,
+                duration=visual.duration, width=visual.width, height=visual.height, file_type=visual.file_type,
+                order=visual.order,
+            )
+            for visual in visuals
+        )
+        Audio.objects.create(
+            job=job, file=audio.file.name, original_name=audio.original_name, file_size=audio.file_size,
+            duration=audio.duration,
+        )
+        if enqueue:
+            job_enqueue(job.id)
+    return job
 
 
 def job_sweep() -> dict[str, int]:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -33,8 +34,9 @@ from media_pipeline.style import STYLES
 
 from . import metrics as job_metrics
 from . import services
-from .forms import JobForm, PrefillForm, style_choices, submit, whole
+from .forms import JobForm, PrefillForm, RemixForm, style_choices, submit, whole
 from .models import Job
+from .ownership import may_act
 from .storage import job_storage
 
 FORM_FIELDS = ("videos", "music", "style", "duration", "aspect_ratio", "__all__")
@@ -126,14 +128,15 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("audio"), id=job_id)
-    return render(request, "jobs/job.html", {**_job_context(job), "visuals": job.visuals.all()})
+    context = {**_job_context(job), **_remix_context(request, job), "visuals": job.visuals.all()}
+    return render(request, "jobs/job.html", context)
 
 
 @require_GET
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """The progress fragment the job page polls; once the job has ended it no longer asks to be polled."""
     job = get_object_or_404(Job, id=job_id)
-    return render(request, "jobs/_job_status.html", _job_context(job))
+    return render(request, "jobs/_job_status.html", {**_job_context(job), **_remix_context(request, job)})
 
 
 @require_POST
@@ -145,6 +148,35 @@ def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     else:
         messages.warning(request, f"We could not try again: {why}.")
     return redirect("job", job.id)
+
+
+@require_POST
+def job_remix(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """"Try another style": a new job on this job's files, then its page; a problem is said on this one."""
+    source = get_object_or_404(Job, id=job_id)
+    if not may_act(request, source):
+        raise PermissionDenied("Only the browser that made this video may remix it.")
+    form = RemixForm(request.POST)
+    if not form.is_valid():
+        messages.warning(request, form.first_error()[1])
+        return redirect("job", source.id)
+    try:
+        job = services.job_remix(source, **form.remix_input())
+    except (services.JobInputError, services.JobConflict) as exc:
+        messages.warning(request, str(exc))
+        return redirect("job", source.id)
+    return redirect("job", job.id)
+
+
+def _remix_context(request: HttpRequest, job: Job) -> dict[str, Any]:
+    """What the "Try another style" block needs: offered to the job's maker once the job has ended."""
+    return {
+        "can_remix": job.is_finished and may_act(request, job),
+        "remix_styles": list(STYLES.values()),
+        "remix_aspects": list(ASPECT_LABELS.items()),
+        "min_duration": whole(MIN_DURATION),
+        "max_duration": whole(MAX_DURATION),
+    }
 
 
 def _age(moment, now) -> str:
