@@ -17,10 +17,16 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
 
+from media_pipeline.errors import MediaError
+
 from .models import job_dir
 from .storage import job_storage
 
 SCRATCH_DIR_NAME = "scratch"  # under MEDIA_ROOT unless SCRATCH_DIR says otherwise
+
+
+class InputMissing(MediaError):
+    """A file the job names is not in storage (deleted from the bucket behind Cutline's back)."""
 
 
 def scratch_root() -> Path:
@@ -54,7 +60,12 @@ class Scratch:
     def input(self, file: FieldFile) -> Path:
         """A local path to read a stored input from: in place on disk, a copy here from a bucket."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        return job_storage().fetch(file.name, self.folder)
+        try:
+            return job_storage().fetch(file.name, self.folder)
+        except FileNotFoundError:
+            raise InputMissing(
+                f"{PurePosixPath(file.name).name} is missing from storage; make the video again with your files"
+            ) from None
 
     def output(self, name: str) -> Path:
         """Where the render writes a file it produces (stored later under `name`, by its base name)."""
