@@ -227,6 +227,7 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
         job.style,
         duration=job.duration,
         aspect=job.aspect_ratio,
+        seed=job.seed,  # a remix's: another edit of the same files
         cache_dir=str(settings.BEAT_CACHE_DIR),
         on_progress=lambda percent, step: reporter(percent * RENDER_FROM / 100, step),
     )

@@ -217,3 +217,25 @@ def test_a_page_remix_that_cannot_be_made_says_why_on_the_source_page(makers_bro
     assert "still being made" in response.content.decode()
     response = makers_browser.post(f"/jobs/{source.id}/remix", {"style": "POLKA"}, follow=True)
     assert "Unknown style" in response.content.decode()
+
+
+# ---------------------------------------------------------------- the worker
+
+
+def test_the_worker_plans_a_remix_from_the_source_files_with_its_seed(source, media_root, enqueued, monkeypatch):
+    from jobs import worker
+    from media_pipeline.errors import UnsupportedMedia
+
+    job = job_remix(source, style="NEON_NIGHT", seed=99)
+    asked = {}
+
+    def plan_job(visuals, song, style, **options):
+        asked.update(visuals=visuals, song=song, style=style, **options)
+        raise UnsupportedMedia("planned far enough for this test")
+
+    monkeypatch.setattr("jobs.worker.plan_job", plan_job)
+    assert worker.run(job.id).status == S.FAILED
+    assert (asked["style"], asked["seed"]) == ("NEON_NIGHT", 99)
+    assert [os.path.relpath(p, media_root) for p in asked["visuals"]] == [v.file.name for v in source.visuals.all()]
+    assert os.path.relpath(asked["song"], media_root) == source.audio.file.name
+    assert (media_root / source.audio.file.name).is_file(), "a failed remix leaves its source's files alone"
