@@ -16,7 +16,9 @@ process and platform collectors do not work in this mode.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,7 +27,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -53,6 +55,7 @@ class _Events:
 def _events() -> _Events:
     """The client's metric objects, made on first use: a process that counts nothing (a page-only web worker,
     manage.py migrate) leaves no file in the folder. Made once per process, as the client requires."""
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process_id)
     return _Events(
         jobs_created=Counter("cutline_jobs_created", "Jobs created and queued (uploads, remixes, render_job)"),
         jobs_finished=Counter("cutline_jobs_finished", "Jobs that ended COMPLETED"),
@@ -69,6 +72,12 @@ def _events() -> _Events:
             buckets=JOB_BUCKETS,
         ),
     )
+
+
+def _process_id() -> str:
+    """Names this process's files. Containers sharing the folder each number their processes from 1, so the
+    host name (a container's id) goes with the pid; "_" separates the parts of a file name, so it is replaced."""
+    return f"{socket.gethostname()}-{os.getpid()}".replace("_", "-")
 
 
 def upload_refused(reason: str) -> None:
