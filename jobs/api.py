@@ -83,7 +83,11 @@ def upload(request: HttpRequest) -> JsonResponse:
     job, form = submit(request)
     if job is None:
         field, message = form.first_error()
-        return error(message, 400, field=field)
+        # 400 for what the request holds, 413 too large, 429 over the client's limits, 507 no disk space.
+        response = error(message, form.status, field=field)
+        if form.retry_after:
+            response["Retry-After"] = str(form.retry_after)
+        return response
     return JsonResponse({
         "job_id": str(job.id),
         "status": job.status,

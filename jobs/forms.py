@@ -20,9 +20,10 @@ from django.http.multipartparser import MultiPartParserError
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
-from . import services
+from . import disk, metrics, services
+from .clients import client_address
 from .models import ASPECT_CHOICES, Job
-from .uploads import UploadProblem
+from .uploads import UploadProblem, disk_full
 
 ASPECT_RATIOS = [ratio for ratio, _ in ASPECT_CHOICES]
 DURATION_MESSAGE = f"Duration must be a number of seconds from {MIN_DURATION:g} to {MAX_DURATION:g}."
@@ -55,6 +56,12 @@ class MultipleFileField(forms.FileField):
 
 
 class JobForm(forms.Form):
+    # How the API answers a refusal (the page always answers 422 with the form): a refusal before the files
+    # were read (jobs/uploads.py) sets these from its UploadProblem.
+    status = 400
+    refusal_reason = "bad_file"
+    retry_after: int | None = None
+
     # Declared in the order the API reports problems: files first, then settings.
     videos = MultipleFileField(required=False)
     music = forms.FileField(required=False, error_messages={"empty": "The song file is empty."})
@@ -183,6 +190,9 @@ def _source(upload: UploadedFile) -> services.SourceFile:
 
 def read_job_form(request: HttpRequest) -> JobForm:
     """The POSTed job form, bound to the request's fields and files; a refusal by the handler is its only error."""
+    if request.content_type != "multipart/form-data":
+        return _refused(UploadProblem("__all__", "The request must be multipart/form-data (the files as videos "
+                                                 "and music, the settings as fields)."))
     try:
         data, files = request.POST, request.FILES
     except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
@@ -195,14 +205,23 @@ def read_job_form(request: HttpRequest) -> JobForm:
     return JobForm(data, files)
 
 
-def create_job(form: JobForm) -> Job | None:
-    """Create and queue the job from a bound form; None, with the reasons on the form, when anything is wrong."""
+def create_job(form: JobForm, client: str | None = None) -> Job | None:
+    """Create and queue the job from a bound form; None, with the reasons on the form, when anything is wrong.
+
+    `client` is the address the abuse limits count it under (jobs/clients.py).
+    """
     if not form.is_valid():
         return None
     try:
-        return services.job_create(**form.job_input())
+        return services.job_create(**form.job_input(), client_address=client)
     except services.JobInputError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+    except OSError as exc:
+        if not disk.is_disk_full(exc):
+            raise
+        # job_create has already removed the job and its files.
+        _report(form, disk_full())
         return None
 
 
@@ -213,7 +232,10 @@ def submit(request: HttpRequest) -> tuple[Job | None, JobForm]:
     """
     form = read_job_form(request)
     try:
-        return create_job(form), form
+        job = create_job(form, client_address(request))
+        if job is None:
+            metrics.upload_refused(form.refusal_reason)
+        return job, form
     finally:
         discard_uploads(request)
 
@@ -231,5 +253,10 @@ def _refused(problem: UploadProblem, data=None) -> JobForm:
     form.full_clean()
     # Keep the settings the creator chose (to show them again), but report only the refusal.
     form._errors.clear()
-    form.add_error(problem.field if problem.field in form.fields else None, problem.message)
+    _report(form, problem)
     return form
+
+
+def _report(form: JobForm, problem: UploadProblem) -> None:
+    form.add_error(problem.field if problem.field in form.fields else None, problem.message)
+    form.status, form.refusal_reason, form.retry_after = problem.status, problem.reason, problem.retry_after

@@ -75,6 +75,7 @@ def job_create(
     duration: float = DEFAULT_DURATION,
     aspect_ratio: str = DEFAULT_ASPECT,
     enqueue: bool = True,
+    client_address: str | None = None,
 ) -> Job:
     """Store the files under a new job, check each by content, and queue it.
 
@@ -85,7 +86,10 @@ def job_create(
         raise JobInputError("videos", "Add at least one video or photo.")
     if len(visuals) > settings.MAX_VISUALS:
         raise JobInputError("videos", f"At most {settings.MAX_VISUALS} videos or photos per job.")
-    job = Job.objects.create(style=style, duration=duration, aspect_ratio=aspect_ratio, status=Status.UPLOADING)
+    job = Job.objects.create(
+        style=style, duration=duration, aspect_ratio=aspect_ratio, status=Status.UPLOADING,
+        client_address=client_address,  # what the abuse limits count (jobs/quotas.py)
+    )
     try:
         _store_files(job, visuals, music)
     except BaseException:

@@ -23,7 +23,7 @@ from media_pipeline.pipeline import plan_job
 from media_pipeline.plan import plan_to_dict
 from media_pipeline.render import render
 
-from . import metrics
+from . import disk, metrics
 from .host import HOST, STOP, StopRendering, retrying, set_state
 from .logs import job_fields
 from .models import INTERRUPTED_STEP, Job, Worker, job_dir
@@ -73,7 +73,7 @@ def claim_next() -> Job | None:
         with transaction.atomic():
             oldest = (
                 Job.objects.claimable().select_for_update(skip_locked=True).order_by("created_at")
-                .only("id", "attempts", "attempt_limit").first()
+                .only("id", "attempts", "attempt_limit", "duration").first()
             )
             if oldest is None:
                 return None
@@ -81,6 +81,10 @@ def claim_next() -> Job | None:
                 _give_up(Job.objects.filter(id=oldest.id))
                 log.warning("job %s: attempts used up, marked FAILED", oldest.id)
                 continue
+            if not disk.render_fits(oldest.duration):
+                # Left PENDING for a host with room, or for this one once space is freed (the sweep wakes us).
+                log.warning("not enough disk space to render job %s: left in the queue", oldest.id)
+                return None
             won = _take(oldest.id)
         if won:
             return _claimed(oldest.id)
@@ -289,11 +293,16 @@ def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
             hand_back(job)
         else:
             log.info("job %s failed: %s", job.id, exc, extra=job_fields(job.id, "failed"))
-            fail(job.id, str(exc))
+            # ffmpeg's own words would show a server path: a full disk is said plainly.
+            fail(job.id, disk.RENDER_DISK_FULL if disk.is_disk_full(exc) else str(exc))
     except Exception as exc:
         if STOP.requested:
             hand_back(job)
             raise
+        if disk.is_disk_full(exc):  # the host's fault, not a bug: the worker goes on to the next job
+            log.warning("job %s failed: disk full", job.id, extra=job_fields(job.id, "failed"))
+            fail(job.id, disk.RENDER_DISK_FULL)
+            return Job.objects.get(id=job.id)
         log.exception("job %s crashed", job.id, extra=job_fields(job.id, "crashed"))
         fail(job.id, f"Something went wrong on our side while rendering ({type(exc).__name__}). Try again.")
         raise

@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import UnsupportedMedia
 from .facts import IMAGE, MediaInfo
 from .heif import heif_to_jpeg, is_heif
-from .image_check import check_photo
+from .image_check import check_photo, too_large_photo
 from .limits import MIN_CLIP, MIN_SONG
 from .probe import probe_audio, probe_visual
 
@@ -47,7 +47,13 @@ def readable_photo(path: Path) -> Path:
 
 def check_visual(path: Path) -> MediaInfo:
     """Probe a clip or photo and hold it to the allow-lists; UnsupportedMedia says what is wrong."""
-    info = probe_visual(str(path))  # ffprobe with a container allow-list
+    try:
+        info = probe_visual(str(path))  # ffprobe with a container allow-list
+    except UnsupportedMedia:
+        too_large = too_large_photo(path)  # ffprobe calls a picture past the pixel limit damaged
+        if too_large:
+            raise UnsupportedMedia(too_large) from None
+        raise
     if info.kind == IMAGE:
         check_photo(path)  # Pillow, JPEG/PNG/WebP only, within its pixel limit
         return info

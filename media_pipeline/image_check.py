@@ -49,6 +49,24 @@ def check_photo(path: str | Path) -> PhotoInfo:
     return PhotoInfo(format=fmt, width=width, height=height)
 
 
+def too_large_photo(path: str | Path) -> str | None:
+    """The refusal for a JPEG, PNG or WebP past the pixel limit (read from its header alone), else None.
+
+    ffprobe cannot size a picture that large and calls it damaged; this says what is really wrong.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=PHOTO_FORMATS) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        return _too_many_pixels(limit)
+    except (OSError, SyntaxError, ValueError):
+        return None  # not one of our photo formats (or unreadable): the caller's message stands
+    return _too_many_pixels(limit) if limit and width * height > limit else None
+
+
 def _too_many_pixels(limit: int | None) -> str:
     megapixels = (limit or 0) / 1_000_000
     shown = f"{megapixels:.0f}" if megapixels >= 10 else f"{megapixels:.1f}"

@@ -187,7 +187,7 @@ def test_a_request_larger_than_every_file_allowed_stores_nothing(client, db, med
     monkeypatch.setattr(uploads, "StagedFile", lambda *args: staged.append(args))
     with open(samples["clip"], "rb") as clip, open(samples["song"], "rb") as song, open(padding, "rb") as pad:
         response = client.post("/api/upload", {"style": "CLEAN_VLOG", "padding": pad, "videos": clip, "music": song})
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "too large" in response.json()["detail"]
     assert staged == []
     assert stored_files(media_root) == []
@@ -209,10 +209,10 @@ def test_files_under_other_names_are_ignored(client, db, media_root, samples):
     assert stored_files(media_root) == [f"jobs/{job_id}/music.mp3", f"jobs/{job_id}/visual-1.mp4"]
 
 
-def test_a_body_that_is_not_multipart_is_refused_in_words(client, db):
+def test_a_body_that_is_not_multipart_is_told_it_must_be(client, db):
     response = client.post("/api/upload", "style=CLEAN_VLOG", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
-    assert response.json()["detail"] == "Add at least one video or photo."
+    assert response.json()["detail"].startswith("The request must be multipart/form-data")
 
 
 def test_a_photo_past_the_pixel_limit_is_refused(send, db, media_root, monkeypatch):
