@@ -22,7 +22,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from media_pipeline.style import STYLES
 
-from . import services
+from . import quotas, services
+from .clients import client_address
 from .forms import RemixForm, submit
 from .models import INTERRUPTED_STEP, Job
 from .ownership import may_act
@@ -114,8 +115,13 @@ def remix(request: HttpRequest, job_id: str) -> JsonResponse:
     if not form.is_valid():
         field, message = form.first_error()
         return error(message, 400, field=field)
+    address = client_address(request)
+    if refusal := quotas.upload_refusal(address):
+        response = error(refusal.detail, 429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     try:
-        job = services.job_remix(source, **form.remix_input())
+        job = services.job_remix(source, **form.remix_input(), client_address=address)
     except services.JobInputError as exc:
         return error(exc.message, 400, field=exc.field)
     except services.JobConflict as exc:

@@ -238,6 +238,7 @@ def job_remix(
     duration: float | None = None,
     aspect_ratio: str | None = None,
     seed: int | None = None,
+    client_address: str | None = None,
     enqueue: bool = True,
 ) -> Job:
     """A new job on the source job's stored files, queued: another style, length, shape or seed, no upload.
@@ -262,7 +263,7 @@ def job_remix(
     with transaction.atomic():
         job = Job.objects.create(
             style=style, duration=duration, aspect_ratio=aspect_ratio, seed=seed, remixed_from=source,
-            owner_key=source.owner_key, token_hash=source.token_hash,
+            owner_key=source.owner_key, token_hash=source.token_hash, client_address=client_address,
             status=Status.PENDING, current_step="Queued",
         )
         Visual.objects.bulk_create(

@@ -33,7 +33,8 @@ from media_pipeline.limits import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATIO
 from media_pipeline.style import STYLES
 
 from . import metrics as job_metrics
-from . import services
+from . import quotas, services
+from .clients import client_address
 from .forms import JobForm, PrefillForm, RemixForm, style_choices, submit, whole
 from .models import Job
 from .ownership import may_act
@@ -160,8 +161,12 @@ def job_remix(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if not form.is_valid():
         messages.warning(request, form.first_error()[1])
         return redirect("job", source.id)
+    address = client_address(request)
+    if refusal := quotas.upload_refusal(address):
+        messages.warning(request, refusal.detail)
+        return redirect("job", source.id)
     try:
-        job = services.job_remix(source, **form.remix_input())
+        job = services.job_remix(source, **form.remix_input(), client_address=address)
     except (services.JobInputError, services.JobConflict) as exc:
         messages.warning(request, str(exc))
         return redirect("job", source.id)
