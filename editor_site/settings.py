@@ -159,6 +159,22 @@ FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)  # Django's checks requi
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # the form's text fields; files do not count
 
+# Callbacks (jobs/callbacks.py): a job's JSON POSTed to the callback_url its upload gave, once it ends, signed
+# with CALLBACK_SECRET. Unset, the server sends none and refuses a callback_url.
+CALLBACK_SECRET = os.getenv("CALLBACK_SECRET", "")
+# The site's own address, for the URLs in a callback's JSON (sent with no request to take the host from).
+PUBLIC_URL = os.getenv("PUBLIC_URL", "").rstrip("/")
+if CALLBACK_SECRET and not PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        "PUBLIC_URL (e.g. https://cutline.example.com) must be set with CALLBACK_SECRET: a callback links the video"
+    )
+# Hosts a callback may reach even at a loopback or private address (the operator's own receivers).
+CALLBACK_ALLOWED_HOSTS = envlist("CALLBACK_ALLOWED_HOSTS")
+CALLBACK_TIMEOUT_S = envint("CALLBACK_TIMEOUT_S", "5")  # per attempt: connecting, sending and the answer
+if not 1 <= CALLBACK_TIMEOUT_S <= 30:
+    # A slow receiver holds a render worker (first attempt) or the sweep (retries) this long.
+    raise ImproperlyConfigured(f"CALLBACK_TIMEOUT_S must be from 1 to 30 seconds, not {CALLBACK_TIMEOUT_S}")
+
 # Abuse limits and disk space (jobs/quotas.py, jobs/clients.py, jobs/disk.py), decided before an upload's
 # body is stored. The limits are counted from the Job table, so every web process and host shares them.
 UPLOADS_PER_HOUR = envint("UPLOADS_PER_HOUR", "30")  # per client address; 0 turns the limit off
