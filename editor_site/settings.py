@@ -280,6 +280,29 @@ Q_CLUSTER = {
 
 # Metrics and logs (jobs/metrics.py, jobs/logs.py).
 # /metrics answers only these addresses or networks (CIDR); the rest get 403.
+# Who keeps what, and for how long (jobs/ownership.py, services.job_purge, jobs/admin_login.py).
+# Finished and failed jobs are deleted with their files this many days after they ended; 0 keeps them forever.
+JOB_RETENTION_DAYS = envint("JOB_RETENTION_DAYS", "7")
+if JOB_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(f"JOB_RETENTION_DAYS must be 0 (keep forever) or more, not {JOB_RETENTION_DAYS}")
+# Where the admin answers, e.g. "ops-7f3a/": moving it off /admin/ spares it most scripted guessing.
+ADMIN_PATH = os.getenv("ADMIN_PATH", "admin/").strip().strip("/") + "/"
+if ADMIN_PATH == "/":
+    raise ImproperlyConfigured("ADMIN_PATH must not be empty: the editor answers at /")
+# Failed admin sign-ins per client address within the window; beyond them the login form refuses (429).
+ADMIN_LOGIN_ATTEMPTS = envint("ADMIN_LOGIN_ATTEMPTS", "5")
+ADMIN_LOGIN_WINDOW_S = envint("ADMIN_LOGIN_WINDOW_S", "900")
+if ADMIN_LOGIN_ATTEMPTS < 1 or ADMIN_LOGIN_WINDOW_S < 1:
+    raise ImproperlyConfigured("ADMIN_LOGIN_ATTEMPTS and ADMIN_LOGIN_WINDOW_S must be at least 1")
+# The failed sign-ins are counted in files every web process of the host shares; the default cache stays as is.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "admin_login": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "cache" / "admin-login",
+    },
+}
+
 METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 for _entry in METRICS_ALLOWED_IPS:
     try:

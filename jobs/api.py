@@ -26,12 +26,13 @@ from . import quotas, services
 from .clients import client_address
 from .forms import RemixForm, submit
 from .models import INTERRUPTED_STEP, Job
-from .ownership import may_act
+from .ownership import api_stamp, may_act
 from .ranges import ranged_file_response
 from .storage import job_storage
 
 View = Callable[..., HttpResponse]
 NOT_FOUND = "Job not found"
+NOT_OWNER = "Only the maker of this video may {action} it: send its token as Authorization: Bearer <token>."
 
 
 def error(detail: str, status: int, **extra: Any) -> JsonResponse:
@@ -81,7 +82,8 @@ def _job_or_none(job_id: str) -> Job | None:
 
 @api_view("POST")
 def upload(request: HttpRequest) -> JsonResponse:
-    job, form = submit(request)
+    stamp, token = api_stamp(request)
+    job, form = submit(request, **stamp)
     if job is None:
         field, message = form.first_error()
         # 400 for what the request holds, 413 too large, 429 over the client's limits, 507 no disk space.
@@ -94,6 +96,9 @@ def upload(request: HttpRequest) -> JsonResponse:
         "status": job.status,
         "message": "Upload received: your video is queued for rendering.",
         "status_url": request.build_absolute_uri(reverse("api-job", args=[job.id])),
+        # Shown this once (the job keeps only its hash): send it as `Authorization: Bearer <token>` to retry,
+        # remix or delete the job.
+        "token": token,
     })
 
 
@@ -136,12 +141,40 @@ def remix(request: HttpRequest, job_id: str) -> JsonResponse:
     })
 
 
-@api_view("GET", "HEAD")
-def job_detail(request: HttpRequest, job_id: str) -> JsonResponse:
+@api_view("GET", "HEAD", "DELETE")
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job_or_none(job_id)
     if job is None:
         return error(NOT_FOUND, 404)
+    if request.method == "DELETE":
+        return _delete(request, job)
     return JsonResponse(job_to_dict(job, request))
+
+
+def _delete(request: HttpRequest, job: Job) -> HttpResponse:
+    if not may_act(request, job):
+        return error(NOT_OWNER.format(action="delete"), 403)
+    deleted, why = services.job_delete(job.id)
+    if deleted:
+        return HttpResponse(status=204)
+    if not Job.objects.filter(id=job.id).exists():
+        return error(NOT_FOUND, 404)
+    return error(f"This job cannot be deleted now: {why}.", 409, job_status=job.status)
+
+
+@api_view("POST")
+def retry(request: HttpRequest, job_id: str) -> JsonResponse:
+    """Queue a failed or finished job again, on the same files and settings."""
+    job = _job_or_none(job_id)
+    if job is None:
+        return error(NOT_FOUND, 404)
+    if not may_act(request, job):
+        return error(NOT_OWNER.format(action="retry"), 403)
+    queued, why = services.job_retry(job.id)
+    if not queued:
+        return error(f"This job cannot be queued again now: {why}.", 409, job_status=job.status)
+    job.refresh_from_db()
+    return JsonResponse(job_to_dict(job, request), status=202)
 
 
 @api_view("GET", "HEAD")

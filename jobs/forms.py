@@ -205,15 +205,16 @@ def read_job_form(request: HttpRequest) -> JobForm:
     return JobForm(data, files)
 
 
-def create_job(form: JobForm, client: str | None = None) -> Job | None:
+def create_job(form: JobForm, client: str | None = None, **stamp: str) -> Job | None:
     """Create and queue the job from a bound form; None, with the reasons on the form, when anything is wrong.
 
-    `client` is the address the abuse limits count it under (jobs/clients.py).
+    `client` is the address the abuse limits count it under (jobs/clients.py); `stamp` holds the owner
+    fields the job is made with (jobs/ownership.py).
     """
     if not form.is_valid():
         return None
     try:
-        return services.job_create(**form.job_input(), client_address=client)
+        return services.job_create(**form.job_input(), client_address=client, **stamp)
     except services.JobInputError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return None
@@ -225,14 +226,15 @@ def create_job(form: JobForm, client: str | None = None) -> Job | None:
         return None
 
 
-def submit(request: HttpRequest) -> tuple[Job | None, JobForm]:
-    """Read the posted job, create and queue it, and always drop the request's temporary files.
+def submit(request: HttpRequest, **stamp: str) -> tuple[Job | None, JobForm]:
+    """Read the posted job, create and queue it (owned as `stamp` says: jobs/ownership.py), and always drop
+    the request's temporary files.
 
     Returns the job (None when refused) and the bound form carrying any errors.
     """
     form = read_job_form(request)
     try:
-        job = create_job(form, client_address(request))
+        job = create_job(form, client_address(request), **stamp)
         if job is None:
             metrics.upload_refused(form.refusal_reason)
         return job, form

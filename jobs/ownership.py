@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from .models import Job, JobQuerySet
@@ -48,6 +49,21 @@ def new_token() -> tuple[str, str]:
 def bearer_token(request: HttpRequest) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def page_stamp(request: HttpRequest) -> dict[str, str]:
+    """The owner fields of a job made from the editor page: this browser (a key is made the first time)."""
+    return {"owner_key": browser_key(request, create=True) or ""}
+
+
+def api_stamp(request: HttpRequest) -> tuple[dict[str, str], str]:
+    """The owner fields of a job made through POST /api/upload, and its token, to be returned once.
+
+    A request that carries a session cookie (a browser) owns the job through its session too.
+    """
+    token, token_hash = new_token()
+    in_browser = settings.SESSION_COOKIE_NAME in request.COOKIES
+    return {"owner_key": browser_key(request, create=in_browser) or "", "token_hash": token_hash}, token
 
 
 def may_act(request: HttpRequest, job: Job) -> bool:

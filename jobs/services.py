@@ -1,20 +1,23 @@
-"""The job's life outside the worker: create (store and check the files), enqueue, retry, sweep.
+"""The job's life outside the worker: create (store and check the files), enqueue, retry, delete, purge, sweep.
 
 Forms, views, the admin, tasks and the render_job command call these; the render itself is jobs/worker.py.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from media_pipeline.accept import MUSIC_SUFFIXES, VISUAL_SUFFIXES, check_music, check_visual, readable_photo
@@ -22,12 +25,13 @@ from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
-from . import metrics, wakeups
+from . import metrics, stored_files, wakeups
 from .host import forget_silent
-from .models import ASPECT_CHOICES, Audio, Job, Visual, job_dir, upload_cutoff, upload_temp_dir
+from .models import ASPECT_CHOICES, Audio, Job, JobQuerySet, Visual, job_dir, upload_cutoff, upload_temp_dir
 from .storage import job_storage
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Status = Job.Status
 # A PENDING job this old with no wake-up a free worker could take has lost its own (or its host died).
@@ -76,8 +80,11 @@ def job_create(
     aspect_ratio: str = DEFAULT_ASPECT,
     enqueue: bool = True,
     client_address: str | None = None,
+    owner_key: str = "",
+    token_hash: str = "",
 ) -> Job:
-    """Store the files under a new job, check each by content, and queue it.
+    """Store the files under a new job, check each by content, and queue it. `owner_key` and `token_hash`
+    say who may act on it (jobs/ownership.py); a job with neither is the operators' alone.
 
     Raises JobInputError on bad input; then nothing is left behind (no job row, no files).
     """
@@ -89,6 +96,7 @@ def job_create(
     job = Job.objects.create(
         style=style, duration=duration, aspect_ratio=aspect_ratio, status=Status.UPLOADING,
         client_address=client_address,  # what the abuse limits count (jobs/quotas.py)
+        owner_key=owner_key, token_hash=token_hash,
     )
     try:
         _store_files(job, visuals, music)
@@ -208,6 +216,88 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
     return False, "it is already queued"
 
 
+# ---------------------------------------------------------------- deleting and retention
+
+# A queued job may be withdrawn (the lock keeps a worker from taking it meanwhile); one being uploaded or
+# rendered may not.
+DELETABLE = (*Job.ENDED, Status.PENDING)
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Freed:
+    """What a delete or a purge removed: jobs and the bytes of their files (shared files only with the last)."""
+
+    jobs: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: Freed) -> Freed:
+        return Freed(self.jobs + other.jobs, self.bytes + other.bytes)
+
+    @property
+    def megabytes(self) -> float:
+        return self.bytes / MB
+
+    def __str__(self) -> str:
+        return f"{self.jobs} job{'s' if self.jobs != 1 else ''} ({self.megabytes:.1f} MB)"
+
+
+def job_delete(job_id) -> tuple[bool, str]:
+    """Delete a job now: the files no other job uses first, then its row. Refuses one being uploaded or
+    rendered (the row is locked meanwhile, so no worker takes a queued one while it goes)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(id=job_id).first()
+        if job is None:
+            return False, "no such job"
+        if job.status == Status.PROCESSING:
+            return False, "a worker is rendering it right now"
+        if job.status not in DELETABLE:
+            return False, "its files are still being uploaded"
+        _delete(job)
+    return True, "deleted"
+
+
+def _delete(job: Job) -> Freed:
+    freed = stored_files.delete(stored_files.unshared(stored_files.job_files(job), besides=[job.id]))
+    job.delete()  # jobs/signals.py finds the files gone already
+    return Freed(1, freed)
+
+
+def expired(cutoff) -> JobQuerySet:
+    """Jobs that ended (finished or failed) before `cutoff`; a job that never says when it ended counts
+    from its last change. Never a queued, uploading or rendering job."""
+    ended_at = Coalesce("completed_at", "updated_at")
+    return Job.objects.filter(status__in=Job.ENDED).alias(ended_at=ended_at).filter(ended_at__lt=cutoff)
+
+
+def job_purge(older_than: timedelta, *, dry_run: bool = False) -> Freed:
+    """Delete the jobs that ended more than `older_than` ago, each with its files first, then its row;
+    a file shared with a job that stays is kept. With dry_run, only says what would go."""
+    cutoff = timezone.now() - older_than
+    ids = list(expired(cutoff).values_list("id", flat=True))
+    if dry_run:
+        files = [file for job in Job.objects.filter(id__in=ids) for file in stored_files.job_files(job)]
+        return Freed(len(ids), sum(map(stored_files.size_of, stored_files.unshared(files, besides=ids))))
+    freed = Freed()
+    for job_id in ids:
+        with transaction.atomic():
+            # Locked and asked again: a job retried since the list was made stays.
+            job = expired(cutoff).select_for_update().filter(id=job_id).first()
+            if job is not None:
+                freed += _delete(job)
+    return freed
+
+
+def purge_expired() -> Freed:
+    """The retention clean-up (JOB_RETENTION_DAYS; 0 keeps every job), on the housekeeping sweep."""
+    if settings.JOB_RETENTION_DAYS <= 0:
+        return Freed()
+    freed = job_purge(timedelta(days=settings.JOB_RETENTION_DAYS))
+    if freed.jobs:
+        log.info("retention: deleted %s older than %s days", freed, settings.JOB_RETENTION_DAYS)
+    return freed
+
+
 # ---------------------------------------------------------------- remixing
 
 MAX_SEED = 2**31 - 1  # Job.seed is a PositiveIntegerField
@@ -285,7 +375,8 @@ def job_remix(
 
 def job_sweep() -> dict[str, int]:
     """One pass: wake workers for jobs left without a wake-up (lost messages, dead hosts, dead workers'
-    jobs), forget workers long silent, and clear what crashed uploads left behind."""
+    jobs), forget workers long silent, clear what crashed uploads left behind, and delete the jobs past
+    retention."""
     # A worker's claim decides a dead worker's job: it re-takes it, or fails it once its attempts are used up.
     requeued = wakeups.top_up(waited_s=WAKE_AFTER_S)
     abandoned = list(Job.objects.abandoned_uploads())
@@ -301,7 +392,8 @@ def job_sweep() -> dict[str, int]:
         else:
             leftover.unlink(missing_ok=True)
         tmp_files += 1
+    expired_jobs = purge_expired()
     return {
         "requeued": requeued, "abandoned_uploads": len(abandoned), "temp_files": tmp_files,
-        "workers_forgotten": forget_silent(),
+        "workers_forgotten": forget_silent(), "expired_jobs": expired_jobs.jobs, "freed_bytes": expired_jobs.bytes,
     }

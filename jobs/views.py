@@ -37,7 +37,7 @@ from . import quotas, services
 from .clients import client_address
 from .forms import JobForm, PrefillForm, RemixForm, style_choices, submit, whole
 from .models import Job
-from .ownership import may_act
+from .ownership import may_act, own_jobs, page_stamp
 from .storage import job_storage
 
 FORM_FIELDS = ("videos", "music", "style", "duration", "aspect_ratio", "__all__")
@@ -77,7 +77,7 @@ def editor(request: HttpRequest) -> HttpResponse:
 
 
 def _submit(request: HttpRequest) -> HttpResponse:
-    job, form = submit(request)
+    job, form = submit(request, **page_stamp(request))
     if job is not None:
         url = reverse("job", args=[job.id])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -119,7 +119,8 @@ def _editor_context(form: JobForm) -> dict[str, Any]:
 
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.select_related("audio").annotate(visual_count=Count("visuals"))[:RECENT_JOBS]
+    # This browser's jobs only: the list would give away other people's job links.
+    jobs = own_jobs(request).select_related("audio").annotate(visual_count=Count("visuals"))[:RECENT_JOBS]
     labels = dict(style_choices())
     now = timezone.now()
     rows = [{"job": job, "style_label": labels.get(job.style, job.style), "age": _age(job.created_at, now)} for job in jobs]
@@ -129,7 +130,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("audio"), id=job_id)
-    context = {**_job_context(job), **_remix_context(request, job), "visuals": job.visuals.all()}
+    context = {
+        **_job_context(job), **_remix_context(request, job), "visuals": job.visuals.all(),
+        "can_act": may_act(request, job),
+    }
     return render(request, "jobs/job.html", context)
 
 
@@ -137,18 +141,35 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """The progress fragment the job page polls; once the job has ended it no longer asks to be polled."""
     job = get_object_or_404(Job, id=job_id)
-    return render(request, "jobs/_job_status.html", {**_job_context(job), **_remix_context(request, job)})
+    context = {**_job_context(job), **_remix_context(request, job), "can_act": may_act(request, job)}
+    return render(request, "jobs/_job_status.html", context)
 
 
 @require_POST
 def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_object_or_404(Job, id=job_id)
+    if not may_act(request, job):
+        raise PermissionDenied("Only the browser that made this video may try it again.")
     queued, why = services.job_retry(job.id)
     if queued:
         messages.success(request, "Your video is queued again.")
     else:
         messages.warning(request, f"We could not try again: {why}.")
     return redirect("job", job.id)
+
+
+@require_POST
+def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """"Delete this video" (confirmed on the page): the job and its files go at once, then the list."""
+    job = get_object_or_404(Job, id=job_id)
+    if not may_act(request, job):
+        raise PermissionDenied("Only the browser that made this video may delete it.")
+    deleted, why = services.job_delete(job.id)
+    if not deleted:
+        messages.warning(request, f"We could not delete it: {why}.")
+        return redirect("job", job.id)
+    messages.success(request, "Your video and its files were deleted.")
+    return redirect("job-list")
 
 
 @require_POST

@@ -1,3 +1,5 @@
+import hashlib
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -5,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from jobs.models import Job
+from jobs.ownership import SESSION_KEY
 from jobs.worker import output_name
 from tests.media_factory import make_clip
 
@@ -38,6 +41,22 @@ def make_job(db):
         return job
 
     return make
+
+
+@pytest.fixture
+def own(db):
+    """Make a test client the browser that made a job: an owner key in its session, the key's hash on the job."""
+
+    def own(client, job: Job) -> Job:
+        session = client.session
+        secret = session.get(SESSION_KEY) or secrets.token_urlsafe(16)
+        session[SESSION_KEY] = secret
+        session.save()
+        Job.objects.filter(id=job.id).update(owner_key=hashlib.sha256(secret.encode()).hexdigest())
+        job.refresh_from_db()
+        return job
+
+    return own
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from jobs.models import Job
@@ -81,3 +82,74 @@ def test_the_fleet_shows_each_worker_with_its_host_job_and_whether_it_is_alive(m
     body = admin_client.get(reverse("admin:jobs_worker_changelist")).content.decode()
     assert "render-1" in body and "4242" in body and str(job.id) in body
     assert body.count('alt="True"') == 1 and body.count('alt="False"') == 1
+
+
+# ---------------------------------------------------------------- where the admin is, and its sign-in limit
+
+
+@pytest.fixture
+def login_limit(settings, tmp_path):
+    """A cache of its own for the failed sign-ins (files, as configured), and a low limit."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "admin_login": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmp_path / "c"},
+    }
+    settings.ADMIN_LOGIN_ATTEMPTS = 3
+    settings.ADMIN_LOGIN_WINDOW_S = 900
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; the hash is not tested
+
+
+def sign_in(client, password: str, address: str = "127.0.0.1"):
+    return client.post("/admin/login/", {"username": "ops", "password": password}, REMOTE_ADDR=address)
+
+
+def test_the_admin_sign_in_refuses_an_address_after_too_many_failures(client, db, login_limit, django_user_model):
+    django_user_model.objects.create_superuser("ops", "ops@example.com", "right-password-123")
+    for _ in range(3):
+        assert sign_in(client, "wrong").status_code == 200
+    refused = sign_in(client, "right-password-123")
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins from your address. Try again in 15 minutes." in refused.content.decode()
+    assert 890 <= int(refused["Retry-After"]) <= 900
+    assert "_auth_user_id" not in client.session
+    assert sign_in(Client(), "right-password-123", address="10.0.0.2").status_code == 302  # other addresses sign in
+
+
+def test_a_successful_sign_in_forgets_the_failures_before_it(client, db, login_limit, django_user_model):
+    django_user_model.objects.create_superuser("ops", "ops@example.com", "right-password-123")
+    for _ in range(2):
+        sign_in(client, "wrong")
+    assert sign_in(client, "right-password-123").status_code == 302
+    client.logout()
+    for _ in range(2):
+        assert sign_in(client, "wrong").status_code == 200
+    assert sign_in(client, "right-password-123").status_code == 302
+
+
+def test_the_admin_lists_every_job_whoever_made_it(admin_client, make_job):
+    jobs = [make_job(owner_key="a" * 64), make_job(token_hash="b" * 64), make_job()]
+    body = admin_client.get(reverse("admin:jobs_job_changelist")).content.decode()
+    assert all(str(job.id) in body for job in jobs)
+
+
+@pytest.fixture
+def admin_moved(settings):
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import editor_site.urls
+
+    settings.ADMIN_PATH = "ops-7f3a/"
+    importlib.reload(editor_site.urls)
+    clear_url_caches()
+    yield
+    settings.ADMIN_PATH = "admin/"
+    importlib.reload(editor_site.urls)
+    clear_url_caches()
+
+
+def test_the_admin_answers_at_admin_path_only(client, db, admin_moved):
+    assert client.get("/ops-7f3a/login/").status_code == 200
+    assert client.get("/admin/login/").status_code == 404
+    assert reverse("admin:index") == "/ops-7f3a/"

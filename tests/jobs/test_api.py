@@ -260,3 +260,73 @@ def test_a_job_whose_worker_was_lost_says_in_the_api_that_its_render_is_resuming
     alive = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1, progress=38, current_step="Rendering")
     assert client.get(f"/api/jobs/{lost.id}").json()["current_step"] == "The render was interrupted; resuming"
     assert client.get(f"/api/jobs/{alive.id}").json()["current_step"] == "Rendering"
+
+
+# ---------------------------------------------------------------- DELETE /api/jobs/<id>, POST /api/jobs/<id>/retry
+
+
+def owned_by_token(job: Job) -> dict[str, str]:
+    """Give the job a fresh token, as an upload does; the headers that carry it."""
+    from jobs.ownership import new_token
+
+    token, token_hash = new_token()
+    Job.objects.filter(id=job.id).update(token_hash=token_hash)
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_an_upload_returns_the_token_that_deletes_its_job(client, db, samples, media_root):
+    body = upload(client, samples, style="CLEAN_VLOG").json()
+    folder = media_root / "jobs" / body["job_id"]
+    assert folder.is_dir()
+    response = client.delete(f"/api/jobs/{body['job_id']}", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
+    assert response.status_code == 204 and response.content == b""
+    assert not Job.objects.filter(id=body["job_id"]).exists() and not folder.exists()
+    assert client.get(f"/api/jobs/{body['job_id']}").status_code == 404
+
+
+def test_deleting_a_finished_job_answers_204_and_its_download_is_gone(client, completed_job, media_root):
+    headers = owned_by_token(completed_job)
+    assert client.delete(f"/api/jobs/{completed_job.id}", **headers).status_code == 204
+    assert not (media_root / completed_job.output_video.name).exists()
+    assert client.get(f"/api/download/{completed_job.id}").status_code == 404
+
+
+@pytest.mark.parametrize("status", [S.PROCESSING, S.UPLOADING])
+def test_deleting_a_job_being_rendered_or_uploaded_answers_409(client, make_job, status):
+    job = make_job(status=status, heartbeat_age=2)
+    response = client.delete(f"/api/jobs/{job.id}", **owned_by_token(job))
+    assert response.status_code == 409
+    assert response.json()["job_status"] == status and "cannot be deleted now" in response.json()["detail"]
+    assert Job.objects.filter(id=job.id).exists()
+
+
+@pytest.mark.parametrize("job_id", ["7d7a3b53-2a7c-4d6f-9a4b-2a0e5d1f0c11", "nope"])
+def test_deleting_an_unknown_job_answers_404(client, db, job_id):
+    response = client.delete(f"/api/jobs/{job_id}", HTTP_AUTHORIZATION="Bearer whatever")
+    assert response.status_code == 404 and response.json() == {"detail": "Job not found"}
+
+
+def test_deleting_without_the_token_or_with_another_jobs_answers_403(client, make_job):
+    job, other = make_job(status=S.FAILED), make_job(status=S.FAILED)
+    owned_by_token(job)
+    for headers in ({}, owned_by_token(other), {"HTTP_AUTHORIZATION": "Bearer "}):
+        response = client.delete(f"/api/jobs/{job.id}", **headers)
+        assert response.status_code == 403 and "Bearer" in response.json()["detail"]
+    assert Job.objects.filter(id=job.id).exists()
+
+
+def test_a_retry_with_the_token_queues_the_job_again_and_answers_202(client, make_job, enqueued):
+    job = make_job(status=S.FAILED, error_message="boom", attempts=1)
+    response = client.post(f"/api/jobs/{job.id}/retry", **owned_by_token(job))
+    assert response.status_code == 202
+    assert response.json()["status"] == S.PENDING and response.json()["error_message"] is None
+
+
+def test_a_retry_while_a_worker_renders_it_answers_409(client, make_job, enqueued):
+    job = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1)
+    response = client.post(f"/api/jobs/{job.id}/retry", **owned_by_token(job))
+    assert response.status_code == 409 and "rendering it right now" in response.json()["detail"]
+
+
+def test_a_retry_of_an_unknown_job_answers_404(client, db):
+    assert client.post("/api/jobs/7d7a3b53-2a7c-4d6f-9a4b-2a0e5d1f0c11/retry").status_code == 404

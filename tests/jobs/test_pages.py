@@ -223,17 +223,17 @@ def test_a_completed_job_rendered_before_the_sync_check_says_nothing_about_it(cl
     assert 'id="sync"' not in client.get(f"/jobs/{job.id}").content.decode()
 
 
-def test_a_failed_job_explains_and_offers_to_try_again_with_the_same_settings(client, make_job):
-    job = make_job(status=S.FAILED, style="CHILL_LOFI", duration=12, aspect_ratio="1:1",
-                   error_message="clip.mp4 ends early: the file looks <truncated>")
+def test_a_failed_job_explains_and_offers_to_try_again_with_the_same_settings(client, make_job, own):
+    job = own(client, make_job(status=S.FAILED, style="CHILL_LOFI", duration=12, aspect_ratio="1:1",
+                               error_message="clip.mp4 ends early: the file looks <truncated>"))
     body = client.get(f"/jobs/{job.id}").content.decode()
     assert "clip.mp4 ends early: the file looks &lt;truncated&gt;" in body
     assert f'action="/jobs/{job.id}/retry"' in body and "Try again" in body
     assert 'href="/?style=CHILL_LOFI&amp;duration=12&amp;aspect_ratio=1%3A1"' in body
 
 
-def test_trying_again_queues_the_job_once_more(client, make_job, enqueued, django_capture_on_commit_callbacks):
-    job = make_job(status=S.FAILED, error_message="boom", attempts=1)
+def test_trying_again_queues_the_job_once_more(client, make_job, own, enqueued, django_capture_on_commit_callbacks):
+    job = own(client, make_job(status=S.FAILED, error_message="boom", attempts=1))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/jobs/{job.id}/retry", follow=True)
     job.refresh_from_db()
@@ -243,8 +243,8 @@ def test_trying_again_queues_the_job_once_more(client, make_job, enqueued, djang
     assert "queued again" in response.content.decode()
 
 
-def test_trying_again_while_a_worker_renders_it_is_refused_politely(client, make_job, enqueued):
-    job = make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1)
+def test_trying_again_while_a_worker_renders_it_is_refused_politely(client, make_job, own, enqueued):
+    job = own(client, make_job(status=S.PROCESSING, heartbeat_age=2, attempts=1))
     response = client.post(f"/jobs/{job.id}/retry", follow=True)
     assert Job.objects.get(id=job.id).status == S.PROCESSING
     assert "a worker is rendering it right now" in response.content.decode()
@@ -253,6 +253,47 @@ def test_trying_again_while_a_worker_renders_it_is_refused_politely(client, make
 
 def test_trying_again_needs_a_post(client, make_job):
     assert client.get(f"/jobs/{make_job(status=S.FAILED).id}/retry").status_code == 405
+
+
+# ---------------------------------------------------------------- deleting
+
+
+def test_deleting_a_video_removes_it_and_its_files_and_opens_the_list(client, completed_job, own, media_root):
+    own(client, completed_job)
+    response = client.post(f"/jobs/{completed_job.id}/delete", follow=True)
+    assert response.redirect_chain == [("/jobs/", 302)]
+    assert "Your video and its files were deleted." in response.content.decode()
+    assert not Job.objects.filter(id=completed_job.id).exists()
+    assert not (media_root / "jobs" / str(completed_job.id)).exists()
+    assert client.get(f"/jobs/{completed_job.id}").status_code == 404
+
+
+def test_the_delete_button_asks_first_and_posts_with_a_csrf_token(client, completed_job, own):
+    own(client, completed_job)
+    body = client.get(f"/jobs/{completed_job.id}").content.decode()
+    form = re.search(r'<details class="card delete-job">.*?</details>', body, re.S).group(0)
+    assert "<summary>Delete this video</summary>" in form
+    assert f'method="post" action="/jobs/{completed_job.id}/delete"' in form and "csrfmiddlewaretoken" in form
+
+
+def test_deleting_is_protected_against_cross_site_posts(completed_job, own):
+    browser = Client(enforce_csrf_checks=True)
+    own(browser, completed_job)
+    assert browser.post(f"/jobs/{completed_job.id}/delete").status_code == 403
+    assert Job.objects.filter(id=completed_job.id).exists()
+
+
+def test_deleting_a_video_being_rendered_is_refused_with_a_message(client, make_job, own):
+    job = own(client, make_job(status=S.PROCESSING, heartbeat_age=2))
+    response = client.post(f"/jobs/{job.id}/delete", follow=True)
+    assert response.redirect_chain == [(f"/jobs/{job.id}", 302)]
+    assert "We could not delete it: a worker is rendering it right now." in response.content.decode()
+    assert Job.objects.filter(id=job.id).exists()
+
+
+def test_deleting_needs_a_post(client, make_job, own):
+    job = own(client, make_job(status=S.FAILED))
+    assert client.get(f"/jobs/{job.id}/delete").status_code == 405
 
 
 def test_the_job_page_lists_its_files_by_their_escaped_names(client, make_job):
@@ -272,10 +313,10 @@ def test_an_unknown_job_page_is_404(client, db):
 # ---------------------------------------------------------------- recent jobs
 
 
-def test_recent_jobs_show_each_status_with_a_link(client, make_job):
-    done = make_job(status=S.COMPLETED, style="VINTAGE_FILM")
-    failed = make_job(status=S.FAILED)
-    running = make_job(status=S.PROCESSING, progress=55)
+def test_recent_jobs_show_each_status_with_a_link(client, make_job, own):
+    done = own(client, make_job(status=S.COMPLETED, style="VINTAGE_FILM"))
+    failed = own(client, make_job(status=S.FAILED))
+    running = own(client, make_job(status=S.PROCESSING, progress=55))
     Audio.objects.create(job=done, file="y", original_name="<i>tune</i>.mp3", file_size=10)
     body = client.get("/jobs/").content.decode()
     for job in (done, failed, running):
@@ -283,6 +324,16 @@ def test_recent_jobs_show_each_status_with_a_link(client, make_job):
     assert "Completed" in body and "Failed" in body and "Processing 55%" in body
     assert "Vintage Film" in body
     assert "&lt;i&gt;tune&lt;/i&gt;.mp3" in body
+
+
+def test_recent_jobs_in_a_second_browser_show_none_of_the_first_browsers_jobs(client, make_job, own):
+    mine = own(client, make_job(status=S.COMPLETED))
+    Audio.objects.create(job=mine, file="y", original_name="secret-song.mp3", file_size=10)
+    other = Client()
+    own(other, make_job(status=S.FAILED))
+    body = other.get("/jobs/").content.decode()
+    assert str(mine.id) not in body and "secret-song.mp3" not in body
+    assert f'href="/jobs/{mine.id}"' in client.get("/jobs/").content.decode()
 
 
 def test_recent_jobs_invites_a_first_video_when_there_is_none(client, db):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from jobs import services
-from jobs.models import Job
+from jobs.models import Audio, Job, Visual
 
 S = Job.Status
 
@@ -121,7 +121,87 @@ def test_the_sweep_removes_uploads_whose_request_died_with_their_files(make_job,
     fresh = media_root / "tmp" / "upload-now"
     fresh.write_bytes(b"y")
 
-    assert services.job_sweep() == {"requeued": 0, "abandoned_uploads": 1, "temp_files": 1, "workers_forgotten": 0}
+    assert services.job_sweep() == {
+        "requeued": 0, "abandoned_uploads": 1, "temp_files": 1, "workers_forgotten": 0, "expired_jobs": 0,
+        "freed_bytes": 0,
+    }
     assert list(Job.objects.values_list("id", flat=True)) == [recent.id]
     assert not (media_root / "jobs" / str(old.id)).exists()
     assert not stray.exists() and fresh.exists()
+
+
+# ---------------------------------------------------------------- deleting
+
+
+def stored(media_root, name: str, size: int = 10) -> str:
+    (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+    (media_root / name).write_bytes(b"x" * size)
+    return name
+
+
+def on_files(job: Job, media_root, inputs: list[str] | None = None) -> Job:
+    """The job with clip and song rows naming `inputs` (by default files of its own) and a render in its folder."""
+    inputs = inputs or [stored(media_root, f"jobs/{job.id}/visual-1.mp4"), stored(media_root, f"jobs/{job.id}/music.mp3")]
+    output = stored(media_root, f"jobs/{job.id}/out.mp4")
+    Job.objects.filter(id=job.id).update(output_video=output)
+    Visual.objects.create(job=job, file=inputs[0], original_name="a.mp4", file_size=10, file_type="video")
+    Audio.objects.create(job=job, file=inputs[1], original_name="s.mp3", file_size=10)
+    return Job.objects.get(id=job.id)
+
+
+DELETES = {
+    "a finished job": (S.COMPLETED, (True, "deleted")),
+    "a failed job": (S.FAILED, (True, "deleted")),
+    "a queued job": (S.PENDING, (True, "deleted")),
+    "a job being rendered": (S.PROCESSING, (False, "a worker is rendering it right now")),
+    "a job being uploaded": (S.UPLOADING, (False, "its files are still being uploaded")),
+}
+
+
+@pytest.mark.parametrize("status, answer", DELETES.values(), ids=DELETES.keys())
+def test_a_delete_removes_an_ended_or_queued_job_at_once_and_refuses_one_in_progress(
+    make_job, media_root, status, answer
+):
+    job = on_files(make_job(status=status), media_root)
+    assert services.job_delete(job.id) == answer
+    assert Job.objects.filter(id=job.id).exists() is not answer[0]
+    assert (media_root / "jobs" / str(job.id)).exists() is not answer[0]
+
+
+def test_a_delete_of_a_job_that_does_not_exist_says_so(db):
+    assert services.job_delete(uuid.uuid4()) == (False, "no such job")
+
+
+@pytest.mark.parametrize("delete", ["service", "orm"], ids=["through job_delete", "through the admin or a cascade"])
+def test_shared_input_files_survive_deleting_one_of_two_jobs_and_go_with_the_last(
+    make_job, media_root, delete, django_capture_on_commit_callbacks
+):
+    first = on_files(make_job(status=S.COMPLETED), media_root)
+    inputs = [first.visuals.get().file.name, first.audio.file.name]
+    remix = on_files(make_job(status=S.COMPLETED, remixed_from=first), media_root, inputs)
+
+    def remove(job: Job) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.job_delete(job.id) if delete == "service" else Job.objects.get(id=job.id).delete()
+
+    remove(first)
+    assert all((media_root / name).is_file() for name in inputs)
+    assert not (media_root / first.output_video.name).exists()
+    assert (media_root / remix.output_video.name).is_file()
+    remove(remix)
+    assert not any((media_root / name).exists() for name in inputs)
+    assert not (media_root / "jobs" / str(first.id)).exists() and not (media_root / "jobs" / str(remix.id)).exists()
+    assert (media_root / "jobs").is_dir()  # only job folders are removed
+
+
+def test_deleting_a_job_deletes_each_file_through_its_storage_never_by_folder(make_job, media_root, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    job = on_files(make_job(status=S.FAILED), media_root)
+    inputs = [job.visuals.get().file.name, job.audio.file.name]
+    deleted: list[str] = []
+    real = type(default_storage._wrapped).delete
+    monkeypatch.setattr(type(default_storage._wrapped), "delete", lambda self, name: (deleted.append(name), real(self, name)))
+    monkeypatch.setattr("shutil.rmtree", lambda *a, **k: pytest.fail("a job folder was removed by path"))
+    services.job_delete(job.id)
+    assert sorted(set(deleted)) == sorted([*inputs, f"jobs/{job.id}/out.mp4"])
