@@ -231,6 +231,7 @@ def _client_config(endpoint: str | None, connect: float, read: float, *, attempt
     return Config(
         # A custom endpoint (SeaweedFS, Garage, ...) is addressed by path; AWS picks its own style.
         s3={"addressing_style": "path" if endpoint else "auto"},
+        signature_version="s3v4",  # presigned URLs too (botocore would sign them with the retired v2)
         connect_timeout=connect,
         read_timeout=read,
         retries={"total_max_attempts": attempts, "mode": "standard"},

