@@ -61,7 +61,8 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format, only for the addresses in METRICS_ALLOWED_IPS (the rest get 403)."""
-    if not job_metrics.may_read(request.META.get("REMOTE_ADDR", "")):
+    # Behind our proxies (TRUSTED_PROXY_COUNT) the address they saw; else the connection's.
+    if not job_metrics.may_read(client_address(request) or ""):
         return HttpResponse("Forbidden: /metrics is open only to METRICS_ALLOWED_IPS.\n", status=403,
                             content_type="text/plain; charset=utf-8")
     return HttpResponse(job_metrics.exposition(), content_type=job_metrics.CONTENT_TYPE)

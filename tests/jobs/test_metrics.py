@@ -157,3 +157,14 @@ def test_the_reset_command_empties_the_configured_folder(settings, tmp_path):
     call_command("reset_metrics", stdout=out)
     assert list(folder.iterdir()) == []
     assert "1 files" in out.getvalue()
+
+
+def test_behind_a_trusted_proxy_the_address_it_saw_is_checked(client, db, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    # nginx on the host connects from loopback: the client it forwards for is the one checked.
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 403
+    assert client.get(
+        "/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="127.0.0.1, 127.0.0.1"
+    ).status_code == 200
+    # A scraper talking to gunicorn directly sends no X-Forwarded-For: its own address counts.
+    scrape(client, REMOTE_ADDR="127.0.0.1")
