@@ -1,10 +1,11 @@
-"""Analysis kept on the host between jobs, so a remix of the same files is not looked at again.
+"""Analysis kept on the host between jobs, so a remix of the same files is not probed or looked at again.
 
-A visual's look (look.py: its samples, what stands out, its own cuts, and whatever else look.py
-finds in them) is kept whole under the hash of the file's content and of the pipeline's code: the same
-bytes under another job's name (a remix shares its source's files; a render host may copy them to a
-scratch folder first) find it, and a changed look.py or probe.py (a new release) looks afresh instead of
-reading a result of other code. The song's analysis has its own cache in beat.py, keyed the same way.
+A file's probe (its MediaInfo) and a visual's look (look.py: its samples, what stands out, its own cuts,
+and whatever else look.py finds in them) are kept whole under the hash of the file's content and of the
+pipeline's code: the same bytes under another job's name (a remix shares its source's files; a render host
+may copy them to a scratch folder first) find them, and a changed look.py or probe.py (a new release) looks
+afresh instead of reading a result of other code. Only results are kept: a file refused by the probe is probed (and refused)
+again each time. The song's analysis has its own cache in beat.py, keyed the same way.
 
 Entries are pickles written by this host's own worker in its own cache folder, never anything a user
 sent; an unreadable entry is treated as missing and made again.
@@ -12,6 +13,7 @@ sent; an unreadable entry is treated as missing and made again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -19,12 +21,15 @@ import tempfile
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from .facts import MediaInfo
 from .look import Look
 
-LOOKS = "looks"  # the cache folder's subfolder for looks
+LOOKS = "looks"  # the cache folder's subfolders for looks ...
+PROBES = "probes"  # ... and probes
 _CHUNK = 1 << 20
+T = TypeVar("T")
 
 
 def content_hash(path: str | Path) -> str:
@@ -50,17 +55,36 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def cached_probe(
+    path: str, probe: Callable[[str], MediaInfo], *, cache_dir: str, digest: str | None = None
+) -> MediaInfo:
+    """`probe(path)`, or what it said of the same content before (with this path). `digest`: the file's
+    content_hash when the caller has it."""
+    entry = _entry(cache_dir, PROBES, f"{probe.__name__}-{digest or content_hash(path)}")
+    info = _read(entry, MediaInfo)
+    if info is not None:
+        return dataclasses.replace(info, path=path)
+    info = probe(path)
+    _write(entry, info)
+    return info
+
+
 def cached_looks(
-    visuals: Sequence[MediaInfo], survey: Callable[[Sequence[MediaInfo]], tuple[Look, ...]], *, cache_dir: str
+    visuals: Sequence[MediaInfo],
+    survey: Callable[[Sequence[MediaInfo]], tuple[Look, ...]],
+    *,
+    cache_dir: str,
+    digests: Sequence[str] | None = None,
 ) -> tuple[Look, ...]:
     """Each visual's look: from the cache when this content was looked at before, else from `survey`
-    (called once, with just the visuals not found), whose results are then kept.
+    (called once, with just the visuals not found), whose results are then kept. `digests`: the
+    visuals' content hashes when the caller has them.
 
     An empty look (a visual that could not be read) is not kept, so the next job tries again.
     """
-    folder = Path(cache_dir) / LOOKS
-    entries = [folder / f"{content_hash(info.path)}-{code_version()}.pickle" for info in visuals]
-    looks: list[Look | None] = [_read(entry) for entry in entries]
+    digests = digests or [content_hash(info.path) for info in visuals]
+    entries = [_entry(cache_dir, LOOKS, digest) for digest in digests]
+    looks: list[Look | None] = [_read(entry, Look) for entry in entries]
     missing = [i for i, look in enumerate(looks) if look is None]
     if missing:
         for i, look in zip(missing, survey([visuals[i] for i in missing]), strict=True):
@@ -70,18 +94,22 @@ def cached_looks(
     return tuple(looks)
 
 
-def _read(entry: Path) -> Look | None:
+def _entry(cache_dir: str, kind: str, key: str) -> Path:
+    return Path(cache_dir) / kind / f"{key}-{code_version()}.pickle"
+
+
+def _read(entry: Path, kind: type[T]) -> T | None:
     try:
         with open(entry, "rb") as f:
-            look = pickle.load(f)
+            value = pickle.load(f)
     except FileNotFoundError:
         return None
-    except Exception:  # a torn or foreign entry: look again (and overwrite it)
+    except Exception:  # a torn or foreign entry: work it out again (and overwrite it)
         return None
-    return look if isinstance(look, Look) else None
+    return value if isinstance(value, kind) else None
 
 
-def _write(entry: Path, look: Look) -> None:
+def _write(entry: Path, value: object) -> None:
     """Written to a temporary name and renamed, so a reader never sees half an entry; a cache that
     cannot be written is only a missed saving."""
     try:
@@ -89,7 +117,7 @@ def _write(entry: Path, look: Look) -> None:
         fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(look, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, entry)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

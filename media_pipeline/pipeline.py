@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .analysis_cache import cached_looks
+from .analysis_cache import cached_looks, cached_probe, content_hash
 from .beat import analyze_music, analyze_music_apart
 from .facts import MediaInfo
 from .framing import with_focus
@@ -58,8 +58,13 @@ def plan_job(
     chosen = get_style(style)
     report = on_progress or (lambda percent, step: None)
     report(*READING)
-    infos = [probe_visual(path) for path in visuals]
-    music = probe_audio(song)
+    if cache_dir is None:
+        infos = [probe_visual(path) for path in visuals]
+        music = probe_audio(song)
+    else:  # a remix's files were probed and looked at by the job it came from
+        digests = [content_hash(path) for path in visuals]
+        infos = [cached_probe(path, probe_visual, cache_dir=cache_dir, digest=d) for path, d in zip(visuals, digests)]
+        music = cached_probe(song, probe_audio, cache_dir=cache_dir)
     # ffmpeg looks at the clips while the song is analysed. The analysis stays on this thread:
     # a Ctrl-C or a cancelled task stops it at once. A clip whose decoder is heavy (4K, 10-bit) is
     # looked at first, alone: beside the analysis and another decoder it would double the job's peak.
@@ -70,7 +75,7 @@ def plan_job(
         return survey(visuals, processes=1 if heavy else SURVEY_PROCESSES)
 
     def look_or_recall() -> tuple[Look, ...]:
-        return look(infos) if cache_dir is None else cached_looks(infos, look, cache_dir=cache_dir)
+        return look(infos) if cache_dir is None else cached_looks(infos, look, cache_dir=cache_dir, digests=digests)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         looking = pool.submit(look_or_recall)

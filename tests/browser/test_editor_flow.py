@@ -81,7 +81,10 @@ def test_a_creator_uploads_two_clips_and_a_song_and_gets_a_video_that_plays(
         "offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": UPLOAD_BYTES_PER_SECOND,
     })
     page.get_by_role("button", name="Make my video").click()
-    page.wait_for_function("document.querySelector('#upload-progress .bar').getAttribute('aria-valuenow') > 0")
+    # Polled from here: the page's CSP refuses the string evaluation wait_for_function relies on.
+    wait_for(lambda: page.evaluate(
+        "() => Number(document.querySelector('#upload-progress .bar').getAttribute('aria-valuenow')) > 0"
+    ), timeout=30, interval=0.05)
     page.screenshot(path=str(SCREENSHOTS / "cutline-editor-uploading.png"))
     page.wait_for_url(f"{live_server.url}/jobs/*", timeout=60_000)
     cdp.send("Network.emulateNetworkConditions", {
@@ -164,6 +167,44 @@ def test_a_creator_uploads_two_clips_and_a_song_and_gets_a_video_that_plays(
     info = json.loads(probe.stdout)
     assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
     assert 4.5 <= float(info["format"]["duration"]) <= 5.5
+
+    # Try another style from the job page: a square Neon Night cut of the same files, with no upload.
+    stored_before = sorted(p.relative_to(media_root) for p in (media_root / "jobs").rglob("*") if p.is_file())
+    remix_block = page.locator("#remix")
+    remix_block.scroll_into_view_if_needed()
+    assert remix_block.locator('input[name="duration"]').input_value() == "5"
+    remix_block.locator(".aspect-card", has_text="1:1").click()
+    page.screenshot(path=str(SCREENSHOTS / "cutline-job-remix.png"), full_page=True)
+    clicked = time.monotonic()
+    remix_block.get_by_role("button", name="Neon Night").click()
+    page.wait_for_url(lambda url: "/jobs/" in url and str(job.id) not in url)
+    remix = Job.objects.get(remixed_from=job)
+    assert page.url == f"{live_server.url}/jobs/{remix.id}"
+    assert (remix.style, remix.duration, remix.aspect_ratio) == ("NEON_NIGHT", 5.0, "1:1")
+    assert remix.seed not in (0, job.seed)
+    assert [v.file.name for v in remix.visuals.all()] == [v.file.name for v in job.visuals.all()]
+    assert remix.audio.file.name == job.audio.file.name
+
+    def rendering_started():
+        return Job.objects.filter(id=remix.id, status=Job.Status.PROCESSING, progress__gte=20).exists() or \
+            Job.objects.filter(id=remix.id, status=Job.Status.COMPLETED).exists()
+
+    wait_for(rendering_started, timeout=120, interval=0.1)
+    print(f"remix: {time.monotonic() - clicked:.2f} s from the click to rendering")
+    wait_for(video_is_there, timeout=300, interval=0.5)
+    remix.refresh_from_db()
+    assert remix.status == Job.Status.COMPLETED and render_worker.errors == []
+    size = page.evaluate("""async () => {
+        const video = document.querySelector('#preview');
+        if (video.readyState < 1) await new Promise(r => { video.addEventListener('loadedmetadata', r, {once: true}); setTimeout(r, 15000); });
+        return [video.videoWidth, video.videoHeight];
+    }""")
+    assert size == [1080, 1080]
+    stored_after = sorted(p.relative_to(media_root) for p in (media_root / "jobs").rglob("*") if p.is_file())
+    new_files = sorted(set(stored_after) - set(stored_before))
+    assert new_files and all(p.parts[1] == str(remix.id) and p.suffix in (".mp4", ".jpg") for p in new_files), \
+        f"a remix stores only what it renders, no copy of the clips or song: {new_files}"
+    page.screenshot(path=str(SCREENSHOTS / "cutline-job-remixed.png"), full_page=True)
 
 
 def test_a_refused_song_is_explained_next_to_it_and_the_picked_files_stay(

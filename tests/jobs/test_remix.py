@@ -174,6 +174,15 @@ def test_a_bad_body_is_400_naming_the_field(source, body, field):
     assert response.json()["field"] == field and response.json()["detail"]
 
 
+def test_a_remix_counts_against_the_clients_hourly_limit_like_an_upload(source, settings):
+    settings.UPLOADS_PER_HOUR = 1
+    Job.objects.filter(id=source.id).update(client_address="127.0.0.1")  # the test client's address
+    response = post_remix(Client(), source.id, {"style": "NEON_NIGHT"}, HTTP_AUTHORIZATION=f"Bearer {source.token}")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0 and response.json()["detail"]
+    assert Job.objects.count() == 1
+
+
 def test_only_post_is_allowed(client, source):
     assert client.get(f"/api/jobs/{source.id}/remix").status_code == 405
 

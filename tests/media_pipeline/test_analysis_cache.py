@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from media_pipeline import analysis_cache
-from media_pipeline.analysis_cache import cached_looks, content_hash
+from media_pipeline.analysis_cache import cached_looks, cached_probe, content_hash
+from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.facts import VIDEO, MediaInfo
 from media_pipeline.look import Look, Sample
 
@@ -82,3 +84,33 @@ def test_entries_are_keyed_by_content_and_code_version(tmp_path, monkeypatch):
     survey = Surveyor()
     cached_looks([info(clip)], survey, cache_dir=str(tmp_path))
     assert survey.asked == ["a.mp4"], "a new release looks afresh"
+
+
+def test_a_probe_is_kept_by_content_and_given_back_with_the_path_asked_about(tmp_path):
+    first, copy = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    first.write_bytes(b"clip one")
+    copy.write_bytes(b"clip one")
+    probed: list[str] = []
+
+    def probe_visual(path):
+        probed.append(Path(path).name)
+        return info(Path(path))
+
+    assert cached_probe(str(first), probe_visual, cache_dir=str(tmp_path / "cache")) == info(first)
+    assert cached_probe(str(copy), probe_visual, cache_dir=str(tmp_path / "cache")) == info(copy)
+    assert probed == ["a.mp4"]
+
+
+def test_a_refused_file_is_probed_again_next_time(tmp_path):
+    clip = tmp_path / "a.mp4"
+    clip.write_bytes(b"not media")
+    calls = []
+
+    def refuse(path):
+        calls.append(path)
+        raise UnsupportedMedia("not a video")
+
+    for _ in range(2):
+        with pytest.raises(UnsupportedMedia):
+            cached_probe(str(clip), refuse, cache_dir=str(tmp_path))
+    assert len(calls) == 2
