@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "jobs.error_pages.ErrorBodyMiddleware",  # a page or JSON for error responses that have no body
     "corsheaders.middleware.CorsMiddleware",  # before anything that can answer (whitenoise, CommonMiddleware)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,6 +208,7 @@ X_FRAME_OPTIONS = "DENY"  # frame-ancestors for browsers that predate it
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "jobs.error_pages.csrf_failure"
 
 # Object storage (jobs/storage.py). Without S3_BUCKET, uploads and renders are files under MEDIA_ROOT (one
 # machine, or hosts that share MEDIA_ROOT). With it, they are objects in an S3-compatible bucket that every

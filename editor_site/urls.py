@@ -27,3 +27,9 @@ urlpatterns = [
     path(f"{settings.ADMIN_PATH}login/", admin_login.limited(admin.site.login)),
     path(settings.ADMIN_PATH, admin.site.urls),
 ]
+
+# JSON under /api/, a page elsewhere, never a traceback (jobs/error_pages.py).
+handler400 = "jobs.error_pages.bad_request"
+handler403 = "jobs.error_pages.permission_denied"
+handler404 = "jobs.error_pages.page_not_found"
+handler500 = "jobs.error_pages.server_error"

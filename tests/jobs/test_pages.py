@@ -138,7 +138,7 @@ def test_a_running_job_page_polls_its_progress_every_two_seconds(client, make_jo
     job = make_job(status=S.PROCESSING, progress=37, current_step="Rendering")
     body = client.get(f"/jobs/{job.id}").content.decode()
     assert f'hx-get="/jobs/{job.id}/status" hx-trigger="every 2s"' in body
-    assert "Rendering" in body and "37%" in body and 'style="width: 37%"' in body
+    assert "Rendering" in body and "37%" in body and 'data-progress="37"' in body
     assert "so far" in body
 
 
@@ -198,7 +198,7 @@ def test_a_completed_job_shows_a_playable_preview_and_a_download_button(client, 
     body = client.get(f"/jobs/{job.id}").content.decode()
     assert re.search(rf'<video id="preview" controls playsinline preload="metadata" src="/api/download/{job.id}">', body)
     assert f'href="/api/download/{job.id}" download>Download MP4</a>' in body
-    assert "aspect-ratio: 4 / 5" in body
+    assert 'data-aspect="4 / 5"' in body
 
 
 @pytest.mark.parametrize(

@@ -47,3 +47,23 @@ def test_it_refuses_a_sweep_period_outside_one_to_sixty_seconds():
     result = manage("check", SWEEP_EVERY_S="0")
     assert result.returncode != 0
     assert "SWEEP_EVERY_S must be from 1 to 60 seconds, not 0" in result.stderr
+
+
+def test_debug_is_off_unless_set(tmp_path):
+    # The project's own settings, as a server runs them (the tests' settings turn DEBUG on).
+    result = manage("check", DJANGO_SETTINGS_MODULE="editor_site.settings")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def hsts(**env: str) -> str:
+    code = "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+    result = manage("shell", "-c", code, DJANGO_SETTINGS_MODULE="editor_site.settings",
+                    SECRET_KEY="x" * 60 + "-production-secret-key-for-the-test", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # after the shell's own note on what it imported
+
+
+def test_hsts_has_no_preload_or_subdomains_unless_asked_for():
+    assert hsts() == "31536000 False False"
+    assert hsts(SECURE_HSTS_PRELOAD="1", SECURE_HSTS_INCLUDE_SUBDOMAINS="1") == "31536000 True True"
