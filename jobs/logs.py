@@ -44,3 +44,44 @@ class JsonFormatter(_JsonFormatter):
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
+
+
+class AccessJsonFormatter(JsonFormatter):
+    """gunicorn's access lines as JSON: the request's facts as fields (gunicorn hands them over as the record's
+    arguments), beside its usual combined-format message."""
+
+    FIELDS = {"h": "remote", "m": "method", "U": "path", "q": "query", "s": "status", "B": "bytes",
+              "f": "referer", "a": "user_agent"}
+
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        super().add_fields(log_data, record, message_dict)
+        atoms = record.args if isinstance(record.args, dict) else {}
+        for atom, field in self.FIELDS.items():
+            if atom in atoms and atoms[atom] not in ("-", None):
+                log_data[field] = atoms[atom]
+        if str(log_data.get("status", "")).isdigit():
+            log_data["status"] = int(log_data["status"])
+        if "D" in atoms:  # microseconds
+            log_data["duration"] = round(int(atoms["D"]) / 1_000_000, 6)
+
+
+def gunicorn_logconfig() -> dict:
+    """gunicorn's own logging (its errors and access lines) as JSON lines, for gunicorn.conf.py's logconfig_dict
+    when LOG_FORMAT=json; gunicorn merges it over its defaults. Plain needs nothing: gunicorn's own format."""
+    return {
+        "formatters": {
+            "json": {"()": "jobs.logs.JsonFormatter"},
+            "access_json": {"()": "jobs.logs.AccessJsonFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "access_console": {
+                "class": "logging.StreamHandler", "formatter": "access_json", "stream": "ext://sys.stdout"
+            },
+        },
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access_console"], "propagate": False},
+        },
+    }

@@ -3,11 +3,12 @@ duration; plain lines say the same in brackets."""
 
 import json
 import logging
+import logging.config
 
 import pytest
 
 from jobs import worker
-from jobs.logs import JsonFormatter, PlainFormatter, job_fields
+from jobs.logs import AccessJsonFormatter, JsonFormatter, PlainFormatter, gunicorn_logconfig, job_fields
 from jobs.models import Job
 
 
@@ -88,3 +89,30 @@ def test_log_format_json_configures_the_json_formatter(settings):
 
     assert live.LOGGING["formatters"]["json"]["()"] == "jobs.logs.JsonFormatter"
     assert live.LOGGING["handlers"]["console"]["formatter"] in ("plain", "json")
+
+
+def test_gunicorn_s_access_lines_become_json_with_the_request_s_facts():
+    atoms = {"h": "203.0.113.9", "m": "GET", "U": "/health", "q": "", "s": "200", "B": 16, "f": "-",
+             "a": "curl/8", "D": 176203}
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(h)s %(m)s %(U)s %(s)s", (atoms,), None)
+    line = json.loads(AccessJsonFormatter().format(record))
+    assert line["message"] == "203.0.113.9 GET /health 200"
+    assert (line["remote"], line["method"], line["path"], line["status"], line["duration"]) == (
+        "203.0.113.9", "GET", "/health", 200, 0.176203
+    )
+    assert "referer" not in line
+
+
+def test_gunicorn_s_log_config_is_one_logging_accepts_over_gunicorn_s_defaults():
+    from gunicorn.glogging import CONFIG_DEFAULTS
+
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    try:
+        logging.config.dictConfig({**CONFIG_DEFAULTS, **gunicorn_logconfig()})
+        access = logging.getLogger("gunicorn.access")
+        assert isinstance(access.handlers[0].formatter, AccessJsonFormatter) and not access.propagate
+        assert isinstance(logging.getLogger("gunicorn.error").handlers[0].formatter, JsonFormatter)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -2,6 +2,7 @@
 stored on the job, finished or failed."""
 
 import pytest
+from django.urls import reverse
 
 from jobs import worker
 from jobs.models import Job
@@ -86,3 +87,10 @@ def test_a_job_stores_its_step_timings_finished_or_failed(make_job, monkeypatch,
     assert list(job.step_timings) == expected
     assert all(seconds >= 0 for seconds in job.step_timings.values())
     assert job.status == (Job.Status.FAILED if fails else Job.Status.COMPLETED)
+
+
+def test_the_admin_shows_a_job_s_step_timings(admin_client, make_job):
+    job = make_job(status=Job.Status.COMPLETED, step_timings={"probe": 1.25, "render": 24.5})
+    page = admin_client.get(reverse("admin:jobs_job_change", args=[job.id])).content.decode()
+    assert "Step timings" in page
+    assert "<th>probe</th><td>1.25 s</td>" in page and "<th>render</th><td>24.50 s</td>" in page
