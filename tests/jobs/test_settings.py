@@ -67,3 +67,15 @@ def hsts(**env: str) -> str:
 def test_hsts_has_no_preload_or_subdomains_unless_asked_for():
     assert hsts() == "31536000 False False"
     assert hsts(SECURE_HSTS_PRELOAD="1", SECURE_HSTS_INCLUDE_SUBDOMAINS="1") == "31536000 True True"
+
+
+def test_it_refuses_a_negative_retention():
+    result = manage("check", JOB_RETENTION_DAYS="-1")
+    assert result.returncode != 0
+    assert "JOB_RETENTION_DAYS must be 0 (keep forever) or more, not -1" in result.stderr
+
+
+def test_it_refuses_an_admin_path_that_would_take_the_editors_place():
+    result = manage("check", ADMIN_PATH="/")
+    assert result.returncode != 0
+    assert "ADMIN_PATH must not be empty: the editor answers at /" in result.stderr
