@@ -221,7 +221,8 @@ def not_found(request: HttpRequest, rest: str) -> JsonResponse:
 # ---------------------------------------------------------------- representations
 
 
-def job_to_dict(job: Job, request: HttpRequest) -> dict[str, Any]:
+def job_to_dict(job: Job, request: HttpRequest | None = None) -> dict[str, Any]:
+    """The job as GET /api/jobs/<id> answers it; without a request (a callback) its URLs start with PUBLIC_URL."""
     completed = job.status == Job.Status.COMPLETED and bool(job.output_video)
     return {
         "id": str(job.id),
@@ -237,8 +238,12 @@ def job_to_dict(job: Job, request: HttpRequest) -> dict[str, Any]:
         "started_at": _iso(job.started_at),
         "completed_at": _iso(job.completed_at),
         "error_message": job.error_message or None,
-        "output_video_url": request.build_absolute_uri(reverse("api-download", args=[job.id])) if completed else None,
+        "output_video_url": absolute_url(reverse("api-download", args=[job.id]), request) if completed else None,
     }
+
+
+def absolute_url(path: str, request: HttpRequest | None) -> str:
+    return request.build_absolute_uri(path) if request is not None else settings.PUBLIC_URL + path
 
 
 def _iso(moment) -> str | None:

@@ -77,6 +77,8 @@ class JobForm(forms.Form):
         choices=ASPECT_CHOICES,
         error_messages={"invalid_choice": f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}."},
     )
+    # API only: where to POST the job's JSON when it ends; job_create checks it (jobs/callbacks.py).
+    callback_url = forms.CharField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -122,6 +124,7 @@ class JobForm(forms.Form):
             style=data["style"],
             duration=data["duration"],
             aspect_ratio=data["aspect_ratio"],
+            callback_url=data["callback_url"],
         )
 
 
@@ -142,6 +145,7 @@ class RemixForm(forms.Form):
         required=False, min_value=0, max_value=services.MAX_SEED,
         error_messages={key: SEED_MESSAGE for key in ("invalid", "min_value", "max_value")},
     )
+    callback_url = forms.CharField(required=False)  # API only, as at upload
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -158,7 +162,7 @@ class RemixForm(forms.Form):
         data = self.cleaned_data
         return dict(
             style=data["style"], duration=data["duration"], aspect_ratio=data["aspect_ratio"] or None,
-            seed=data["seed"],
+            seed=data["seed"], callback_url=data["callback_url"],
         )
 
 

@@ -25,7 +25,7 @@ from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
-from . import metrics, stored_files, wakeups
+from . import callbacks, metrics, stored_files, wakeups
 from .host import forget_silent
 from .models import ASPECT_CHOICES, Audio, Job, JobQuerySet, Visual, job_dir, upload_cutoff, upload_temp_dir
 from .storage import job_storage
@@ -71,6 +71,16 @@ def validate_settings(style: str, duration: float, aspect_ratio: str) -> None:
         raise JobInputError("aspect_ratio", f"Aspect ratio must be one of {', '.join(ratios)}.")
 
 
+def validate_callback_url(url: str) -> None:
+    """Raise JobInputError for a callback_url the server will not call (jobs/callbacks.py); "" asks for none."""
+    if not url:
+        return
+    try:
+        callbacks.check_url(url)
+    except callbacks.CallbackRefused as exc:
+        raise JobInputError("callback_url", str(exc)) from exc
+
+
 def job_create(
     *,
     visuals: Sequence[SourceFile],
@@ -80,6 +90,7 @@ def job_create(
     aspect_ratio: str = DEFAULT_ASPECT,
     enqueue: bool = True,
     client_address: str | None = None,
+    callback_url: str = "",
     owner_key: str = "",
     token_hash: str = "",
 ) -> Job:
@@ -93,10 +104,11 @@ def job_create(
         raise JobInputError("videos", "Add at least one video or photo.")
     if len(visuals) > settings.MAX_VISUALS:
         raise JobInputError("videos", f"At most {settings.MAX_VISUALS} videos or photos per job.")
+    validate_callback_url(callback_url)
     job = Job.objects.create(
         style=style, duration=duration, aspect_ratio=aspect_ratio, status=Status.UPLOADING,
         client_address=client_address,  # what the abuse limits count (jobs/quotas.py)
-        owner_key=owner_key, token_hash=token_hash,
+        callback_url=callback_url, owner_key=owner_key, token_hash=token_hash,
     )
     try:
         _store_files(job, visuals, music)
@@ -330,6 +342,7 @@ def job_remix(
     seed: int | None = None,
     client_address: str | None = None,
     enqueue: bool = True,
+    callback_url: str = "",
 ) -> Job:
     """A new job on the source job's stored files, queued: another style, length, shape or seed, no upload.
 
@@ -344,6 +357,7 @@ def job_remix(
     aspect_ratio = aspect_ratio or source.aspect_ratio
     validate_settings(style, duration, aspect_ratio)
     seed = new_seed(other_than=source.seed) if seed is None else validate_seed(seed)
+    validate_callback_url(callback_url)
     if source.status not in Job.ENDED:
         raise JobConflict("This video is still being made: remix it once it has finished.")
     visuals = list(source.visuals.all())
@@ -354,7 +368,7 @@ def job_remix(
         job = Job.objects.create(
             style=style, duration=duration, aspect_ratio=aspect_ratio, seed=seed, remixed_from=source,
             owner_key=source.owner_key, token_hash=source.token_hash, client_address=client_address,
-            status=Status.PENDING, current_step="Queued",
+            status=Status.PENDING, current_step="Queued", callback_url=callback_url,
         )
         Visual.objects.bulk_create(
             Visual(

@@ -1,4 +1,5 @@
-"""django-q2 tasks: a wake-up that renders the oldest waiting job, and the housekeeping sweep."""
+"""django-q2 tasks: a wake-up that renders the oldest waiting job (and calls its callback), and the housekeeping
+sweep (with the callbacks due again)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from . import host, services, wakeups, worker
+from . import callbacks, host, services, wakeups, worker
+from .api import job_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,21 @@ def render_next() -> str:
             return "nothing waiting" if not host.STOP.requested else "stopping: no new render"
         # A job handed back by a stopping worker waits too: another worker takes it at once.
         wakeups.top_up(at_most=1)
+        if job.is_finished:
+            deliver_callbacks(job_id=job.id)
         return job.status
+
+
+def deliver_callbacks(job_id=None) -> int:
+    """Make the callback attempts that are due (this job's only, right after its render); how many were delivered.
+
+    A failure here never fails the task: whatever was not sent stays due for the sweep.
+    """
+    try:
+        return callbacks.deliver_due(job_to_dict, job_id=job_id)
+    except Exception:
+        log.exception("callbacks: delivery pass failed; the sweep tries again")
+        return 0
 
 
 def render_job(job_id: str = "") -> str:
@@ -42,6 +58,7 @@ def sweep() -> dict:
         try:
             for key, value in services.job_sweep().items():
                 totals[key] = totals.get(key, 0) + value
+            totals["callbacks_delivered"] = totals.get("callbacks_delivered", 0) + deliver_callbacks()
         except DatabaseError as exc:
             log.warning("sweep pass skipped (database unavailable: %s)", exc)
         if time.monotonic() + every > ends:

@@ -24,6 +24,7 @@ from media_pipeline.plan import plan_to_dict
 from media_pipeline.render import render
 
 from . import disk, metrics
+from .callbacks import due_on_end
 from .host import HOST, STOP, StopRendering, retrying, set_state
 from .logs import job_fields
 from .models import INTERRUPTED_STEP, Job, Worker, job_dir
@@ -115,6 +116,7 @@ def _give_up(jobs) -> int:
     gave_up = Job.objects.filter(id__in=ids).update(
         status=Status.FAILED, completed_at=now, updated_at=now, current_step="Failed",
         error_message="Rendering was interrupted too many times (the worker stopped or ran out of memory).",
+        **due_on_end(now),
     )
     metrics.job_failed(gave_up)
     for job_id in ids:
@@ -191,7 +193,7 @@ def complete(job_id, output_name: str, plan: dict | None = None) -> bool:
     now = timezone.now()
     fields = dict(
         status=Status.COMPLETED, progress=100, current_step="Done", output_video=output_name,
-        completed_at=now, updated_at=now, heartbeat_at=now, error_message="",
+        completed_at=now, updated_at=now, heartbeat_at=now, error_message="", **due_on_end(now),
     )
     if plan is not None:
         fields["plan"] = plan
@@ -202,7 +204,7 @@ def fail(job_id, message: str) -> None:
     now = timezone.now()
     failed = retrying(lambda: Job.objects.filter(id=job_id).exclude(status__in=Job.ENDED).update(
         status=Status.FAILED, error_message=message[:2000], current_step="Failed",
-        completed_at=now, updated_at=now,
+        completed_at=now, updated_at=now, **due_on_end(now),
     ))
     metrics.job_failed(failed)
     remove_leftovers(job_id)
