@@ -384,6 +384,7 @@ def job_remix(
         )
         if enqueue:
             job_enqueue(job.id)
+    metrics.job_created()
     return job
 
 

@@ -106,6 +106,20 @@ def test_a_created_job_is_counted(db, tmp_path, enqueued):
     assert own("cutline_jobs_created_total") - before == 1
 
 
+@pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
+def test_a_remix_is_counted_as_a_created_job(db, tmp_path, enqueued):
+    source = services.job_create(
+        visuals=[SourceFile("a.png", make_photo(tmp_path / "a.png"))],
+        music=SourceFile("song.wav", make_song(tmp_path / "song.wav", seconds=4.0)),
+        style="CLEAN_VLOG",
+    )
+    Job.objects.filter(id=source.id).update(status=S.COMPLETED)
+    source.refresh_from_db()
+    before = own("cutline_jobs_created_total")
+    services.job_remix(source, style="VINTAGE_FILM")
+    assert own("cutline_jobs_created_total") - before == 1
+
+
 def test_refused_uploads_are_counted_by_reason(client, db):
     before = own("cutline_uploads_refused_total", reason="too_large")
     metrics.upload_refused("too_large")
