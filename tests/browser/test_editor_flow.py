@@ -238,12 +238,29 @@ def test_a_refused_song_is_explained_next_to_it_and_the_picked_files_stay(
     assert (job.style, job.duration, job.aspect_ratio) == ("CHILL_LOFI", 12.0, "1:1")
 
 
+def made_by(page, live_server, job: Job) -> None:
+    """Make the page's browser the job's maker: a session holding an owner key, the key's hash on the job."""
+    import hashlib
+
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from jobs.ownership import SESSION_KEY
+
+    session = SessionStore()
+    session[SESSION_KEY] = "the-key-of-the-browser-that-made-it"
+    session.create()
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_server.url}])
+    Job.objects.filter(id=job.id).update(owner_key=hashlib.sha256(session[SESSION_KEY].encode()).hexdigest())
+
+
 def test_a_failed_job_can_be_tried_again_from_its_page(live_server, media_root, phone):
     job = Job.objects.create(
         style="VINTAGE_FILM", duration=20, aspect_ratio="4:5", status=Job.Status.FAILED, attempts=1,
         error_message="friends.mp4 ends early: the file looks truncated. Export it again and retry.",
     )
     page = phone
+    made_by(page, live_server, job)  # only the job's maker is offered "Try again"
     page.goto(f"{live_server.url}/jobs/{job.id}")
     assert "ends early" in page.locator(".reason").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "cutline-job-failed.png"), full_page=True)
