@@ -12,7 +12,12 @@ run: setup migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py reset_metrics  # the metrics folder the three processes share starts empty
 	@echo "Cutline: http://127.0.0.1:$(PORT)  (admin: /admin/, health: /health; Ctrl-C stops everything)"
+	@echo "DEBUG=$$DEBUG: a local run (with 1, the development key and debug pages; a public server runs with 0)"
 	PATH="$(abspath $(VENV))/bin:$$PATH" BIND=127.0.0.1 $(VENV)/bin/honcho start --port $(PORT) web housekeeping worker
+
+# A local run is a development set-up: DEBUG on (the development key, plain static files), unless DEBUG is set.
+# A server sets DEBUG=0 (the default outside make) and its own SECRET_KEY.
+run migrate bench: export DEBUG ?= 1
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -127,14 +127,14 @@ def test_a_worker_without_room_for_the_render_leaves_the_job_queued(make_job, mo
 
 
 def test_a_full_disk_raised_by_the_render_fails_the_job_in_plain_words(make_job, media_root, monkeypatch):
-    job = make_job()
+    queued = make_job()
 
     def engine(job, reporter):
         raise OSError(28, "No space left on device", str(media_root / "scratch" / "part.mp4"))
 
     monkeypatch.setattr(worker, "_engine", lambda: engine)
     ended = worker.run_next()  # returns: the worker goes on to its next job
-    assert ended.status == S.FAILED
+    assert ended.id == queued.id and ended.status == S.FAILED
     assert ended.error_message == disk.RENDER_DISK_FULL
     assert "/" not in ended.error_message
 
