@@ -71,7 +71,9 @@ def test_a_sweep_run_makes_a_pass_every_sweep_every_s_until_the_next_run_is_due(
     monkeypatch.setattr("jobs.tasks.time.sleep", lambda seconds: clock.__setitem__("now", clock["now"] + seconds))
     monkeypatch.setattr("jobs.services.job_sweep", lambda: {"requeued": 1})
     monkeypatch.setattr("jobs.tasks.close_old_connections", lambda: None)  # no database here
-    assert tasks.sweep() == {"requeued": 3}  # at 0, 20 and 40 s; the next run starts at 60 s
+    monkeypatch.setattr("jobs.tasks.deliver_callbacks", lambda: 1)
+    # at 0, 20 and 40 s; the next run starts at 60 s
+    assert tasks.sweep() == {"requeued": 3, "callbacks_delivered": 3}
 
 
 def test_the_sweep_wakes_a_worker_for_a_job_whose_worker_died(make_job, enqueued, settings):
