@@ -1,10 +1,17 @@
-"""Framing: where a fill crop sits, and where a photo's Ken Burns move goes, from what stands out.
+"""Framing: where a fill crop sits, and where a photo's Ken Burns move goes, from people and what stands out.
 
 A fill crop keeps a fixed share of the picture (a 16:9 clip in a 9:16 frame keeps
 a third of its width); centred, it often keeps a lamp post and loses the cyclist
-beside it. From the samples look.py takes of each shot's footage, the crop
-moves off centre only when the window there holds clearly more of what stands
-out than the centred one, so a shot where nothing does stays centred.
+beside it, or half a face. People come first: where look.py's samples of a
+segment's footage show faces or people (people.py, confirmed by a second
+sample), the crop holds the subject whole (a person's body, or the face of a
+close shot), still when one window holds it all along, else moving evenly
+from where it is at the segment's start to where it is at its end (a straight
+line fitted through the samples follows someone walking). Two people too far
+apart for one window: the crop holds the larger (the one it held before, when
+similar). With nobody there, the crop moves off centre only when the window
+there holds clearly more of what stands out than the centred one, so a shot
+where nothing does stays centred.
 
 Measured like the music's loudness, after planning and before rendering:
 `with_focus(plan)` returns the plan with each segment's focus set. Framing never
@@ -23,6 +30,7 @@ from .errors import MediaError
 from .facts import MediaInfo
 from .geometry import crop_share
 from .look import SAMPLE_TIMEOUT, Look, Sample, sample_visual
+from .people import FACE, Box, persistent
 from .plan import BLUR, FILL, Motion, Plan, Segment
 
 # A window leaves the centre only when it holds this much more of what stands out than
@@ -38,6 +46,16 @@ SPOT = 0.1
 SPOT_STANDS_OUT = 3.0
 # Samples this far outside a segment's footage still count for it (keyframes can be sparse).
 NEARBY = 2.0
+# A face's box (the cascade's: brows to mouth) grown to the head a crop must keep, as shares of its
+# size: hair and ears at the sides, forehead above, chin below (measured on the astronaut photo's box).
+HEAD_SIDES = 0.25
+HEAD_ABOVE = 0.45
+HEAD_BELOW = 0.3
+# A crop still when it holds every sample's subject: it moves only when the subject leaves a window
+# this much smaller than the crop (a margin for the frames between samples).
+STILL_MARGIN = 0.9
+# A second subject is chosen over the one held in the previous sample only when this much larger.
+SWITCH = 2.0
 
 
 def with_focus(plan: Plan, survey: Sequence[Look] | None = None, *, timeout: float = SAMPLE_TIMEOUT) -> Plan:
@@ -104,11 +122,20 @@ def _needs_focus(seg: Segment, info: MediaInfo, plan: Plan) -> bool:
 
 
 def _framed(seg: Segment, info: MediaInfo, plan: Plan, samples: Sequence[Sample]) -> Segment:
+    axis, share = crop_share(info, plan.width, plan.height)
+    if seg.reframe == FILL and axis:
+        held = hold_people(_people_for(seg, info, samples), axis, share, seg.source_in, seg.source_out)
+        if held is not None:
+            start, end = held
+            # A photo's move zooms in or out on the subject the crop is centred on, never past it.
+            motion = seg.motion and dataclasses.replace(seg.motion, x_from=0.5, y_from=0.5, x_to=0.5, y_to=0.5)
+            if axis == "x":
+                return dataclasses.replace(seg, focus_x=start, focus_y=0.5, focus_x_to=end, motion=motion)
+            return dataclasses.replace(seg, focus_x=0.5, focus_y=start, focus_y_to=end, motion=motion)
     weights = _weights_for(seg, info, samples)
     if weights is None:
         return seg
     focus_x, focus_y = 0.5, 0.5
-    axis, share = crop_share(info, plan.width, plan.height)
     if seg.reframe == FILL and axis:
         centre = best_centre(_profile(weights, axis), share, _profile(weights**2, axis))
         if centre is not None:
@@ -118,6 +145,97 @@ def _framed(seg: Segment, info: MediaInfo, plan: Plan, samples: Sequence[Sample]
         framed = (focus_x, focus_y) != (0.5, 0.5)
         motion = _towards(motion, weights, _composition(seg.reframe, info, plan, focus_x, focus_y), framed=framed)
     return dataclasses.replace(seg, focus_x=focus_x, focus_y=focus_y, motion=motion)
+
+
+# ---------------------------------------------------------------- people
+
+
+def hold_people(
+    found: Sequence[tuple[float, Sequence[Box]]], axis: str, share: float, start: float, end: float
+) -> tuple[float, float | None] | None:
+    """Where a crop keeping `share` of the axis is centred to hold the people found, at `start` and `end`.
+
+    found: (time, boxes) of the samples around the footage, already confirmed (people.persistent).
+    Returns (centre, None) for a still crop, (centre at start, centre at end) for one that moves
+    evenly, or None when nobody was found (the caller falls back to what stands out).
+    """
+    spans: list[tuple[float, tuple[float, float]]] = []
+    held: tuple[float, float] | None = None
+    for time, boxes in sorted(found, key=lambda f: f[0]):
+        if boxes:
+            held = _subject(boxes, axis, share, held)
+            spans.append((time, held))
+    if not spans:
+        return None
+    lo, hi = min(s[0] for _, s in spans), max(s[1] for _, s in spans)
+    if hi - lo <= share * STILL_MARGIN or len(spans) == 1:
+        return _inside((lo + hi) / 2, share), None
+    # Someone who moves: a straight line through the subject's centres, evaluated at both ends.
+    times = np.array([t for t, _ in spans])
+    centres = np.array([(a + b) / 2 for _, (a, b) in spans])
+    if np.ptp(times) < 1e-6:
+        return _inside(float(centres.mean()), share), None
+    slope, intercept = np.polyfit(times, centres, 1)
+    at_start = _inside(float(slope * start + intercept), share)
+    at_end = _inside(float(slope * end + intercept), share)
+    if abs(at_end - at_start) < 1e-3:
+        return at_start, None
+    return at_start, at_end
+
+
+def _subject(
+    boxes: Sequence[Box], axis: str, share: float, before: tuple[float, float] | None
+) -> tuple[float, float]:
+    """The span along the axis that one sample's crop must hold.
+
+    Everyone, when they fit in one window; otherwise one of them: the one held before unless
+    another is SWITCH times larger, else the largest. A body wider (or taller) than the window
+    gives way to its face, or to its head end.
+    """
+    spans = [_keep(box, axis, share, boxes) for box in boxes]
+    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+    if hi - lo <= share * STILL_MARGIN:
+        return lo, hi
+    size = [(b.w * b.h) for b in boxes]
+    largest = int(np.argmax(size))
+    if before is not None:
+        centre = (before[0] + before[1]) / 2
+        nearest = min(range(len(spans)), key=lambda k: abs((spans[k][0] + spans[k][1]) / 2 - centre))
+        if size[largest] < SWITCH * size[nearest]:
+            return spans[nearest]
+    return spans[largest]
+
+
+def _keep(box: Box, axis: str, share: float, boxes: Sequence[Box]) -> tuple[float, float]:
+    """What of one face or person must stay inside the crop, along the axis."""
+    if box.kind == FACE:
+        if axis == "x":
+            return box.x - HEAD_SIDES * box.w, box.right + HEAD_SIDES * box.w
+        return box.y - HEAD_ABOVE * box.h, box.bottom + HEAD_BELOW * box.h
+    lo, hi = box.span(axis)
+    if hi - lo <= share * STILL_MARGIN:
+        return lo, hi
+    faces = [f for f in boxes if f.kind == FACE and f.x >= box.x and f.right <= box.right
+             and f.y >= box.y and f.bottom <= box.bottom]
+    if faces:
+        return _keep(faces[0], axis, share, ())
+    if axis == "y":  # a standing body taller than the window: its head and shoulders
+        return lo, lo + share * STILL_MARGIN
+    return lo, hi
+
+
+def _inside(centre: float, share: float) -> float:
+    """A centre moved just enough for the window to stay inside the picture, rounded for the plan's JSON."""
+    centre = min(max(centre, share / 2), 1.0 - share / 2)
+    return math.floor(centre * 1e4) / 1e4 if centre > 0.5 else math.ceil(centre * 1e4) / 1e4
+
+
+def _people_for(seg: Segment, info: MediaInfo, samples: Sequence[Sample]) -> list[tuple[float, tuple[Box, ...]]]:
+    """Confirmed faces and people of the samples in (or NEARBY) the segment's footage."""
+    confirmed = persistent([(s.time, s.people) for s in samples])
+    if info.is_still:
+        return confirmed[:1]
+    return [(t, boxes) for t, boxes in confirmed if seg.source_in - NEARBY <= t <= seg.source_out + NEARBY]
 
 
 def _weights_for(seg: Segment, info: MediaInfo, samples: Sequence[Sample]) -> np.ndarray | None:

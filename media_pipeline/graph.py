@@ -170,8 +170,9 @@ def _check_plan(plan: Plan) -> None:
             raise ValueError(f"segment {i} has an unknown transition {seg.transition!r}")
         if seg.speed <= 0:
             raise ValueError(f"segment {i} has a speed of {seg.speed}")
-        if not (0 <= seg.focus_x <= 1 and 0 <= seg.focus_y <= 1):
-            raise ValueError(f"segment {i} is framed outside its picture ({seg.focus_x}, {seg.focus_y})")
+        ends = (seg.focus_x_to, seg.focus_y_to)
+        if not all(0 <= f <= 1 for f in (seg.focus_x, seg.focus_y, *(e for e in ends if e is not None))):
+            raise ValueError(f"segment {i} is framed outside its picture ({seg.focus_x}, {seg.focus_y}, to {ends})")
 
 
 # ---------------------------------------------------------------- inputs
@@ -318,7 +319,7 @@ def _run_segments(
         picture = [*tone_map_filters(info, keep_depth=True), *picture]
     else:
         head += tone_map_filters(info)
-    focus = _focus([plan.segments[i] for i in run.segments], [a for a, _ in spans], info, plan.width, plan.height)
+    focus = _focus([plan.segments[i] for i in run.segments], spans, info, plan.width, plan.height)
     framed = _reframe(
         first.reframe, info, plan.width, plan.height, source.then(*head),
         flags=VIDEO_SCALE_FLAGS, picture=picture, focus=focus,
@@ -425,7 +426,7 @@ def _photo_segments(
             make = [f"loop=loop={sum(frames) - 1}:size=1"]
         framed = _reframe(
             FILL if boxed else mode, info, width, height, first, flags=PHOTO_SCALE_FLAGS, picture=picture,
-            focus=_focus([plan.segments[group[0]]], [0.0], info, width, height),  # one picture: one focus
+            focus=_focus([plan.segments[group[0]]], [(0.0, 0.0)], info, width, height),  # one picture: one focus
         )
         composed = framed.then("format=yuv420p", "setsar=1", *make, f"settb=1/{plan.fps}", "setpts=N")
         bounds = "|".join(str(b) for b in accumulate(frames[:-1]))
@@ -516,19 +517,31 @@ def _cover(info: MediaInfo, width: int, height: int, flags: str, focus: str = ""
     return [*crop, f"scale={width}:{height}:flags={flags}"]
 
 
-def _focus(segments: list[Segment], starts: list[float], info: MediaInfo, width: int, height: int) -> str:
+def _focus(
+    segments: list[Segment], spans: list[tuple[float, float]], info: MediaInfo, width: int, height: int
+) -> str:
     """The fill crop's centre as a piecewise expression of t: each segment's focus from its footage's start.
 
+    spans: each segment's footage (start, end) in the input's time. A segment whose crop follows
+    someone (focus_x_to / focus_y_to) moves evenly from its focus to that over its span.
     "" when every segment is centred, so the graph stays as it was.
     """
     axis, _ = crop_share(info, width, height)
-    values = [seg.focus_x if axis == "x" else seg.focus_y for seg in segments]
-    if all(abs(v - 0.5) < 1e-6 for v in values):
+    values = [_centre_over(seg, axis, span) for seg, span in zip(segments, spans)]
+    if all(v == ft.num(0.5) for v in values):
         return ""
-    text = ft.num(values[-1])
-    for start, value in zip(reversed(starts[1:]), reversed(values[:-1])):
-        text = f"if(lt(t,{ft.num(start)}),{ft.num(value)},{text})"
+    text = values[-1]
+    for (start, _), value in zip(reversed(spans[1:]), reversed(values[:-1])):
+        text = f"if(lt(t,{ft.num(start)}),{value},{text})"
     return text
+
+
+def _centre_over(seg: Segment, axis: str, span: tuple[float, float]) -> str:
+    """One segment's crop centre: a number, or an even move over its span when it follows someone."""
+    start, end = (seg.focus_x, seg.focus_x_to) if axis == "x" else (seg.focus_y, seg.focus_y_to)
+    if end is None or abs(end - start) < 1e-4 or span[1] <= span[0]:
+        return ft.num(start)
+    return f"{ft.num(start)}+{ft.num(end - start)}*clip((t-{ft.num(span[0])})/{ft.num(span[1] - span[0])},0,1)"
 
 
 def _blurred_fit(

@@ -9,8 +9,12 @@ What stands out in a sample comes from two cues: the spectral residual (what the
 picture's own statistics do not predict, Hou and Zhang 2007) and what changed
 since the previous keyframe of the same shot. How much changed is also the
 sample's *activity*, from which the planner picks the liveliest stretch of a
-clip. No OpenCV or SciPy: numpy's FFT does the little filtering needed, and the
-worker does not load another library.
+clip. numpy's FFT does the little filtering needed.
+
+The same keyframes are decoded a little larger (people.DETECT_SIDE, five times
+SAMPLE_SIDE) for people.py to find faces and people in, which framing.py keeps
+whole; the small samples are those averaged in 5 x 5 blocks, so each keyframe
+is still decoded once.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import numpy as np
 from . import ffmpeg
 from .errors import MediaError
 from .facts import VIDEO, Liveliness, MediaInfo
+from .people import DETECT_SIDE, Box, detect
 
 SAMPLE_SIDE = 64  # pixels on a sample's long side: what the spectral residual is tuned for
+DETECT_FACTOR = DETECT_SIDE // SAMPLE_SIDE  # the detection samples are this many times larger
 # Two samples differ by more than this (mean, 0..1) when they are different shots: no change cue.
 SHOT_CHANGE = 0.12
 SAMPLE_TIMEOUT = 60.0
@@ -60,6 +66,7 @@ class Sample:
     weights: np.ndarray
     activity: float = 0.0  # mean change (0..1) since the previous keyframe of the same shot
     picture: np.ndarray | None = field(default=None, repr=False, compare=False)  # the grey sample itself
+    people: tuple[Box, ...] = ()  # faces and people found in it (people.detect), largest first
 
 
 def heavy_to_decode(info: MediaInfo) -> bool:
@@ -117,15 +124,17 @@ def sample_visual(
     """Samples of a photo (one) or of a clip's keyframes from `start` to `end` seconds (all of it by default)."""
     width, height = _sample_size(info)
     if info.is_still:
-        frames, _ = _decode(info.path, [], width, height, ["-frames:v", "1"], timeout)
-        return (Sample(0.0, saliency(frames[0])),) if frames else ()
+        frames, _, large = _decode(info.path, [], width, height, ["-frames:v", "1"], timeout, detail=True)
+        return (Sample(0.0, saliency(frames[0]), people=detect(large[0], photo=True)),) if frames else ()
     seek = ["-ss", f"{max(0.0, start):.6f}"] + (["-t", f"{end - max(0.0, start):.6f}"] if end is not None else [])
-    frames, times = _decode(info.path, [*seek, "-skip_frame", "nokey"], width, height,
-                            ["-fps_mode", "passthrough"], timeout)
-    return _samples(frames, [max(0.0, start) + t for t in times])
+    frames, times, large = _decode(info.path, [*seek, "-skip_frame", "nokey"], width, height,
+                                   ["-fps_mode", "passthrough"], timeout, detail=True)
+    return _samples(frames, [max(0.0, start) + t for t in times], large)
 
 
-def _samples(frames: Sequence[np.ndarray], times: Sequence[float]) -> tuple[Sample, ...]:
+def _samples(
+    frames: Sequence[np.ndarray], times: Sequence[float], large: Sequence[np.ndarray] = ()
+) -> tuple[Sample, ...]:
     samples = []
     for k, (picture, time) in enumerate(zip(frames, times)):
         weights = saliency(picture)
@@ -134,7 +143,8 @@ def _samples(frames: Sequence[np.ndarray], times: Sequence[float]) -> tuple[Samp
         if changed is not None:
             weights = (weights + changed) / 2
             activity = moved(frames[k - 1], picture)[1]
-        samples.append(Sample(time, weights, activity, picture))
+        found = detect(large[k]) if k < len(large) else ()
+        samples.append(Sample(time, weights, activity, picture, found))
     return tuple(samples)
 
 
@@ -144,8 +154,8 @@ def _cheap_to_decode(info: MediaInfo) -> bool:
 
 def _look_at_every_frame(info: MediaInfo, timeout: float) -> Look:
     width, height = _sample_size(info)
-    frames, times = _decode(info.path, ["-skip_loop_filter", "all"], width, height,
-                            ["-fps_mode", "passthrough"], timeout)
+    frames, times, large = _decode(info.path, ["-skip_loop_filter", "all"], width, height,
+                                   ["-fps_mode", "passthrough"], timeout, detail=True)
     steps = _steps(frames)
     cuts = tuple(round(times[k + 1], 4) for k, step in enumerate(steps) if step > SHOT_CHANGE)[:MAX_CUTS]
     picked, next_time = [], 0.0
@@ -153,7 +163,7 @@ def _look_at_every_frame(info: MediaInfo, timeout: float) -> Look:
         if time >= next_time - 1e-6:
             picked.append(k)
             next_time = time + EVERY_FRAME_STEP
-    return Look(_samples([frames[k] for k in picked], [times[k] for k in picked]), cuts)
+    return Look(_samples([frames[k] for k in picked], [times[k] for k in picked], [large[k] for k in picked]), cuts)
 
 
 def liveliness(look: Look) -> Liveliness | None:
@@ -233,7 +243,7 @@ def _cut_between(info: MediaInfo, start: float, end: float, timeout: float) -> f
     width, height = _sample_size(info)
     frame = 1.0 / max(info.fps, 1.0)
     seek = ["-ss", f"{start:.6f}", "-t", f"{end - start + frame:.6f}", "-skip_loop_filter", "all"]
-    frames, times = _decode(info.path, seek, width, height, ["-fps_mode", "passthrough"], timeout)
+    frames, times, _ = _decode(info.path, seek, width, height, ["-fps_mode", "passthrough"], timeout)
     if len(frames) < 2:
         return None
     steps = _steps(frames)
@@ -262,23 +272,35 @@ def _sample_size(info: MediaInfo) -> tuple[int, int]:
 
 
 def _decode(
-    path: str, before: list[str], width: int, height: int, after: list[str], timeout: float
-) -> tuple[list[np.ndarray], list[float]]:
-    """Grey frames of width x height (display shape, square pixels) and their times, from ffmpeg."""
+    path: str, before: list[str], width: int, height: int, after: list[str], timeout: float, *, detail: bool = False
+) -> tuple[list[np.ndarray], list[float], list[np.ndarray]]:
+    """Grey frames of width x height (display shape, square pixels, 0..1 floats) and their times, from ffmpeg.
+
+    detail: also the same frames DETECT_FACTOR times larger (uint8), for people.detect; the small
+    frames are then their block means, so each frame is decoded and scaled once.
+    """
+    factor = DETECT_FACTOR if detail else 1
     out, err = ffmpeg.run_binary(
         [
             ffmpeg.FFMPEG, "-loglevel", "info", "-nostats", *before, "-threads", "1", "-an", "-sn", "-dn",
             *ffmpeg.safe_input_args(), "-i", path,
-            "-vf", f"scale={width}:{height}:flags=area,format=gray,showinfo", *after, "-f", "rawvideo", "pipe:1",
+            "-vf", f"scale={width * factor}:{height * factor}:flags=area,format=gray,showinfo", *after,
+            "-f", "rawvideo", "pipe:1",
         ],
         timeout=timeout,
     )
-    size = width * height
+    size = width * height * factor * factor
     count = len(out) // size
-    pixels = np.frombuffer(out[: count * size], dtype=np.uint8).reshape(count, height, width)
+    pixels = np.frombuffer(out[: count * size], dtype=np.uint8).reshape(count, height * factor, width * factor)
     times = [float(t) for t in _PTS_TIME.findall(err)]
-    frames = [frame.astype(np.float32) / 255.0 for frame in pixels]
-    return frames[: len(times)], times[: len(frames)]
+    count = min(count, len(times))
+    if factor == 1:
+        return [frame.astype(np.float32) / 255.0 for frame in pixels[:count]], times[:count], []
+    frames = [
+        frame.reshape(height, factor, width, factor).mean(axis=(1, 3), dtype=np.float32) / 255.0
+        for frame in pixels[:count]
+    ]
+    return frames, times[:count], list(pixels[:count])
 
 
 # ---------------------------------------------------------------- small numpy helpers

@@ -65,6 +65,10 @@ class Segment:
     # (framing.py moves it onto what stands out; 0.5 is the middle).
     focus_x: float = 0.5
     focus_y: float = 0.5
+    # Where it is centred on the segment's last frame when the crop follows someone who moves
+    # (framing.py); None: it stays put. The centre moves evenly from focus_x/focus_y to these.
+    focus_x_to: float | None = None
+    focus_y_to: float | None = None
 
     @property
     def end_frame(self) -> int:

@@ -94,9 +94,9 @@ def proxy_box(plan: Plan, stretch: Stretch) -> Box | None:
     if all(seg.reframe == FILL for seg in segments):
         axis, share = crop_share(info, plan.width, plan.height)
         if axis == "x":
-            x, width = _union([seg.focus_x for seg in segments], info.width, share)
+            x, width = _union(_centres(segments, "x"), info.width, share)
         elif axis == "y":
-            y, height = _union([seg.focus_y for seg in segments], info.height, share)
+            y, height = _union(_centres(segments, "y"), info.height, share)
         scale = min(1.0, max(plan.width / width, plan.height / height))
     else:
         scale = min(1.0, plan.width / width, plan.height / height)
@@ -106,6 +106,13 @@ def proxy_box(plan: Plan, stretch: Stretch) -> Box | None:
     if decoded <= PROXY_GAIN * max(out_width * out_height, plan.width * plan.height):
         return None
     return Box(x, y, width, height, out_width, out_height)
+
+
+def _centres(segments: list[Segment], axis: str) -> list[float]:
+    """Every place the segments' crops are centred along the axis: where each starts and, when it moves, ends."""
+    if axis == "x":
+        return [f for seg in segments for f in (seg.focus_x, seg.focus_x_to) if f is not None]
+    return [f for seg in segments for f in (seg.focus_y, seg.focus_y_to) if f is not None]
 
 
 def _union(focus: list[float], size: int, share: float) -> tuple[int, int]:
@@ -119,11 +126,17 @@ def _union(focus: list[float], size: int, share: float) -> tuple[int, int]:
 
 def _moved(seg: Segment, visual: int, offset: float, info: MediaInfo, box: Box) -> Segment:
     """The segment reading its proxy: source times from the proxy's start, focus within what it kept."""
-    focus_x = (min(max(seg.focus_x * info.width, 0), info.width) - box.x) / box.width
-    focus_y = (min(max(seg.focus_y * info.height, 0), info.height) - box.y) / box.height
+    def inside(focus: float | None, offset: int, length: int, size: int) -> float | None:
+        if focus is None:
+            return None
+        return min(max((min(max(focus * size, 0), size) - offset) / length, 0.0), 1.0)
+
     return replace(
         seg, visual=visual, source_in=seg.source_in - offset, source_out=seg.source_out - offset,
-        focus_x=min(max(focus_x, 0.0), 1.0), focus_y=min(max(focus_y, 0.0), 1.0),
+        focus_x=inside(seg.focus_x, box.x, box.width, info.width),
+        focus_y=inside(seg.focus_y, box.y, box.height, info.height),
+        focus_x_to=inside(seg.focus_x_to, box.x, box.width, info.width),
+        focus_y_to=inside(seg.focus_y_to, box.y, box.height, info.height),
     )
 
 

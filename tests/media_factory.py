@@ -141,6 +141,28 @@ def make_waking_clip(path: Path, *, still_for: float = 3.0, seconds: float = 6.0
     return path
 
 
+def make_walking_figure(path: Path, *, seconds: float = 4.0, start: float = 0.1, end: float = 0.8) -> Path:
+    """A white figure (24x100 px, standing) crossing a dark 320x180 scene from `start` to `end` (its left
+    edge, as shares of the width) at an even pace; a keyframe every half second.
+
+    figure_box(t, ...) says where it is at t seconds.
+    """
+    path = Path(path)
+    x = f"{start * 320:.3f}+{(end - start) * 320 / seconds:.5f}*t"
+    graph = (
+        f"color=c=0x303030:s=320x180:r=30:d={seconds}[ground];color=c=white:s=24x100:r=30:d={seconds}[figure];"
+        f"[ground][figure]overlay=x='{x}':y=50,noise=alls=6:allf=t"
+    )
+    _ffmpeg("-filter_complex", graph, "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
+            "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def figure_box(t: float, *, seconds: float = 4.0, start: float = 0.1, end: float = 0.8) -> tuple[float, float, float, float]:
+    """make_walking_figure's figure at t seconds: left, top, width, height as shares of the picture."""
+    return start + (end - start) * t / seconds, 50 / 180, 24 / 320, 100 / 180
+
+
 def make_panning_clip(path: Path, *, seconds: float = 4.0, speed: float = 60.0) -> Path:
     """A camera panning across a still, textured scene at `speed` pixels a second: nothing in it moves.
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, framing, look
+from media_pipeline.people import FACE, PERSON, Box
 from media_pipeline.plan import BLUR, LETTERBOX, Motion
 from media_pipeline.render import render
-from tests.media_factory import make_song, make_subject
+from tests.media_factory import figure_box, make_song, make_subject, make_walking_figure
 from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, make_style, photo_info, song_info
 from tests.media_pipeline.test_render import gray_frames
 
@@ -192,3 +193,118 @@ def test_focus_is_kept_in_the_plan_as_plain_numbers():
     old = plan_to_dict(plan)
     del old["segments"][0]["focus_x"], old["segments"][0]["focus_y"]
     assert plan_from_dict(old) == plan, "plans saved before framing existed still load, centred"
+
+
+# ---------------------------------------------------------------- people
+
+
+def person(x: float, *, y: float = 0.28, w: float = 0.075, h: float = 0.55) -> Box:
+    return Box(x, y, w, h, PERSON, 1.0)
+
+
+def face(x: float, *, y: float = 0.2, w: float = 0.12, h: float = 0.21) -> Box:
+    return Box(x, y, w, h, FACE, 5.0)
+
+
+def samples_with(found: list[tuple[float, tuple[Box, ...]]]) -> tuple[look.Sample, ...]:
+    even = np.full((36, 64), 1 / (36 * 64))
+    return tuple(look.Sample(t, even, 0.0, None, boxes) for t, boxes in found)
+
+
+def window(centre: float, share: float) -> tuple[float, float]:
+    return centre - share / 2, centre + share / 2
+
+
+def centre_at(start: float, end: float | None, t: float, t0: float, t1: float) -> float:
+    return start if end is None else start + (end - start) * (t - t0) / (t1 - t0)
+
+
+SHARE = (9 / 16) / (16 / 9)  # a 16:9 clip in a 9:16 frame keeps this share of its width
+
+
+def test_a_crop_follows_a_figure_walking_across_the_frame_and_holds_it_whole():
+    found = [(t / 2, (person(0.1 + 0.7 * t / 8),)) for t in range(9)]  # 0 .. 4 s, left to right
+    start, end = framing.hold_people(found, "x", SHARE, 0.0, 4.0)
+    assert end is not None and end > start, "the crop moves the way the figure walks"
+    for t, (box,) in found:
+        lo, hi = window(centre_at(start, end, t, 0.0, 4.0), SHARE)
+        assert lo <= box.x and box.right <= hi, f"the figure is whole at {t} s"
+
+
+def test_a_crop_moves_evenly_between_samples_however_uneven_the_detections():
+    # Detections jitter by a few hundredths: a line through them, not a crop that shakes with them.
+    jitter = [0.0, 0.02, -0.015, 0.01, -0.02, 0.015, 0.0]
+    found = [(t / 2, (person(0.15 + 0.08 * t + jitter[t]),)) for t in range(7)]
+    start, end = framing.hold_people(found, "x", SHARE, 0.5, 2.5)
+    assert end is not None
+    assert (end - start) / 2.0 == pytest.approx(0.16, abs=0.03), "the pace of the figure, 0.16 a second"
+
+
+def test_someone_who_stays_in_one_window_is_held_by_a_still_crop():
+    found = [(t / 2, (person(0.62 + 0.01 * (t % 2)),)) for t in range(5)]
+    centre, end = framing.hold_people(found, "x", SHARE, 0.0, 2.0)
+    assert end is None
+    lo, hi = window(centre, SHARE)
+    assert lo <= 0.62 and 0.71 + 0.075 <= hi
+
+
+def test_a_face_is_kept_with_its_head_and_a_crop_never_cuts_it():
+    found = [(0.0, (face(0.78),)), (1.0, (face(0.79),))]
+    centre, _ = framing.hold_people(found, "x", SHARE, 0.0, 1.0)
+    lo, hi = window(centre, SHARE)
+    assert lo <= 0.78 - 0.25 * 0.12 and 0.79 + 0.12 * 1.25 <= hi + 1e-9
+
+
+def test_two_people_too_far_apart_for_one_window_the_larger_is_held_whole():
+    small, large = person(0.05, w=0.06, h=0.4), person(0.8, w=0.1, h=0.6)
+    found = [(0.0, (small, large)), (1.0, (small, large))]
+    centre, _ = framing.hold_people(found, "x", SHARE, 0.0, 1.0)
+    lo, hi = window(centre, SHARE)
+    assert lo <= large.x and large.right <= hi
+
+
+def test_two_people_close_together_are_both_held():
+    left, right = person(0.4), person(0.55)
+    centre, _ = framing.hold_people([(0.0, (left, right)), (1.0, (left, right))], "x", SHARE, 0.0, 1.0)
+    lo, hi = window(centre, SHARE)
+    assert lo <= left.x and right.right <= hi
+
+
+def test_a_portrait_clip_in_a_landscape_frame_keeps_the_face_of_a_standing_person():
+    body = Box(0.3, 0.1, 0.4, 0.85, PERSON, 1.0)
+    head = Box(0.42, 0.14, 0.16, 0.09, FACE, 5.0)
+    share = (9 / 16) / (16 / 9)
+    centre, _ = framing.hold_people([(0.0, (body, head)), (1.0, (body, head))], "y", share, 0.0, 1.0)
+    lo, hi = window(centre, share)
+    assert lo <= head.y - 0.45 * head.h + 1e-9 and head.bottom <= hi
+
+
+def test_nobody_found_leaves_the_crop_to_what_stands_out():
+    assert framing.hold_people([(0.0, ()), (1.0, ())], "x", SHARE, 0.0, 1.0) is None
+
+
+def test_a_plan_holds_the_people_of_its_footage_and_a_lone_detection_is_ignored():
+    clip = clip_info("/media/walk.mp4", 320, 180, 6.0)
+    plan = build_plan([clip], SONG, [Shot(0, 2.0, source_in=0.0), Shot(0, 2.0, source_in=4.0)])
+    found = [(t / 2, (person(0.1 + 0.1 * t),) if t <= 3 else ()) for t in range(13)]
+    found[11] = (5.5, (face(0.05),))  # seen once, near the second shot: texture, not a face
+    framed = framing.with_focus(plan, [look.Look(samples_with(found))])
+    first, second = framed.segments
+    assert first.focus_x_to is not None and first.focus_x_to > first.focus_x
+    assert (second.focus_x, second.focus_x_to) == (0.5, None), "nobody in the second shot: centred"
+
+
+@needs_ffmpeg
+def test_a_rendered_crop_follows_a_walking_figure_and_shows_all_of_it(tmp_path):
+    clip = make_walking_figure(tmp_path / "walk.mp4", seconds=4.0)
+    song = make_song(tmp_path / "song.m4a", seconds=5)
+    plan = build_plan([clip_info(str(clip), 320, 180, 4.0)], song_info(str(song), 5.0), [Shot(0, 3.0, source_in=0.5)])
+    found = [(t / 2, (Box(*figure_box(t / 2), PERSON, 1.0),)) for t in range(9)]
+    framed = framing.with_focus(plan, [look.Look(samples_with(found))])
+    assert framed.segments[0].focus_x_to is not None
+    out = render(framed, str(tmp_path / "out.mp4"), style=make_style())
+    frames = gray_frames(out.path, tmp_path)
+    for k in range(0, len(frames), 10):
+        bright = np.flatnonzero((frames[k] > 200).sum(axis=0) > 40)  # columns with the figure's body
+        assert len(bright) >= 0.8 * 24 * 180 / 101, f"frame {k} shows the figure's whole width"
+        assert bright.min() > 2 and bright.max() < 177, f"frame {k} does not cut the figure at an edge"
