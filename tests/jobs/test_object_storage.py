@@ -2,15 +2,19 @@
 loopback; tests/jobs/s3server.py), so hosts share only the database and the bucket.
 
 The first tests run in this process against the bucket (any database). The last one is the issue's
-set-up: a live web server and two real `qcluster` render hosts, each with its own empty private folders
-(VAR_DIR, so MEDIA_ROOT, upload temporaries and scratch under it), sharing only PostgreSQL and the bucket;
-it skips on SQLite, whose test database other processes cannot see.
+set-up: a live web server (with its housekeeping cluster) and two real `qcluster` render hosts, each with
+its own empty private folders (VAR_DIR, so MEDIA_ROOT, upload temporaries and scratch under it; as root,
+in a mount namespace of its own where no other host's files are visible), sharing only PostgreSQL and the
+bucket. It skips on SQLite, whose test database other processes cannot see.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +22,14 @@ import pytest
 import urllib3
 from django.conf import settings as django_settings
 from django.db import connection
-from django_q.models import OrmQ, Task
+from django_q.models import OrmQ, Schedule, Task
+from django_q.tasks import async_task
 
 from jobs import services
 from jobs.models import Audio, Job, Visual, Worker
 from jobs.storage import job_storage
 from tests.jobs import s3server
-from tests.jobs.test_hosts import Host, wait_until
+from tests.jobs.test_hosts import SWEEP_SCHEDULE, Host, wait_until
 from tests.media_factory import make_clip, make_photo, make_song
 
 S = Job.Status
@@ -233,8 +238,52 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+# Run as `sh -c PRIVATE_FOLDERS sh ARGV...` in a new mount namespace: an empty tmpfs over $HIDE, then ARGV.
+PRIVATE_FOLDERS = 'mount -t tmpfs cutline-host "$HIDE" && mkdir -p "$VAR_DIR" && exec "$@"'
+
+
+def _can_unshare() -> bool:
+    try:
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+class PrivateHost(Host):
+    """A render host whose files no other host can see. With `unshare -m` (root), `qcluster` runs in a mount
+    namespace of its own with an empty tmpfs over `hide`, the test session's temporary folder, where its
+    VAR_DIR is (MEDIA_ROOT, scratch, upload temporaries, the beat cache): it sees none of the web host's,
+    the bucket's or the other host's files (the same path holds different files in each), and the test reads
+    its files through /proc/<pid>/root. Without unshare, VAR_DIR is a folder of its own under the test's."""
+
+    def __init__(self, name: str, env: dict[str, str], logs: Path, private: Path, hide: Path | None):
+        self.name, self.log, self.private, self.isolated = name, logs / f"{name}.log", private, hide is not None
+        argv = [sys.executable, "manage.py", "qcluster"]
+        if hide is not None:
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", PRIVATE_FOLDERS, "sh", *argv]
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env={**env, "VAR_DIR": str(private), "HIDE": str(hide)}, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.started = time.monotonic()
+
+    def seen(self, path: Path) -> Path:
+        """`path` as this host sees it."""
+        return Path(f"/proc/{self.proc.pid}/root") / path.relative_to("/") if self.isolated else path
+
+    @property
+    def disk(self) -> Path:
+        """Its own files: its VAR_DIR, as it sees it."""
+        return self.seen(self.private)
+
+    @property
+    def scratch(self) -> Path:
+        return self.seen(self.private / "media" / "scratch")
+
+
 @pytest.fixture
-def fleet(s3, live_server, transactional_db, settings, tmp_path) -> Iterator[dict]:
+def fleet(s3, live_server, transactional_db, settings, tmp_path, tmp_path_factory) -> Iterator[dict]:
     if connection.vendor != "postgresql":
         pytest.skip("render hosts share the database through PostgreSQL; SQLite's test database is in memory")
     s3.empty()
@@ -243,26 +292,40 @@ def fleet(s3, live_server, transactional_db, settings, tmp_path) -> Iterator[dic
     settings.BEAT_CACHE_DIR = web / "media" / "cache" / "beats"
     settings.MEDIA_ROOT.mkdir(parents=True)
     use_bucket(settings, s3)
-    env = {**os.environ, **s3.env(), "DATABASE_URL": _database_url(), "Q_WORKERS": "1", "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ, **s3.env(), "DATABASE_URL": _database_url(), "Q_WORKERS": "1", "LOG_LEVEL": "INFO",
+        # librosa's compiled code, not job data: shared, or every host would compile it again (~18 s)
+        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache")),
+    }
     for name in ("CUTLINE_TEST_ENGINE", "Q_CLUSTER_NAME", "MEDIA_ROOT", "SCRATCH_DIR", "UPLOAD_TEMP_DIR", "STATIC_ROOT"):
         env.pop(name, None)
     logs = tmp_path / "logs"
     logs.mkdir()
-    hosts = []
+    hide = tmp_path_factory.getbasetemp() if _can_unshare() else None
+    hosts: list[PrivateHost] = []
+    housekeeping = None
     try:
+        # The web host's housekeeping cluster wakes a free host for jobs whose wake-up another host holds.
+        Schedule.objects.update_or_create(**SWEEP_SCHEDULE)
+        housekeeping = Host("housekeeping", {
+            **env, "VAR_DIR": str(web), "Q_CLUSTER_NAME": "housekeeping", "SWEEP_EVERY_S": "1",
+        }, logs)
+        async_task("jobs.tasks.sweep", cluster="housekeeping")
         for name in ("host1", "host2"):
-            private = tmp_path / name  # VAR_DIR: media (scratch, temporaries, beat cache), static, metrics
-            private.mkdir()
-            hosts.append(Host(name, {**env, "VAR_DIR": str(private)}, logs))
+            # Isolated, both hosts keep their files at the same path, each in its own tmpfs.
+            private = hide / "cutline-render-host" if hide else tmp_path / name
+            hosts.append(PrivateHost(name, env, logs, private, hide))
         for host in hosts:
             host.ready()
-        yield {"web": web, "hosts": hosts, "privates": [tmp_path / "host1", tmp_path / "host2"]}
+        yield {"web": web, "hosts": hosts, "isolated": hide is not None}
     finally:
-        for host in hosts:
-            host.end()
+        for host in [*hosts, housekeeping]:
+            if host is not None:
+                host.end()
         for model in (Job, OrmQ, Task, Worker):
             model.objects.all().delete()
         s3.empty()
+        connection.close()
 
 
 def _post_upload(base: str, samples: dict[str, Path]) -> urllib3.BaseHTTPResponse:
@@ -277,7 +340,9 @@ def _post_upload(base: str, samples: dict[str, Path]) -> urllib3.BaseHTTPRespons
 
 @pytest.mark.render
 def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fleet, live_server, s3, samples):
-    hosts, web, privates = fleet["hosts"], fleet["web"], fleet["privates"]
+    hosts, web = fleet["hosts"], fleet["web"]
+    if fleet["isolated"]:
+        assert not hosts[0].private.exists()  # only inside each host's own namespace
     ids = []
     for _ in range(3):
         response = _post_upload(live_server.url, samples)
@@ -293,9 +358,8 @@ def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fl
         assert s3.keys(f"jobs/{job.id}/") == sorted(
             [f"jobs/{job.id}/music.wav", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.png", job.output_video.name]
         )
-    assert local_job_files(web, *privates) == []
-    for private in privates:
-        assert empty(private / "media" / "scratch")  # each scratch folder emptied after a success
+    assert local_job_files(web, *(host.disk for host in hosts)) == []
+    assert all(host.scratch.is_dir() and empty(host.scratch) for host in hosts)  # emptied after a success
     assert not any((ROOT / "var" / "media" / "jobs" / job_id).exists() for job_id in ids)
 
     # Downloads stream from the bucket through the web host.
@@ -317,8 +381,8 @@ def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fl
     wait_until(lambda: Job.objects.filter(id=broken.id, status__in=Job.ENDED).exists(), 60, "the broken job ends")
     broken.refresh_from_db()
     assert broken.status == S.FAILED and "music.wav is missing from storage" in broken.error_message
-    assert all(empty(private / "media" / "scratch") for private in privates)  # and after a failure
-    assert local_job_files(web, *privates) == []
+    assert all(empty(host.scratch) for host in hosts)  # and after a failure
+    assert local_job_files(web, *(host.disk for host in hosts)) == []
 
     # Deleting a job deletes its objects.
     Job.objects.get(id=jobs[1].id).delete()
