@@ -46,6 +46,7 @@ class JobAdmin(admin.ModelAdmin):
         "id", "status", "progress", "current_step", "error_message", "attempts", "attempt_limit",
         "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at", "worker_host", "worker_pid",
         "output_video", "step_timings_table", "plan_pretty",
+        "callback_url", "callback_attempts", "callback_due_at", "callback_delivered_at", "callback_error",
     )
     exclude = ("plan", "step_timings")
 
