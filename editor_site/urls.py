@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/jobs/<str:job_id>/plan", api.job_plan, name="api-job-plan"),
     path("api/jobs/<str:job_id>/retry", api.retry, name="api-job-retry"),
     path("api/jobs/<str:job_id>/remix", api.remix, name="api-job-remix"),
+    path("api/jobs/<str:job_id>/poster", api.poster, name="api-job-poster"),
     path("api/download/<str:job_id>", api.download, name="api-download"),
     path("api/<path:rest>", api.not_found),
     path("health", views.health, name="health"),

@@ -3,6 +3,7 @@
 import json
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
@@ -34,8 +35,8 @@ class AudioInline(admin.StackedInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "status", "style", "progress", "duration", "aspect_ratio", "attempts", "worker_host", "created_at",
-        "updated_at",
+        "poster_thumbnail", "id", "status", "style", "progress", "duration", "aspect_ratio", "attempts",
+        "worker_host", "created_at", "updated_at",
     )
     list_filter = ("status", "style", "aspect_ratio")
     search_fields = ("id", "visuals__original_name", "audio__original_name")
@@ -45,10 +46,16 @@ class JobAdmin(admin.ModelAdmin):
     readonly_fields = (
         "id", "status", "progress", "current_step", "error_message", "attempts", "attempt_limit",
         "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at", "worker_host", "worker_pid",
-        "output_video", "step_timings_table", "plan_pretty",
+        "output_video", "poster_thumbnail", "seed", "remixed_from", "step_timings_table", "plan_pretty",
         "callback_url", "callback_attempts", "callback_due_at", "callback_delivered_at", "callback_error",
     )
-    exclude = ("plan", "step_timings")
+    exclude = ("plan", "step_timings", "poster")
+
+    @admin.display(description="Poster")
+    def poster_thumbnail(self, job: Job) -> str:
+        if not job.poster:
+            return "-"
+        return format_html('<img src="{}" alt="" height="64" loading="lazy">', reverse("api-job-poster", args=[job.id]))
 
     @admin.display(description="Step timings")
     def step_timings_table(self, job: Job) -> str:

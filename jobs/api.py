@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -201,6 +201,23 @@ def download(request: HttpRequest, job_id: str) -> HttpResponse:
         return ranged_file_response(request, storage, job.output_video.name, download_name(job))
     except FileNotFoundError:
         return error("The finished video is missing on the server: try rendering it again.", 404)
+
+
+@api_view("GET", "HEAD")
+def poster(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The finished video's poster: a small JPEG of its liveliest shot, read through the job's storage."""
+    job = _job_or_none(job_id)
+    if job is None:
+        return error(NOT_FOUND, 404)
+    if not job.poster:
+        return error("This job has no poster: it is made when the video is finished.", 404, job_status=job.status)
+    try:
+        image = job.poster.open("rb")
+    except FileNotFoundError:
+        return error("The poster is missing on the server.", 404)
+    response = FileResponse(image, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=300"  # a re-render replaces it under the same name
+    return response
 
 
 @api_view("GET", "HEAD")

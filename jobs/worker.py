@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -20,7 +21,8 @@ from django.utils.module_loading import import_string
 
 from media_pipeline.errors import MediaError
 from media_pipeline.pipeline import plan_job
-from media_pipeline.plan import plan_to_dict
+from media_pipeline.plan import Plan, plan_to_dict
+from media_pipeline.poster import make_poster, poster_time
 from media_pipeline.render import render
 
 from . import disk, metrics
@@ -255,11 +257,27 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
     plan_dict["sync"] = result.sync.as_dict()
     if reporter.should_cancel():  # the job was taken away meanwhile: what this attempt made is not stored
         return output_name(job), plan_dict
+    produced.update(poster(plan, produced["output_video"], work.output(poster_name(job))))
     stored = work.store(produced)
     name = stored.pop("output_video")  # recorded by complete(), with the COMPLETED status
     if stored:
         Job.objects.filter(id=job.id).update(**stored)
     return name, plan_dict
+
+
+def poster_name(job: Job) -> str:
+    """The poster's stored name, beside the video's."""
+    return output_name(job).removesuffix(".mp4") + ".jpg"
+
+
+def poster(plan: Plan, video: Path, out: Path) -> dict[str, Path]:
+    """{"poster": the JPEG} from the middle of the finished video's liveliest shot; {} when it cannot be
+    made (the video is what the creator came for: a missing poster never fails the job)."""
+    try:
+        return {"poster": make_poster(video, poster_time(plan), out)}
+    except MediaError as exc:
+        log.warning("job poster not made: %s", exc)
+        return {}
 
 
 def run(job_id, *, listener: Callable[[float, str], None] | None = None) -> Job | None:
