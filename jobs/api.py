@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from media_pipeline.style import STYLES
 
-from . import quotas, services
+from . import quotas, services, stored_files
 from .clients import client_address
 from .forms import RemixForm, submit
 from .models import INTERRUPTED_STEP, Job
@@ -154,7 +154,10 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 def _delete(request: HttpRequest, job: Job) -> HttpResponse:
     if not may_act(request, job):
         return error(NOT_OWNER.format(action="delete"), 403)
-    deleted, why = services.job_delete(job.id)
+    try:
+        deleted, why = services.job_delete(job.id)
+    except stored_files.NotDeleted:
+        return error("The video's files could not be deleted right now, so it is kept: try again in a moment.", 503)
     if deleted:
         return HttpResponse(status=204)
     if not Job.objects.filter(id=job.id).exists():

@@ -256,7 +256,9 @@ class Freed:
 
 def job_delete(job_id) -> tuple[bool, str]:
     """Delete a job now: the files no other job uses first, then its row. Refuses one being uploaded or
-    rendered (the row is locked meanwhile, so no worker takes a queued one while it goes)."""
+    rendered (the row is locked meanwhile, so no worker takes a queued one while it goes).
+
+    Raises stored_files.NotDeleted, the job kept, when the storage refuses a file."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(id=job_id).first()
         if job is None:
@@ -292,11 +294,14 @@ def job_purge(older_than: timedelta, *, dry_run: bool = False) -> Freed:
         return Freed(len(ids), sum(map(stored_files.size_of, stored_files.unshared(files, besides=ids))))
     freed = Freed()
     for job_id in ids:
-        with transaction.atomic():
-            # Locked and asked again: a job retried since the list was made stays.
-            job = expired(cutoff).select_for_update().filter(id=job_id).first()
-            if job is not None:
-                freed += _delete(job)
+        try:
+            with transaction.atomic():
+                # Locked and asked again: a job retried since the list was made stays.
+                job = expired(cutoff).select_for_update().filter(id=job_id).first()
+                if job is not None:
+                    freed += _delete(job)
+        except stored_files.NotDeleted as exc:
+            log.warning("job %s kept for the next clean-up: %s", job_id, exc)
     return freed
 
 

@@ -17,7 +17,8 @@ from .stored_files import StoredFile
 
 def _delete_after_commit(files: list[StoredFile], storage: Storage, job_id) -> None:
     def delete() -> None:
-        stored_files.delete(stored_files.unshared(files, besides=()))
+        # The rows are gone by now: a file the storage refuses is logged (stored_files.delete) and left.
+        stored_files.delete(stored_files.unshared(files, besides=()), strict=False)
         stored_files.remove_empty_folder(storage, job_dir(job_id))
 
     transaction.on_commit(delete)

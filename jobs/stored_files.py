@@ -72,22 +72,31 @@ def size_of(file: StoredFile) -> int:
         return 0
 
 
-def delete(files: Iterable[StoredFile]) -> int:
+class NotDeleted(Exception):
+    """The storage refused to delete some files (a bucket out of reach); the job keeping them stays."""
+
+
+def delete(files: Iterable[StoredFile], *, strict: bool = True) -> int:
     """Delete the files through their storage and remove the local folders they leave empty.
 
-    Returns the bytes freed. A file already gone is no error; one that cannot be deleted is logged and
-    counted as not freed (the next clean-up tries again only if a row still names it, so say it loudly).
+    Returns the bytes freed. A file already gone is no error. One that cannot be deleted is logged, and
+    with `strict` raises NotDeleted once the others are done, so the caller keeps the row that names it
+    and a later delete or clean-up tries again.
     """
     freed = 0
+    failed: list[str] = []
     for file in files:
         size = size_of(file)
         try:
             file.storage.delete(file.name)
         except Exception as exc:  # a bucket's client errors have no common base class here
             log.error("could not delete the stored file %s: %s", file.name, exc)
+            failed.append(file.name)
             continue
         freed += size
         remove_empty_folder(file.storage, str(PurePosixPath(file.name).parent))
+    if failed and strict:
+        raise NotDeleted(f"could not delete {', '.join(failed)}")
     return freed
 
 

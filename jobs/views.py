@@ -33,7 +33,7 @@ from media_pipeline.limits import ASPECT_LABELS, DEFAULT_ASPECT, DEFAULT_DURATIO
 from media_pipeline.style import STYLES
 
 from . import metrics as job_metrics
-from . import quotas, services
+from . import quotas, services, stored_files
 from .clients import client_address
 from .forms import JobForm, PrefillForm, RemixForm, style_choices, submit, whole
 from .models import Job
@@ -165,7 +165,10 @@ def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_object_or_404(Job, id=job_id)
     if not may_act(request, job):
         raise PermissionDenied("Only the browser that made this video may delete it.")
-    deleted, why = services.job_delete(job.id)
+    try:
+        deleted, why = services.job_delete(job.id)
+    except stored_files.NotDeleted:
+        deleted, why = False, "its files could not be deleted right now, so it is kept; try again in a moment"
     if not deleted:
         messages.warning(request, f"We could not delete it: {why}.")
         return redirect("job", job.id)

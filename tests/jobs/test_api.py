@@ -330,3 +330,15 @@ def test_a_retry_while_a_worker_renders_it_answers_409(client, make_job, enqueue
 
 def test_a_retry_of_an_unknown_job_answers_404(client, db):
     assert client.post("/api/jobs/7d7a3b53-2a7c-4d6f-9a4b-2a0e5d1f0c11/retry").status_code == 404
+
+
+def test_deleting_a_job_whose_files_the_storage_refuses_answers_503_and_keeps_it(client, completed_job, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ConnectionError("the bucket did not answer")
+
+    from django.core.files.storage import default_storage
+
+    monkeypatch.setattr(type(default_storage._wrapped), "delete", refuse)
+    response = client.delete(f"/api/jobs/{completed_job.id}", **owned_by_token(completed_job))
+    assert response.status_code == 503 and "try again in a moment" in response.json()["detail"]
+    assert Job.objects.filter(id=completed_job.id).exists()

@@ -207,3 +207,39 @@ def test_deleting_a_job_deletes_each_file_through_its_storage_never_by_folder(ma
     monkeypatch.setattr("shutil.rmtree", lambda *a, **k: pytest.fail("a job folder was removed by path"))
     services.job_delete(job.id)
     assert sorted(set(deleted)) == sorted([*inputs, f"jobs/{job.id}/out.mp4"])
+
+
+def refuse_to_delete(monkeypatch, name_part: str) -> None:
+    """The storage refuses to delete files whose name contains `name_part` (a bucket out of reach)."""
+    from django.core.files.storage import default_storage
+
+    real = type(default_storage._wrapped).delete
+
+    def delete(self, name):
+        if name_part in name:
+            raise ConnectionError("the bucket did not answer")
+        real(self, name)
+
+    monkeypatch.setattr(type(default_storage._wrapped), "delete", delete)
+
+
+def test_a_job_whose_files_the_storage_refuses_is_kept_for_another_try(make_job, media_root, monkeypatch):
+    from jobs.stored_files import NotDeleted
+
+    job = on_files(make_job(status=S.FAILED), media_root)
+    refuse_to_delete(monkeypatch, "music")
+    with pytest.raises(NotDeleted, match="music.mp3"):
+        services.job_delete(job.id)
+    assert Job.objects.filter(id=job.id).exists() and Audio.objects.filter(job=job).exists()
+    monkeypatch.undo()
+    assert services.job_delete(job.id) == (True, "deleted")
+    assert not (media_root / "jobs" / str(job.id)).exists()
+
+
+def test_the_purge_keeps_a_job_whose_files_the_storage_refuses_and_goes_on(make_job, media_root, monkeypatch):
+    stuck, other = on_files(make_job(status=S.FAILED), media_root), on_files(make_job(status=S.FAILED), media_root)
+    refuse_to_delete(monkeypatch, str(stuck.id))
+    freed = services.job_purge(timedelta(0))
+    assert freed.jobs == 1
+    assert list(Job.objects.values_list("id", flat=True)) == [stuck.id]
+    assert not (media_root / "jobs" / str(other.id)).exists()
