@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from jobs import callbacks, tasks
+from jobs import callbacks, services, tasks
 from jobs.api import job_to_dict
 from jobs.callbacks import CallbackRefused, check_url
 from jobs.models import Audio, Job, Visual
@@ -178,6 +178,18 @@ def test_a_job_without_a_callback_url_has_nothing_due(make_job, monkeypatch, enq
     tasks.render_next()
     job.refresh_from_db()
     assert (job.callback_due_at, job.callback_attempts) == (None, 0)
+
+
+def test_a_job_retried_after_its_call_calls_again_when_it_ends_again(make_job, monkeypatch, receiver, enqueued):
+    job = make_job(callback_url=receiver.url)
+    renders(monkeypatch, "fail")
+    tasks.render_next()
+    assert services.job_retry(job.id, enqueue=False)[0]
+    tasks.deliver_callbacks()  # a queued job has nothing to say
+    renders(monkeypatch)
+    tasks.render_next()
+    assert [json.loads(call.body)["status"] for call in receiver.calls] == [S.FAILED, S.COMPLETED]
+    assert [call.headers["x-cutline-attempt"] for call in receiver.calls] == ["1", "1"]
 
 
 def test_a_callback_answered_500_is_retried_later_and_then_delivered(make_job, monkeypatch, receiver, enqueued):
