@@ -142,10 +142,11 @@ def stored(media_root, name: str, size: int = 10) -> str:
 
 
 def on_files(job: Job, media_root, inputs: list[str] | None = None) -> Job:
-    """The job with clip and song rows naming `inputs` (by default files of its own) and a render in its folder."""
+    """The job with clip and song rows naming `inputs` (by default files of its own), and a render and a poster
+    in its folder."""
     inputs = inputs or [stored(media_root, f"jobs/{job.id}/visual-1.mp4"), stored(media_root, f"jobs/{job.id}/music.mp3")]
-    output = stored(media_root, f"jobs/{job.id}/out.mp4")
-    Job.objects.filter(id=job.id).update(output_video=output)
+    output, poster = stored(media_root, f"jobs/{job.id}/out.mp4"), stored(media_root, f"jobs/{job.id}/poster.jpg")
+    Job.objects.filter(id=job.id).update(output_video=output, poster=poster)
     Visual.objects.create(job=job, file=inputs[0], original_name="a.mp4", file_size=10, file_type="video")
     Audio.objects.create(job=job, file=inputs[1], original_name="s.mp3", file_size=10)
     return Job.objects.get(id=job.id)
@@ -206,7 +207,7 @@ def test_deleting_a_job_deletes_each_file_through_its_storage_never_by_folder(ma
     monkeypatch.setattr(type(default_storage._wrapped), "delete", lambda self, name: (deleted.append(name), real(self, name)))
     monkeypatch.setattr("shutil.rmtree", lambda *a, **k: pytest.fail("a job folder was removed by path"))
     services.job_delete(job.id)
-    assert sorted(set(deleted)) == sorted([*inputs, f"jobs/{job.id}/out.mp4"])
+    assert sorted(set(deleted)) == sorted([*inputs, f"jobs/{job.id}/out.mp4", f"jobs/{job.id}/poster.jpg"])
 
 
 def refuse_to_delete(monkeypatch, name_part: str) -> None:
