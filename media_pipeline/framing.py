@@ -32,6 +32,7 @@ from .geometry import crop_share
 from .look import SAMPLE_TIMEOUT, Look, Sample, sample_visual
 from .people import FACE, Box, persistent
 from .plan import BLUR, FILL, Motion, Plan, Segment
+from .style import reframe_for
 
 # A window leaves the centre only when it holds this much more of what stands out than
 # the centred one, and STANDS_OUT times what it would hold were it spread evenly: above
@@ -64,7 +65,7 @@ def with_focus(plan: Plan, survey: Sequence[Look] | None = None, *, timeout: flo
     survey: look.survey's look at each visual, when the caller has it; otherwise
     just the footage the plan uses is sampled here.
     """
-    segments = list(plan.segments)
+    segments = [_fitted(seg, plan) for seg in plan.segments]
     for visual, info in enumerate(plan.visuals):
         used = [i for i, seg in enumerate(segments) if seg.visual == visual and _needs_focus(seg, info, plan)]
         if not used:
@@ -79,6 +80,12 @@ def with_focus(plan: Plan, survey: Sequence[Look] | None = None, *, timeout: flo
         for i in used:
             segments[i] = _framed(segments[i], info, plan, samples)
     return dataclasses.replace(plan, segments=tuple(segments))
+
+
+def _fitted(seg: Segment, plan: Plan) -> Segment:
+    """The segment with its style's reframe fitted to the output's shape (style.reframe_for: no bars on a phone)."""
+    mode = reframe_for(seg.reframe, plan.visuals[seg.visual], plan.width, plan.height)
+    return seg if mode == seg.reframe else dataclasses.replace(seg, reframe=mode)
 
 
 def best_centre(profile: np.ndarray, share: float, peaks: np.ndarray | None = None) -> float | None:

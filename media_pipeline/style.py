@@ -10,7 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from .facts import MediaInfo
+from .geometry import crop_share
 from .plan import BLUR, CUT, FILL, LETTERBOX  # noqa: F401  (re-exported for presets)
+
+# Bars belong to a film look on a landscape screen. On a vertical or square output a letterboxed
+# picture keeps its bars only when it nearly fits (it fills this share of the frame's height or
+# width); otherwise it fills the frame, or is fitted over its blurred copy when a fill would keep
+# less than MIN_FILL of it (a panorama): a 16:9 clip letterboxed in 9:16 is 68% black.
+NEARLY_FITS = 0.85
+MIN_FILL = 0.3
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,8 @@ CHILL_LOFI = Style(
 VINTAGE_FILM = Style(
     name="VINTAGE_FILM",
     label="Vintage Film",
-    description="Old-film look: letterboxed, washed-out warm tones, heavy grain and vignette, dips to black.",
+    description="Old-film look: washed-out warm tones, heavy grain and vignette, dips to black; letterboxed on"
+    " landscape, full-screen on a phone.",
     beats_per_cut=(4, 2, 2, 4),
     transitions=(CUT, "fadeblack", CUT, "fadegrays", CUT, "fade"),
     transition_beats=0.5,
@@ -141,6 +151,16 @@ NEON_NIGHT = Style(
     audio=AudioTreatment(fade_in=0.2, fade_out=1.2, bass_gain_db=4.0),
     photo_zoom=1.20,
 )
+
+def reframe_for(mode: str, info: MediaInfo, width: int, height: int) -> str:
+    """The reframe a style's `mode` becomes for this visual in a width x height output (see NEARLY_FITS)."""
+    if mode != LETTERBOX or width > height:
+        return mode
+    axis, share = crop_share(info, width, height)
+    if not axis or share >= NEARLY_FITS:
+        return LETTERBOX
+    return FILL if share >= MIN_FILL else BLUR
+
 
 # Read-only, so no caller can change a preset for everyone else in the process.
 STYLES: Mapping[str, Style] = MappingProxyType(

@@ -104,3 +104,58 @@ def test_an_unknown_style_error_names_every_choice():
 def test_presets_cannot_be_changed_at_runtime():
     with pytest.raises(TypeError):
         STYLES["NEW"] = STYLES["CLEAN_VLOG"]  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- letterbox only where bars belong
+
+from media_pipeline import ffmpeg, framing  # noqa: E402
+from media_pipeline.plan import LETTERBOX  # noqa: E402
+from media_pipeline.render import render  # noqa: E402
+from media_pipeline.style import VINTAGE_FILM, reframe_for  # noqa: E402
+from tests.media_factory import make_clip, make_song  # noqa: E402
+from tests.media_pipeline.test_graph import Shot, build_plan, clip_info, photo_info, song_info  # noqa: E402
+from tests.media_pipeline.test_render import gray_frames  # noqa: E402
+
+WIDE = clip_info("/media/wide.mp4", 1920, 1080, 10.0)
+
+
+def test_a_letterbox_keeps_its_bars_on_a_landscape_output():
+    assert reframe_for(LETTERBOX, clip_info("/media/tall.mp4", 1080, 1920, 10.0), 1920, 1080) == LETTERBOX
+
+
+def test_a_letterbox_fills_a_vertical_or_square_output():
+    assert reframe_for(LETTERBOX, WIDE, 1080, 1920) == FILL  # 9:16
+    assert reframe_for(LETTERBOX, WIDE, 1080, 1350) == FILL  # 4:5
+    assert reframe_for(LETTERBOX, WIDE, 1080, 1080) == FILL
+
+
+def test_a_picture_that_nearly_fits_keeps_its_thin_bars():
+    almost = photo_info("/media/p.jpg", 3000, 4000)  # 3:4 in 4:5: bars of 6%
+    assert reframe_for(LETTERBOX, almost, 1080, 1350) == LETTERBOX
+
+
+def test_a_panorama_is_fitted_over_its_blurred_copy_rather_than_cut_to_a_sliver():
+    assert reframe_for(LETTERBOX, photo_info("/media/pano.jpg", 8000, 2000), 1080, 1920) == BLUR
+
+
+def test_other_modes_are_left_as_the_style_says():
+    assert reframe_for(BLUR, WIDE, 1080, 1920) == BLUR
+    assert reframe_for(FILL, WIDE, 1920, 1080) == FILL
+
+
+@pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg")
+def test_vintage_film_on_a_vertical_output_fills_the_screen_and_keeps_its_grain(tmp_path):
+    clip = make_clip(tmp_path / "wide.mp4", width=320, height=180, seconds=3)
+    song = make_song(tmp_path / "song.m4a", seconds=4)
+    plan = build_plan([clip_info(str(clip), 320, 180, 3.0)], song_info(str(song), 4.0),
+                      [Shot(0, 1.0, reframe=LETTERBOX), Shot(0, 1.0, source_in=1.0, reframe=LETTERBOX)],
+                      style="VINTAGE_FILM")
+    framed = framing.with_focus(plan)
+    assert {seg.reframe for seg in framed.segments} == {FILL}
+    out = render(framed, str(tmp_path / "vintage.mp4"), style=VINTAGE_FILM)
+    video = next(s for s in ffmpeg.ffprobe_json(out.path)["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (180, 320)
+    frame = gray_frames(out.path, tmp_path)[15]
+    dark_rows = (frame.mean(axis=1) < 24).mean()
+    assert dark_rows < 0.1, f"{dark_rows:.0%} of the rows are black"
+    assert frame[100:220].std(axis=1).mean() > 5, "picture, not a flat colour"
