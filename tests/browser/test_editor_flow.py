@@ -196,7 +196,10 @@ def test_a_creator_uploads_two_clips_and_a_song_and_gets_a_video_that_plays(
     assert remix.status == Job.Status.COMPLETED and render_worker.errors == []
     size = page.evaluate("""async () => {
         const video = document.querySelector('#preview');
-        if (video.readyState < 1) await new Promise(r => { video.addEventListener('loadedmetadata', r, {once: true}); setTimeout(r, 15000); });
+        if (video.readyState < 1) await new Promise(r => {
+            video.addEventListener('loadedmetadata', r, {once: true});
+            setTimeout(r, 15000);
+        });
         return [video.videoWidth, video.videoHeight];
     }""")
     assert size == [1080, 1080]
@@ -205,6 +208,19 @@ def test_a_creator_uploads_two_clips_and_a_song_and_gets_a_video_that_plays(
     assert new_files and all(p.parts[1] == str(remix.id) and p.suffix in (".mp4", ".jpg") for p in new_files), \
         f"a remix stores only what it renders, no copy of the clips or song: {new_files}"
     page.screenshot(path=str(SCREENSHOTS / "cutline-job-remixed.png"), full_page=True)
+    assert page.locator("#preview").get_attribute("poster") == f"/api/jobs/{remix.id}/poster"
+
+    # Both videos are in the recent-jobs list, each with its poster as a thumbnail.
+    page.goto(f"{live_server.url}/jobs/")
+    thumbnails = page.locator(".job-thumb img")
+    assert thumbnails.count() == 2
+    widths = page.evaluate("""async () => Promise.all([...document.querySelectorAll('.job-thumb img')].map(
+        (img) => img.complete ? img.naturalWidth : new Promise((r) => {
+            img.onload = () => r(img.naturalWidth);
+            img.onerror = () => r(0);
+        })))""")
+    assert widths == [540, 540], widths
+    page.screenshot(path=str(SCREENSHOTS / "cutline-job-list.png"), full_page=True)
 
 
 def test_a_refused_song_is_explained_next_to_it_and_the_picked_files_stay(
