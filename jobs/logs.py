@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
@@ -42,8 +43,11 @@ class JsonFormatter(_JsonFormatter):
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """ISO 8601 in UTC, to the millisecond: lines from several hosts sort together."""
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
 class AccessJsonFormatter(JsonFormatter):

@@ -4,6 +4,10 @@ duration; plain lines say the same in brackets."""
 import json
 import logging
 import logging.config
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +80,8 @@ def test_a_line_about_no_job_is_plain_json_without_job_fields():
     record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/x",), None)
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "Not Found: /x" and line["level"] == "WARNING" and "job_id" not in line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+    assert list(line)[:3] == ["time", "level", "logger"]
 
 
 def test_plain_lines_end_with_the_job_fields_in_brackets():
@@ -116,3 +122,10 @@ def test_gunicorn_s_log_config_is_one_logging_accepts_over_gunicorn_s_defaults()
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def test_an_unknown_log_format_stops_the_start_with_its_name():
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", "LOG_FORMAT": "xml", "DJANGO_SETTINGS_MODULE": "editor_site.settings"}
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode != 0 and "LOG_FORMAT must be plain or json, not 'xml'" in result.stderr

@@ -4,8 +4,11 @@ whose counters follow what happened, and which answers only the addresses in MET
 Counters are checked in this process's own values (prometheus_client.REGISTRY): the scrape adds up every
 process writing to the shared folder, and other test runs may be writing there too."""
 
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -182,3 +185,11 @@ def test_behind_a_trusted_proxy_the_address_it_saw_is_checked(client, db, settin
     ).status_code == 200
     # A scraper talking to gunicorn directly sends no X-Forwarded-For: its own address counts.
     scrape(client, REMOTE_ADDR="127.0.0.1")
+
+
+def test_a_bad_allowed_entry_stops_the_start_with_its_name():
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", "METRICS_ALLOWED_IPS": "127.0.0.1,10.0.0.0/33",
+           "DJANGO_SETTINGS_MODULE": "editor_site.settings"}
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode != 0 and "METRICS_ALLOWED_IPS: '10.0.0.0/33' is not" in result.stderr
