@@ -20,6 +20,7 @@ from .models import Job, JobQuerySet
 
 SESSION_KEY = "cutline_owner"  # the browser's owner key, in its session
 TOKEN_BYTES = 32
+LONGEST_COOKIE_S = 400 * 24 * 3600  # browsers keep a cookie at most 400 days (RFC 6265bis)
 
 
 def _digest(secret: str) -> str:
@@ -53,7 +54,19 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 def page_stamp(request: HttpRequest) -> dict[str, str]:
     """The owner fields of a job made from the editor page: this browser (a key is made the first time)."""
-    return {"owner_key": browser_key(request, create=True) or ""}
+    key = browser_key(request, create=True) or ""
+    if key:
+        _outlast_retention(request.session)
+    return {"owner_key": key}
+
+
+def _outlast_retention(session) -> None:
+    """Keep the session (and so the browser's list) at least as long as its newest job is kept: a day more
+    than JOB_RETENTION_DAYS, the longest a browser keeps a cookie when jobs are kept forever."""
+    days = settings.JOB_RETENTION_DAYS
+    keep_s = LONGEST_COOKIE_S if days == 0 else min((days + 1) * 24 * 3600, LONGEST_COOKIE_S)
+    if keep_s > settings.SESSION_COOKIE_AGE:
+        session.set_expiry(keep_s)
 
 
 def api_stamp(request: HttpRequest) -> tuple[dict[str, str], str]:

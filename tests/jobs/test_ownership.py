@@ -149,3 +149,11 @@ def test_the_api_refuses_retry_and_remix_without_the_token_with_a_json_403(clien
         response = client.post(f"/api/jobs/{job.id}/{action}", {}, content_type="application/json", **headers)
         assert response.status_code == 403 and "token" in response.json()["detail"]
     assert Job.objects.get(id=job.id).status == S.FAILED and Job.objects.count() == 1
+
+
+@pytest.mark.parametrize("days, kept_days", [(7, 14), (30, 31), (0, 400)], ids=["the default", "30 days", "forever"])
+def test_the_browsers_session_lasts_at_least_as_long_as_its_jobs_are_kept(db, samples, settings, days, kept_days):
+    settings.JOB_RETENTION_DAYS = days
+    browser = Client()
+    upload_page(browser, samples)
+    assert browser.session.get_expiry_age() == kept_days * 24 * 3600
