@@ -83,6 +83,10 @@ def check_url(url: str) -> Target:
         )
     if len(url) > MAX_URL_LENGTH:
         raise CallbackRefused(f"callback_url is too long: at most {MAX_URL_LENGTH} characters.")
+    if not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
+        raise CallbackRefused(
+            "callback_url must be plain ASCII with no spaces: percent-encode the path and write the host as xn--."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -277,6 +281,11 @@ def _attempt(job_id, attempts: int, describe: Describe) -> bool:
             raise DeliveryFailed(f"answered {status}")
     except (CallbackRefused, DeliveryFailed) as exc:
         _failed(job_id, attempt, str(exc))
+        return False
+    except Exception as exc:
+        # Whatever else went wrong is this attempt's failure: the row must not stay claimed, nor stop the pass.
+        log.exception("job %s: callback attempt %s crashed", job_id, attempt)
+        _failed(job_id, attempt, f"failed on our side ({type(exc).__name__})")
         return False
     Job.objects.filter(id=job_id, callback_attempts=attempt).update(
         callback_delivered_at=timezone.now(), callback_due_at=None, callback_error=""

@@ -7,7 +7,9 @@ import hmac
 import json
 import os
 import re
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -43,6 +45,10 @@ def callback_settings(settings):
 
 @pytest.fixture
 def receiver():
+    yield from serve()
+
+
+def serve(tls: ssl.SSLContext | None = None):
     """A tiny HTTP server on 127.0.0.1 that records each POST and answers the statuses queued in `answers`
     (200 once they run out; "slow" answers after the timeout; 3xx redirect to /elsewhere)."""
     calls: list[SimpleNamespace] = []
@@ -67,6 +73,8 @@ def receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = server.server_port
@@ -238,6 +246,22 @@ def test_an_attempt_is_claimed_once_so_two_hosts_never_send_it_twice(make_job, r
     assert len(receiver.calls) == 1
 
 
+def test_an_attempt_that_crashes_is_a_failed_attempt_and_the_pass_goes_on(make_job, receiver):
+    broken = make_job(status=S.COMPLETED, callback_url=receiver.url, callback_due_at=timezone.now())
+    fine = make_job(status=S.COMPLETED, callback_url=receiver.url, callback_due_at=timezone.now())
+
+    def describe(job):
+        if job.id == broken.id:
+            raise KeyError("style")
+        return job_to_dict(job)
+
+    assert callbacks.deliver_due(describe) == 1
+    assert [call.headers["x-cutline-job"] for call in receiver.calls] == [str(fine.id)]
+    broken.refresh_from_db()
+    assert broken.callback_error == "Attempt 1 of 4 failed: failed on our side (KeyError)"
+    assert broken.callback_due_at is not None, "tried again later, not left claimed"
+
+
 def test_a_redirect_is_not_followed(make_job, receiver):
     job = make_job(status=S.COMPLETED, callback_url=receiver.url, callback_due_at=timezone.now())
     receiver.answers.append(302)
@@ -265,6 +289,39 @@ def test_a_receiver_that_is_not_listening_is_a_failed_attempt(make_job):
     job.refresh_from_db()
     assert job.callback_error.startswith("Attempt 1 of 4 failed: could not connect (")
     assert "refused" in job.callback_error
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """The receiver over HTTPS with a certificate for receiver.test, which this test's trust store holds."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+         "-subj", "/CN=receiver.test", "-addext", "subjectAltName=DNS:receiver.test"],
+        check=True, capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read by each new client context (OpenSSL's default paths)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    yield from serve(context)
+
+
+def test_an_https_callback_goes_to_the_checked_address_and_checks_the_certificate_for_its_name(
+    make_job, tls_receiver, dns, settings
+):
+    settings.CALLBACK_ALLOWED_HOSTS = ["receiver.test", "impostor.test"]
+    dns["receiver.test"] = dns["impostor.test"] = [["127.0.0.1"]]
+    good = make_job(status=S.COMPLETED, callback_url=f"https://receiver.test:{tls_receiver.port}/hook",
+                    callback_due_at=timezone.now())
+    bad = make_job(status=S.COMPLETED, callback_url=f"https://impostor.test:{tls_receiver.port}/hook",
+                   callback_due_at=timezone.now())
+    assert tasks.deliver_callbacks() == 1
+    assert [call.headers["x-cutline-job"] for call in tls_receiver.calls] == [str(good.id)]
+    assert signature_valid(tls_receiver.calls[0])
+    bad.refresh_from_db()
+    assert "doesn't match 'receiver.test'" in bad.callback_error
 
 
 def test_a_callback_is_checked_again_when_sent_and_refused_if_its_name_now_points_inside(make_job, receiver, dns):
@@ -354,6 +411,8 @@ def test_a_name_that_resolves_to_public_addresses_is_accepted(dns):
         ("https://user:password@hooks.example.org/", "user name or password"),
         ("http://hooks.example.org:99999/", "not a valid URL"),
         ("https://hooks.example.org/" + "a" * 2000, "too long"),
+        ("https://hooks.example.org/a\r\nX-Injected: 1", "no spaces"),
+        ("https://bücher.example/hook", "ASCII"),
     ],
 )
 def test_other_schemes_and_malformed_urls_are_refused(url, reason):
