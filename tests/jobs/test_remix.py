@@ -248,3 +248,13 @@ def test_the_worker_plans_a_remix_from_the_source_files_with_its_seed(source, me
     assert [os.path.relpath(p, media_root) for p in asked["visuals"]] == [v.file.name for v in source.visuals.all()]
     assert os.path.relpath(asked["song"], media_root) == source.audio.file.name
     assert (media_root / source.audio.file.name).is_file(), "a failed remix leaves its source's files alone"
+
+
+def test_the_shared_files_stay_until_the_last_job_using_them_is_deleted(source, media_root, enqueued):
+    remix = job_remix(source, style="NEON_NIGHT")
+    names = [v.file.name for v in source.visuals.all()] + [source.audio.file.name]
+    Job.objects.filter(id=remix.id).update(status=S.COMPLETED)
+    assert services.job_delete(source.id)[0]
+    assert all((media_root / name).is_file() for name in names), "the remix still uses them"
+    assert services.job_delete(remix.id)[0]
+    assert not any((media_root / name).exists() for name in names)
