@@ -12,7 +12,8 @@ FROM python:3.13-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    STATIC_ROOT=/srv/cutline/static
+    STATIC_ROOT=/srv/cutline/static \
+    PROMETHEUS_MULTIPROC_DIR=/srv/cutline/metrics
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg \
@@ -29,9 +30,9 @@ RUN python3 -m venv .venv \
 COPY --chown=cutline:cutline . .
 # The static files are collected into the image; the settings want a key even for that, never used after.
 RUN SECRET_KEY=collectstatic-only .venv/bin/python manage.py collectstatic --noinput \
-    && mkdir -p var /srv/cutline/s3
+    && mkdir -p var /srv/cutline/s3 /srv/cutline/metrics
 
-# var/ (uploads, renders, the metrics folder, the numba cache) is a volume the services share.
+# var/ (uploads, renders, the numba cache) is a volume the services share; so is /srv/cutline/metrics.
 VOLUME ["/srv/cutline/app/var"]
 EXPOSE 8000
 ENV PATH=/srv/cutline/app/.venv/bin:$PATH \

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = "/srv/cutline/app"  # where the README's manual install and the image put the code
 UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
 # What the image does that a server install does not need: apt's lists removed, its volume folders made.
-IMAGE_ONLY = {"rm -rf /var/lib/apt/lists/*", "mkdir -p var /srv/cutline/s3"}
+IMAGE_ONLY = {"rm -rf /var/lib/apt/lists/*", "mkdir -p var /srv/cutline/s3 /srv/cutline/metrics"}
 
 
 def env_example() -> tuple[set[str], set[str]]:
@@ -83,6 +83,16 @@ def test_the_compose_file_parses_with_web_worker_housekeeping_postgres_and_an_s3
     assert services["housekeeping"]["environment"]["Q_CLUSTER_NAME"] == "housekeeping"
     for name in ("web", "worker", "housekeeping", "release"):
         assert services[name]["env_file"] == ".env"
+
+
+def test_the_services_share_a_metrics_folder_in_memory_that_nothing_empties_under_them():
+    config = compose()
+    assert config["volumes"]["metrics"]["driver_opts"]["type"] == "tmpfs"
+    folder = re.search(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", (ROOT / "Dockerfile").read_text())[1]
+    for name in ("web", "worker", "housekeeping"):
+        assert f"metrics:{folder}" in config["services"][name]["volumes"], name
+    # Compose runs the release step again at every `up`, with the others running: it must not empty the folder.
+    assert "reset_metrics" not in str(config["services"]["release"]["command"])
 
 
 def test_the_compose_file_names_only_variables_env_example_sets():
