@@ -237,6 +237,9 @@ MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
+# Jobs the sweep deletes in one pass, oldest first: a backlog (retention just turned on) goes over a few
+# passes instead of one pass outliving the housekeeping task's timeout.
+PURGE_PER_PASS = 100
 class Freed:
     """What a delete or a purge removed: jobs and the bytes of their files (shared files only with the last)."""
 
@@ -284,11 +287,12 @@ def expired(cutoff) -> JobQuerySet:
     return Job.objects.filter(status__in=Job.ENDED).alias(ended_at=ended_at).filter(ended_at__lt=cutoff)
 
 
-def job_purge(older_than: timedelta, *, dry_run: bool = False) -> Freed:
-    """Delete the jobs that ended more than `older_than` ago, each with its files first, then its row;
-    a file shared with a job that stays is kept. With dry_run, only says what would go."""
+def job_purge(older_than: timedelta, *, dry_run: bool = False, at_most: int | None = None) -> Freed:
+    """Delete the jobs that ended more than `older_than` ago (the oldest `at_most` of them), each with its
+    files first, then its row; a file shared with a job that stays is kept. With dry_run, only says what
+    would go."""
     cutoff = timezone.now() - older_than
-    ids = list(expired(cutoff).values_list("id", flat=True))
+    ids = list(expired(cutoff).order_by("ended_at").values_list("id", flat=True)[:at_most])
     if dry_run:
         files = [file for job in Job.objects.filter(id__in=ids) for file in stored_files.job_files(job)]
         return Freed(len(ids), sum(map(stored_files.size_of, stored_files.unshared(files, besides=ids))))
@@ -309,7 +313,7 @@ def purge_expired() -> Freed:
     """The retention clean-up (JOB_RETENTION_DAYS; 0 keeps every job), on the housekeeping sweep."""
     if settings.JOB_RETENTION_DAYS <= 0:
         return Freed()
-    freed = job_purge(timedelta(days=settings.JOB_RETENTION_DAYS))
+    freed = job_purge(timedelta(days=settings.JOB_RETENTION_DAYS), at_most=PURGE_PER_PASS)
     if freed.jobs:
         log.info("retention: deleted %s older than %s days", freed, settings.JOB_RETENTION_DAYS)
     return freed

@@ -130,3 +130,12 @@ def test_a_job_that_never_recorded_its_end_counts_from_its_last_change(job_with_
     job = job_with_files(S.FAILED)
     Job.objects.filter(id=job.id).update(completed_at=None)
     assert purge().startswith("Deleted 1 job ")
+
+
+def test_the_sweep_deletes_a_backlog_oldest_first_a_pass_at_a_time(job_with_files, settings, enqueued, monkeypatch):
+    monkeypatch.setattr("jobs.services.PURGE_PER_PASS", 2)
+    job_with_files(days=30), job_with_files(days=20)
+    old = job_with_files(days=10)
+    assert services.job_sweep()["expired_jobs"] == 2
+    assert list(Job.objects.values_list("id", flat=True)) == [old.id]
+    assert services.job_sweep()["expired_jobs"] == 1 and not Job.objects.exists()
