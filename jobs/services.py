@@ -234,12 +234,12 @@ def job_retry(job_id, *, enqueue: bool = True) -> tuple[bool, str]:
 # rendered may not.
 DELETABLE = (*Job.ENDED, Status.PENDING)
 MB = 1024 * 1024
-
-
-@dataclass(frozen=True)
 # Jobs the sweep deletes in one pass, oldest first: a backlog (retention just turned on) goes over a few
 # passes instead of one pass outliving the housekeeping task's timeout.
 PURGE_PER_PASS = 100
+
+
+@dataclass(frozen=True)
 class Freed:
     """What a delete or a purge removed: jobs and the bytes of their files (shared files only with the last)."""
 
