@@ -280,8 +280,6 @@ Q_CLUSTER = {
     },
 }
 
-# Metrics and logs (jobs/metrics.py, jobs/logs.py).
-# /metrics answers only these addresses or networks (CIDR); the rest get 403.
 # Who keeps what, and for how long (jobs/ownership.py, services.job_purge, jobs/admin_login.py).
 # Finished and failed jobs are deleted with their files this many days after they ended; 0 keeps them forever.
 JOB_RETENTION_DAYS = envint("JOB_RETENTION_DAYS", "7")
@@ -305,6 +303,8 @@ CACHES = {
     },
 }
 
+# Metrics and logs (jobs/metrics.py, jobs/logs.py).
+# /metrics answers only these addresses or networks (CIDR); the rest get 403.
 METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 for _entry in METRICS_ALLOWED_IPS:
     try:
