@@ -20,7 +20,7 @@ from django.http.multipartparser import MultiPartParserError
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
-from . import disk, metrics, services
+from . import disk, metrics, quotas, services
 from .clients import client_address
 from .models import ASPECT_CHOICES, Job
 from .uploads import UploadProblem, disk_full
@@ -221,6 +221,10 @@ def create_job(form: JobForm, client: str | None = None, **stamp: str) -> Job | 
         return services.job_create(**form.job_input(), client_address=client, **stamp)
     except services.JobInputError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+    except quotas.OverLimit as exc:
+        _report(form, UploadProblem("__all__", exc.refusal.detail, status=429, reason=exc.refusal.reason,
+                                    retry_after=exc.refusal.retry_after))
         return None
     except OSError as exc:
         if not disk.is_disk_full(exc):

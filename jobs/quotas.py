@@ -27,15 +27,34 @@ class Refusal:
     retry_after: int  # seconds, for the Retry-After header
 
 
+class OverLimit(Exception):
+    """Raised by services.job_create when the new job itself takes its client past a limit."""
+
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
 def upload_refusal(address: str | None, now: datetime | None = None) -> Refusal | None:
-    """Why this client may not upload now, or None when it may."""
+    """Why this client may not upload now, or None when it may (asked before the body is read)."""
+    return _refusal(address, now, room=0)
+
+
+def refusal_counting(job: Job) -> Refusal | None:
+    """Asked once the job's row exists, so it counts too: uploads sent side by side all pass the early check
+    before any of their rows exists, and the later ones are refused here (before their files are kept)."""
+    return _refusal(job.client_address, None, room=1)
+
+
+def _refusal(address: str | None, now: datetime | None, room: int) -> Refusal | None:
+    """`room` jobs of the client's already counted are the one being decided."""
     if not address:
         return None
     now = now or timezone.now()
     per_hour = settings.UPLOADS_PER_HOUR
     if per_hour:
         recent = Job.objects.filter(client_address=address, created_at__gt=now - WINDOW)
-        count = recent.count()
+        count = recent.count() - room
         if count >= per_hour:
             # The upload whose hour ends first frees a place once the count is back under the limit.
             freeing = recent.order_by("created_at").values_list("created_at", flat=True)[count - per_hour]
@@ -47,11 +66,12 @@ def upload_refusal(address: str | None, now: datetime | None = None) -> Refusal 
             )
     queued = settings.MAX_QUEUED_PER_CLIENT
     if queued:
-        unfinished = Job.objects.filter(client_address=address).exclude(status__in=Job.ENDED).count()
+        unfinished = Job.objects.filter(client_address=address).exclude(status__in=Job.ENDED).count() - room
         if unfinished >= queued:
             return Refusal(
                 "queue_full",
-                f"You already have {unfinished} videos waiting or rendering (at most {queued} at a time). "
+                f"You already have {unfinished} video{'s' if unfinished != 1 else ''} waiting or rendering "
+                f"(at most {queued} at a time). "
                 f"Try again when one has finished, in about {in_words(QUEUE_RETRY_AFTER_S)}.",
                 QUEUE_RETRY_AFTER_S,
             )

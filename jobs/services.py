@@ -25,7 +25,7 @@ from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.limits import DEFAULT_ASPECT, DEFAULT_DURATION, MAX_DURATION, MIN_DURATION
 from media_pipeline.style import STYLES
 
-from . import callbacks, metrics, stored_files, wakeups
+from . import callbacks, metrics, quotas, stored_files, wakeups
 from .host import forget_silent
 from .models import ASPECT_CHOICES, Audio, Job, JobQuerySet, Visual, job_dir, upload_cutoff, upload_temp_dir
 from .storage import job_storage
@@ -110,6 +110,9 @@ def job_create(
         client_address=client_address,  # what the abuse limits count (jobs/quotas.py)
         callback_url=callback_url, owner_key=owner_key, token_hash=token_hash,
     )
+    if refusal := quotas.refusal_counting(job):  # uploads sent side by side all passed the early check
+        _discard(job)
+        raise quotas.OverLimit(refusal)
     try:
         _store_files(job, visuals, music)
     except BaseException:

@@ -95,3 +95,16 @@ def test_a_finished_job_page_shapes_its_preview_with_no_policy_violation(live_se
     # And the watch does see one: markup with a style attribute, as the templates used to have.
     page.evaluate("""() => document.body.insertAdjacentHTML('beforeend', '<div style="width: 5%"></div>')""")
     wait_until(lambda: violations(page))
+
+
+def test_the_admin_works_under_the_policy(live_server, page, settings, django_user_model):
+    django_user_model.objects.create_superuser("operator", "op@example.com", "a long enough password 42")
+    job = Job.objects.create(style="CLEAN_VLOG", status=Job.Status.FAILED)
+    page.goto(f"{live_server.url}/{settings.ADMIN_PATH}login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "a long enough password 42")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/{settings.ADMIN_PATH}jobs/job/")
+    assert page.locator("#result_list").count() == 1
+    page.goto(f"{live_server.url}/{settings.ADMIN_PATH}jobs/job/{job.id}/change/")
+    assert violations(page) == []

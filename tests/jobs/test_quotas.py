@@ -108,3 +108,17 @@ def test_the_page_shows_the_limit_as_a_form_error(client, settings, jobs_from, f
         response = client.post("/", {"style": "CLEAN_VLOG", "videos": video, "music": music}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
     assert "Try again when one has finished" in response.content.decode()
+
+
+def test_uploads_sent_side_by_side_are_counted_again_once_their_job_exists(
+    client, settings, jobs_from, files, media_root, monkeypatch
+):
+    settings.MAX_QUEUED_PER_CLIENT = 1
+    # This upload passed the early check before another of the client's uploads made its job row.
+    monkeypatch.setattr(quotas, "upload_refusal", lambda *args, **kwargs: None)
+    jobs_from(1, address="127.0.0.1", status=S.UPLOADING)
+    response = upload(client, files)
+    assert response.status_code == 429
+    assert "at most 1 at a time" in response.json()["detail"]
+    assert Job.objects.count() == 1
+    assert [path for path in media_root.rglob("*") if path.is_file()] == []
