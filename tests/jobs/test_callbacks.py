@@ -246,6 +246,13 @@ def test_an_attempt_is_claimed_once_so_two_hosts_never_send_it_twice(make_job, r
     assert len(receiver.calls) == 1
 
 
+def test_a_pass_starts_no_attempt_once_its_budget_is_spent_and_leaves_the_rest_due(make_job, receiver):
+    jobs = [make_job(status=S.COMPLETED, callback_url=receiver.url, callback_due_at=timezone.now()) for _ in range(3)]
+    assert callbacks.deliver_due(job_to_dict, budget_s=0) == 1
+    assert tasks.deliver_callbacks() == 2
+    assert sorted(call.headers["x-cutline-job"] for call in receiver.calls) == sorted(str(job.id) for job in jobs)
+
+
 def test_an_attempt_that_crashes_is_a_failed_attempt_and_the_pass_goes_on(make_job, receiver):
     broken = make_job(status=S.COMPLETED, callback_url=receiver.url, callback_due_at=timezone.now())
     fine = make_job(status=S.COMPLETED, callback_url=receiver.url, callback_due_at=timezone.now())
