@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -32,6 +32,27 @@ class InputMissing(MediaError):
 def scratch_root() -> Path:
     """SCRATCH_DIR, or MEDIA_ROOT/scratch (read at call time: tests move MEDIA_ROOT)."""
     return Path(settings.SCRATCH_DIR or Path(settings.MEDIA_ROOT) / SCRATCH_DIR_NAME)
+
+
+def remove_orphans(keep: Collection[str]) -> int:
+    """Remove the scratch folders of jobs other than `keep` (ids as text): what a render host that was killed
+    (power, out of memory) left, found when it claims its next job. Returns how many were removed."""
+    root = scratch_root()
+    # Only folders named as a job's: SCRATCH_DIR may be a folder that holds other things too.
+    orphans = [
+        entry for entry in (root.iterdir() if root.is_dir() else ())
+        if entry.is_dir() and _is_job_id(entry.name) and entry.name not in keep
+    ]
+    for orphan in orphans:
+        shutil.rmtree(orphan, ignore_errors=True)
+    return len(orphans)
+
+
+def _is_job_id(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from .host import HOST, STOP, StopRendering, retrying, set_state
 from .logs import job_fields
 from .models import INTERRUPTED_STEP, Job, Worker, job_dir
 from .step_timings import StepClock
-from .scratch import Scratch
+from .scratch import Scratch, remove_orphans
 
 log = logging.getLogger(__name__)
 Status = Job.Status
@@ -108,6 +108,9 @@ def _claimed(job_id) -> Job:
              extra=job_fields(job.id, "claim"))
     if job.attempts > 1:
         remove_leftovers(job)  # the files of the attempt that was interrupted
+    # Scratch left on this host by renders it no longer has (it was killed); its other processes' jobs stay.
+    remove_orphans({str(own) for own in Job.objects.filter(status=Status.PROCESSING, worker_host=HOST[:255])
+                    .values_list("id", flat=True)})
     set_state(Worker.State.RENDERING, job.id)
     return job
 

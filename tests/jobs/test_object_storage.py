@@ -328,6 +328,11 @@ def fleet(s3, live_server, transactional_db, settings, tmp_path, tmp_path_factor
         connection.close()
 
 
+def stored_names(job: Job) -> list[str]:
+    uploads = [f"jobs/{job.id}/music.wav", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.png"]
+    return sorted([*uploads, job.output_video.name, *([job.poster.name] if job.poster else [])])
+
+
 def _post_upload(base: str, samples: dict[str, Path]) -> urllib3.BaseHTTPResponse:
     fields = [
         ("videos", ("clip.mp4", samples["clip"].read_bytes(), "video/mp4")),
@@ -353,11 +358,9 @@ def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fl
     assert [job.status for job in jobs] == [S.COMPLETED] * 3, [job.error_message for job in jobs]
     assert len({job.worker_pid for job in jobs}) == 2  # both hosts rendered
 
-    # Every job's uploads and render are in the bucket, and only there.
+    # Every job's uploads, render and poster are in the bucket, and only there.
     for job in jobs:
-        assert s3.keys(f"jobs/{job.id}/") == sorted(
-            [f"jobs/{job.id}/music.wav", f"jobs/{job.id}/visual-1.mp4", f"jobs/{job.id}/visual-2.png", job.output_video.name]
-        )
+        assert job.poster.name and s3.keys(f"jobs/{job.id}/") == stored_names(job)
     assert local_job_files(web, *(host.disk for host in hosts)) == []
     assert all(host.scratch.is_dir() and empty(host.scratch) for host in hosts)  # emptied after a success
     assert not any((ROOT / "var" / "media" / "jobs" / job_id).exists() for job_id in ids)
@@ -387,5 +390,5 @@ def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fl
     # Deleting a job deletes its objects.
     Job.objects.get(id=jobs[1].id).delete()
     wait_until(lambda: s3.keys(f"jobs/{jobs[1].id}/") == [], 10, "the deleted job's objects go")
-    assert len(s3.keys(f"jobs/{jobs[2].id}/")) == 4
+    assert s3.keys(f"jobs/{jobs[2].id}/") == stored_names(jobs[2])
     assert all(not host.gone() for host in hosts)

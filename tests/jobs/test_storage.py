@@ -102,6 +102,22 @@ def test_a_scratch_folder_starts_empty_and_stores_what_the_render_produced_in_th
     assert not work.folder.exists()
 
 
+def test_a_claim_removes_scratch_a_killed_render_left_on_this_host_and_nothing_else(make_job, media_root):
+    from jobs.host import HOST
+
+    dead, sibling, waiting = make_job(), make_job(status=S.PROCESSING, worker_host=HOST), make_job()
+    Job.objects.filter(id=dead.id).update(status=S.FAILED)  # its render was killed, then it was failed
+    for job in (dead, sibling):
+        Scratch.of(job.id).create()
+        (Scratch.of(job.id).folder / "visual-1.mp4").write_bytes(b"x")
+    not_ours = scratch_root() / "notes"
+    not_ours.mkdir()
+    assert worker.claim(waiting.id).id == waiting.id
+    assert not Scratch.of(dead.id).folder.exists()
+    assert Scratch.of(sibling.id).folder.is_dir()  # another render process of this host is using it
+    assert not_ours.is_dir()
+
+
 def test_an_input_missing_from_storage_is_a_media_error_naming_the_file(make_job, media_root, monkeypatch):
     job = make_job()
     audio = Audio.objects.create(job=job, file=f"jobs/{job.id}/music.wav", original_name="song.wav", file_size=1)
