@@ -38,6 +38,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # A 30 s video renders in about 25-60 s on 2 cores; the time limit is RENDER_TIMEOUT_S (600 s by default).
 RENDER_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, float("inf"))
 JOB_BUCKETS = (10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 3600, float("inf"))
+STEP_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, float("inf"))
 _REASON = re.compile(r"[^a-z0-9_]+")
 
 
@@ -49,6 +50,7 @@ class _Events:
     uploads_refused: Counter
     render_seconds: Histogram
     job_seconds: Histogram
+    step_seconds: Histogram
 
 
 @cache
@@ -70,6 +72,10 @@ def _events() -> _Events:
         job_seconds=Histogram(
             "cutline_job_seconds", "Seconds from upload to COMPLETED, waiting in the queue included",
             buckets=JOB_BUCKETS,
+        ),
+        step_seconds=Histogram(
+            "cutline_step_seconds", "Seconds each step of a render took (probe, analysis, plan, render, check)",
+            ["step"], buckets=STEP_BUCKETS,
         ),
     )
 
@@ -100,6 +106,10 @@ def job_finished(started_at: datetime | None, created_at: datetime | None) -> No
         events.render_seconds.observe(max(0.0, (now - started_at).total_seconds()))
     if created_at is not None:
         events.job_seconds.observe(max(0.0, (now - created_at).total_seconds()))
+
+
+def step_took(step: str, seconds: float) -> None:
+    _events().step_seconds.labels(step=step).observe(max(0.0, seconds))
 
 
 def job_failed(count: int = 1) -> None:

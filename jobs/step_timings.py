@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from media_pipeline import pipeline, render
 
+from . import metrics
 from .logs import job_fields
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class StepClock:
             return
         took = self.clock() - self._since
         self.timings[self._step] = round(self.timings.get(self._step, 0.0) + took, 3)
+        metrics.step_took(self._step, took)
         log.info(
             "job %s: %s took %.2f s", self.job_id, self._step, took, extra=job_fields(self.job_id, self._step, took)
         )

@@ -3,6 +3,7 @@ stored on the job, finished or failed."""
 
 import pytest
 from django.urls import reverse
+from prometheus_client import REGISTRY
 
 from jobs import worker
 from jobs.models import Job
@@ -31,6 +32,20 @@ def test_each_step_is_timed_from_its_first_report_to_the_next_step():
     clock.now = 40
     assert steps.finish() == {"probe": 1, "analysis": 5, "plan": 1, "render": 20, "check": 2}
     assert len(seen) == 8  # every report still reaches the next listener
+
+
+def test_each_step_s_seconds_go_to_the_metrics_step_histogram():
+    def sample(name):
+        return REGISTRY.get_sample_value(name, {"step": "probe"}) or 0.0
+
+    count, total = sample("cutline_step_seconds_count"), sample("cutline_step_seconds_sum")
+    clock = FakeClock()
+    steps = StepClock("job", clock=clock)
+    steps(0, pipeline.READING[1])
+    clock.now = 2.5
+    steps.finish()
+    assert sample("cutline_step_seconds_count") - count == 1
+    assert sample("cutline_step_seconds_sum") - total == 2.5
 
 
 def test_a_step_the_clock_does_not_know_ends_the_one_in_progress():
