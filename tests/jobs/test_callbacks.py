@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from jobs import callbacks, services, tasks
+from jobs import callbacks, services, tasks, worker
 from jobs.api import job_to_dict
 from jobs.callbacks import CallbackRefused, check_url
 from jobs.models import Audio, Job, Visual
@@ -178,6 +178,15 @@ def test_a_failed_job_calls_back_too_saying_why(make_job, monkeypatch, receiver,
     sent = json.loads(receiver.calls[0].body)
     assert (sent["id"], sent["status"]) == (str(job.id), S.FAILED)
     assert "could not be decoded" in sent["error_message"]
+
+
+def test_a_job_given_up_after_its_worker_kept_dying_calls_back_from_the_sweep(make_job, receiver, settings):
+    job = make_job(status=S.PROCESSING, heartbeat_age=settings.RENDER_LEASE_S + 30, attempts=2, attempt_limit=2,
+                   callback_url=receiver.url)
+    assert worker.claim_next() is None
+    assert tasks.deliver_callbacks() == 1
+    sent = json.loads(receiver.calls[0].body)
+    assert (sent["id"], sent["status"]) == (str(job.id), S.FAILED)
 
 
 def test_a_job_without_a_callback_url_has_nothing_due(make_job, monkeypatch, enqueued):
