@@ -237,3 +237,22 @@ def test_it_refuses_a_song_too_short_to_cut_to(client, db, tmp_path, media_root)
     assert response.json()["detail"] == "jingle.wav: the song is only 2.0 s long; songs need at least 3 s"
     assert Job.objects.count() == 0
     assert not [p for p in media_root.rglob("*") if p.is_file()]
+
+
+def test_a_photo_too_large_for_ffprobe_to_size_is_called_too_large_not_damaged(client, db, media_root, samples, tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # A PNG whose header says 20000 x 20000 (400 megapixels): ffprobe cannot size it, Pillow reads the header.
+    huge = tmp_path / "poster.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 60001)) + chunk(b"IEND", b""))
+    with open(huge, "rb") as photo, open(samples["song"], "rb") as song:
+        response = client.post("/api/upload", {"style": "CLEAN_VLOG", "videos": photo, "music": song})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("poster.png: the photo is too large (more than ")
+    assert "damaged" not in response.json()["detail"]
+    assert stored_files(media_root) == []
