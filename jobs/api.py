@@ -235,7 +235,10 @@ def styles(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 def not_found(request: HttpRequest, rest: str) -> JsonResponse:
-    return error("Not found: see /api/styles, /api/upload, /api/jobs/<id>, /api/jobs/<id>/plan, /api/download/<id>.", 404)
+    return error(
+        "Not found: see /api/styles, /api/upload, /api/jobs/<id>, /api/jobs/<id>/plan, /api/jobs/<id>/remix, "
+        "/api/jobs/<id>/poster, /api/download/<id>.", 404,
+    )
 
 
 # ---------------------------------------------------------------- representations
@@ -259,6 +262,10 @@ def job_to_dict(job: Job, request: HttpRequest | None = None) -> dict[str, Any]:
         "completed_at": _iso(job.completed_at),
         "error_message": job.error_message or None,
         "output_video_url": absolute_url(reverse("api-download", args=[job.id]), request) if completed else None,
+        "poster_url": absolute_url(reverse("api-job-poster", args=[job.id]), request) if job.poster else None,
+        # A remix says what it was made from and which edit it is (the same seed gives the same plan).
+        "remixed_from": str(job.remixed_from_id) if job.remixed_from_id else None,
+        "seed": job.seed,
     }
 
 

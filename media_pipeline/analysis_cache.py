@@ -4,11 +4,12 @@ A file's probe (its MediaInfo) and a visual's look (look.py: its samples, what s
 and whatever else look.py finds in them) are kept whole under the hash of the file's content and of the
 pipeline's code: the same bytes under another job's name (a remix shares its source's files; a render host
 may copy them to a scratch folder first) find them, and a changed look.py or probe.py (a new release) looks
-afresh instead of reading a result of other code. Only results are kept: a file refused by the probe is probed (and refused)
-again each time. The song's analysis has its own cache in beat.py, keyed the same way.
+afresh instead of reading a result of other code. Only results are kept: a file refused by the probe is
+probed (and refused) again each time. The song's analysis has its own cache in beat.py, keyed the same way.
 
 Entries are pickles written by this host's own worker in its own cache folder, never anything a user
-sent; an unreadable entry is treated as missing and made again.
+sent; an unreadable entry is treated as missing and made again. Reading an entry marks it used; entries
+unused for UNUSED_FOR_S are removed whenever a new one is written, so the folder holds about a week of work.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -29,6 +31,9 @@ from .look import Look
 LOOKS = "looks"  # the cache folder's subfolders for looks ...
 PROBES = "probes"  # ... and probes
 _CHUNK = 1 << 20
+# A remix needs its source's files, which the sweep deletes JOB_RETENTION_DAYS (7 by default) after the
+# job ended: an entry unused for that long is for files that are gone or that nobody remixes.
+UNUSED_FOR_S = 7 * 24 * 3600
 T = TypeVar("T")
 
 
@@ -102,11 +107,26 @@ def _read(entry: Path, kind: type[T]) -> T | None:
     try:
         with open(entry, "rb") as f:
             value = pickle.load(f)
+        os.utime(entry)  # used now: kept another UNUSED_FOR_S
     except FileNotFoundError:
         return None
     except Exception:  # a torn or foreign entry: work it out again (and overwrite it)
         return None
     return value if isinstance(value, kind) else None
+
+
+def prune(folder: Path, *, now: float | None = None) -> int:
+    """Remove the entries (and stray temporaries) in `folder` unused for UNUSED_FOR_S; returns how many."""
+    cutoff = (time.time() if now is None else now) - UNUSED_FOR_S
+    removed = 0
+    for entry in folder.glob("*"):
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+        except FileNotFoundError:  # another worker pruned it first
+            continue
+    return removed
 
 
 def _write(entry: Path, value: object) -> None:
@@ -122,5 +142,6 @@ def _write(entry: Path, value: object) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        prune(entry.parent)
     except OSError:
         pass

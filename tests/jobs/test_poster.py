@@ -53,6 +53,7 @@ def test_a_finished_job_has_a_small_jpeg_poster_stored_beside_its_video(rendered
     assert b"".join(response.streaming_content) == stored.read_bytes()
     page = Client().get(f"/jobs/{rendered.id}").content.decode()
     assert f'poster="/api/jobs/{rendered.id}/poster"' in page
+    assert Client().get(f"/api/jobs/{rendered.id}").json()["poster_url"] == f"http://testserver/api/jobs/{rendered.id}/poster"
 
 
 @needs_ffmpeg

@@ -33,7 +33,8 @@ def source(make_job, media_root):
                               duration=3.0 * (1 - order), width=640, height=360,
                               file_type="video" if order == 0 else "image", order=order)
     (folder / "music.mp3").write_bytes(b"song")
-    Audio.objects.create(job=job, file=f"jobs/{job.id}/music.mp3", original_name="anthem.mp3", file_size=4, duration=14.0)
+    Audio.objects.create(job=job, file=f"jobs/{job.id}/music.mp3", original_name="anthem.mp3", file_size=4,
+                         duration=14.0)
     job.token = token
     return job
 
@@ -53,7 +54,9 @@ def stored_files(root):
 # ---------------------------------------------------------------- the service
 
 
-def test_a_remix_is_a_queued_job_on_the_very_same_stored_files(source, media_root, enqueued, django_capture_on_commit_callbacks):
+def test_a_remix_is_a_queued_job_on_the_very_same_stored_files(
+    source, media_root, enqueued, django_capture_on_commit_callbacks
+):
     before = stored_files(media_root)
     with django_capture_on_commit_callbacks(execute=True):
         job = job_remix(source, style="NEON_NIGHT", seed=5)
@@ -131,6 +134,9 @@ def test_the_api_remixes_with_the_jobs_token_like_an_upload_answers(source, enqu
     assert body["status_url"].endswith(f"/api/jobs/{body['job_id']}")
     job = Job.objects.get(id=body["job_id"])
     assert (job.style, job.seed, job.duration) == ("ENERGETIC_DANCE", 42, 20.0)
+    polled = Client().get(f"/api/jobs/{job.id}").json()
+    assert (polled["remixed_from"], polled["seed"], polled["poster_url"]) == (str(source.id), 42, None)
+    assert Client().get(f"/api/jobs/{source.id}").json()["remixed_from"] is None
 
 
 def test_the_makers_browser_may_remix_through_the_api_too(makers_browser, source, enqueued):

@@ -1,5 +1,7 @@
 """analysis_cache: a visual's look kept by its content and the code's version, not by its name."""
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +116,20 @@ def test_a_refused_file_is_probed_again_next_time(tmp_path):
         with pytest.raises(UnsupportedMedia):
             cached_probe(str(clip), refuse, cache_dir=str(tmp_path))
     assert len(calls) == 2
+
+
+def test_entries_unused_for_a_week_go_when_a_new_one_is_written_and_a_read_keeps_one(tmp_path):
+    old, used, fresh = (tmp_path / name for name in ("old.mp4", "used.mp4", "fresh.mp4"))
+    for path in (old, used, fresh):
+        path.write_bytes(path.name.encode())
+    cached_looks([info(old), info(used)], Surveyor(), cache_dir=str(tmp_path))
+    folder = tmp_path / analysis_cache.LOOKS
+    week_ago = time.time() - analysis_cache.UNUSED_FOR_S - 60
+    for entry in folder.iterdir():
+        os.utime(entry, (week_ago, week_ago))
+    survey = Surveyor()
+    cached_looks([info(used)], survey, cache_dir=str(tmp_path))  # read: used again today
+    cached_looks([info(fresh)], survey, cache_dir=str(tmp_path))  # a write prunes
+    assert survey.asked == ["fresh.mp4"]
+    kept = {entry.name.split("-")[0] for entry in folder.iterdir()}
+    assert kept == {content_hash(used), content_hash(fresh)}
