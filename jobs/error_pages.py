@@ -33,11 +33,15 @@ def error_response(request: HttpRequest, status: int, detail: str | None = None)
     detail = detail or message
     if is_api(request):
         return JsonResponse({"detail": detail}, status=status)
-    # 500 renders without the request's context processors: they may be what failed (the session's database).
-    page = loader.get_template("500.html" if status >= 500 else "error.html")
     context = {"title": title, "detail": detail, "status": status}
-    body = page.render(context) if status >= 500 else page.render(context, request)
-    return HttpResponse(body, status=status)
+    if status < 500:
+        return HttpResponse(loader.get_template("error.html").render(context, request), status=status)
+    # Without the request's context processors, which may be what failed (the session's database); and should
+    # even this page fail (a static file missing from the manifest), plain words rather than the server's page.
+    try:
+        return HttpResponse(loader.get_template("500.html").render(context), status=status)
+    except Exception:
+        return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

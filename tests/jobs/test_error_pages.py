@@ -70,3 +70,15 @@ def test_a_form_sent_without_its_csrf_token_gets_a_page_saying_to_reload(make_jo
     response = Client(enforce_csrf_checks=True).post(f"/jobs/{job.id}/retry")
     assert response.status_code == 403
     assert "Reload the page and try again" in response.content.decode()
+
+
+def test_even_a_500_page_that_cannot_be_drawn_answers_in_plain_words(quiet_client, make_job, monkeypatch):
+    from django.template import loader
+
+    job = make_job()
+    monkeypatch.setattr(views, "_job_context", lambda *args: 1 / 0)
+    real = loader.get_template
+    monkeypatch.setattr(loader, "get_template", lambda name, *a, **k: 1 / 0 if name == "500.html" else real(name, *a, **k))
+    response = quiet_client.get(f"/jobs/{job.id}")
+    assert response.status_code == 500
+    assert response.content.decode() == "Something went wrong on our side. Try again in a moment."

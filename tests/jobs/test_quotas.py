@@ -122,3 +122,14 @@ def test_uploads_sent_side_by_side_are_counted_again_once_their_job_exists(
     assert "at most 1 at a time" in response.json()["detail"]
     assert Job.objects.count() == 1
     assert [path for path in media_root.rglob("*") if path.is_file()] == []
+
+
+def test_a_refused_upload_is_counted_by_its_reason(client, settings, jobs_from, files, monkeypatch):
+    from jobs import metrics
+
+    counted = []
+    monkeypatch.setattr(metrics, "upload_refused", counted.append)
+    settings.MAX_QUEUED_PER_CLIENT = 1
+    jobs_from(1, address="127.0.0.1", status=S.PENDING)
+    assert upload(client, files).status_code == 429
+    assert counted == ["queue_full"]
