@@ -157,3 +157,16 @@ def test_the_browsers_session_lasts_at_least_as_long_as_its_jobs_are_kept(db, sa
     browser = Client()
     upload_page(browser, samples)
     assert browser.session.get_expiry_age() == kept_days * 24 * 3600
+
+
+def test_the_makers_browser_may_delete_through_the_api_with_its_session_alone(client, completed_job, own):
+    own(client, completed_job)
+    assert client.delete(f"/api/jobs/{completed_job.id}").status_code == 204
+    assert not Job.objects.filter(id=completed_job.id).exists()
+
+
+def test_a_browser_on_another_site_cannot_use_the_makers_session_on_the_api(client, make_job, own):
+    job = own(client, make_job(status=S.FAILED))
+    response = client.delete(f"/api/jobs/{job.id}", HTTP_ORIGIN="https://evil.example")
+    assert response.status_code == 403
+    assert Job.objects.filter(id=job.id).exists()
