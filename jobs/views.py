@@ -133,7 +133,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("audio"), id=job_id)
     context = {
         **_job_context(job), **_remix_context(request, job), "visuals": job.visuals.all(),
-        "can_act": may_act(request, job),
+        "can_act": may_act(request, job), "retention_days": settings.JOB_RETENTION_DAYS,
     }
     return render(request, "jobs/job.html", context)
 

@@ -343,3 +343,10 @@ def test_recent_jobs_invites_a_first_video_when_there_is_none(client, db):
 def test_every_page_fits_a_phone(client, make_job):
     for url in ("/", "/jobs/", f"/jobs/{make_job().id}"):
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in client.get(url).content.decode()
+
+
+def test_the_job_page_says_how_long_videos_are_kept(client, make_job, settings):
+    job = make_job(status=S.COMPLETED)
+    assert "Videos are kept for 7 days after they are done" in client.get(f"/jobs/{job.id}").content.decode()
+    settings.JOB_RETENTION_DAYS = 0
+    assert "Videos are kept for" not in client.get(f"/jobs/{job.id}").content.decode()
