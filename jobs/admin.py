@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import services
 from .models import Audio, Job, Visual, Worker
+from .step_timings import in_step_order
 
 
 class VisualInline(admin.TabularInline):
@@ -62,7 +63,7 @@ class JobAdmin(admin.ModelAdmin):
         if not job.step_timings:
             return "-"
         rows = format_html_join("", "<tr><th>{}</th><td>{} s</td></tr>", (
-            (step, f"{seconds:.2f}") for step, seconds in job.step_timings.items()
+            (step, f"{job.step_timings[step]:.2f}") for step in in_step_order(job.step_timings)
         ))
         return format_html("<table>{}</table>", rows)
 

@@ -32,6 +32,11 @@ STEP_OF = {
 }
 
 
+def in_step_order(timings: dict[str, float]) -> list[str]:
+    """The steps of stored timings in the order they run (PostgreSQL's jsonb keeps no key order)."""
+    return sorted(timings, key=lambda step: (STEPS.index(step) if step in STEPS else len(STEPS), step))
+
+
 class StepClock:
     """Times the steps of one job from its progress reports; passes every report on to `then`."""
 
