@@ -43,6 +43,9 @@ PERSON_SCALE_STEP = 1.1
 SAME_SUBJECT = 0.3
 # A detection counts when found again within this many seconds (neighbouring keyframes of the footage).
 PERSIST_WITHIN = 4.0
+# Shares of the frame's width a subject may move in a second and still be the same one: someone walking
+# briskly across a 16:9 frame in 3 s (a talking head sways far less).
+PACE = 0.35
 
 
 @dataclass(frozen=True)
@@ -109,20 +112,21 @@ def persistent(found: Sequence[tuple[float, Sequence[Box]]]) -> list[tuple[float
         return [(time, tuple(boxes)) for time, boxes in found]
     kept = []
     for k, (time, boxes) in enumerate(found):
-        others = [b for j, (t, bs) in enumerate(found) if j != k and abs(t - time) <= PERSIST_WITHIN for b in bs]
-        kept.append((time, tuple(b for b in boxes if any(_same(b, o) for o in others))))
+        others = [(abs(t - time), b) for j, (t, bs) in enumerate(found)
+                  if j != k and abs(t - time) <= PERSIST_WITHIN for b in bs]
+        kept.append((time, tuple(b for b in boxes if any(_same(b, o, apart) for apart, o in others))))
     return kept
 
 
-def _same(a: Box, b: Box) -> bool:
-    """The same subject seen twice: same kind and overlapping, or close for a moving body."""
+def _same(a: Box, b: Box, apart: float) -> bool:
+    """The same subject seen twice, `apart` seconds apart: same kind, overlapping, or as large, at the
+    same height and no further along than someone walking (PACE) gets in that time."""
     if a.kind != b.kind:
         return False
     if a.overlap(b) >= SAME_SUBJECT:
         return True
-    # A walking figure may have moved more than its width between keyframes; similar size and height will do.
     similar = 0.7 <= (a.h / b.h if b.h else 0) <= 1.4 and abs(a.y - b.y) < 0.5 * max(a.h, b.h)
-    return a.kind == PERSON and similar
+    return similar and abs(a.x - b.x) <= max(a.w, PACE * apart)
 
 
 _local = threading.local()
