@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import services, stored_files
 from .models import Audio, Job, Visual, Worker
 from .step_timings import in_step_order
 
@@ -79,6 +79,25 @@ class JobAdmin(admin.ModelAdmin):
             ok, why = services.job_retry(job.id)
             level = messages.SUCCESS if ok else messages.WARNING
             self.message_user(request, f"Job {job.id}: {why}.", level)
+
+    # Deleting goes through services.job_delete, as the creators' delete does: each job's files first (those
+    # no remix still uses), then its row; a job being uploaded or rendered is kept, or its render would be
+    # written for a job that is gone.
+    def has_delete_permission(self, request, obj: Job | None = None) -> bool:
+        busy = obj is not None and obj.status not in services.DELETABLE
+        return not busy and super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj: Job) -> None:
+        self.delete_queryset(request, Job.objects.filter(id=obj.id))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for job_id in queryset.values_list("id", flat=True):
+            try:
+                deleted, why = services.job_delete(job_id)
+            except stored_files.NotDeleted as exc:
+                deleted, why = False, f"the storage did not delete its files ({exc})"
+            if not deleted:
+                self.message_user(request, f"Job {job_id} was kept: {why}.", messages.WARNING)
 
 
 @admin.register(Worker)

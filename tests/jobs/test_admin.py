@@ -1,4 +1,5 @@
 import pytest
+from django.contrib import admin, messages
 from django.test import Client
 from django.urls import reverse
 
@@ -153,3 +154,39 @@ def test_the_admin_answers_at_admin_path_only(client, db, admin_moved):
     assert client.get("/ops-7f3a/login/").status_code == 200
     assert client.get("/admin/login/").status_code == 404
     assert reverse("admin:index") == "/ops-7f3a/"
+
+
+# ---------------------------------------------------------------- deleting
+
+
+def test_deleting_jobs_in_the_admin_removes_their_files(
+    admin_client, make_job, completed_job, media_root, django_capture_on_commit_callbacks
+):
+    failed = make_job(status=S.FAILED)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:jobs_job_changelist"),
+            {"action": "delete_selected", "_selected_action": [str(completed_job.id), str(failed.id)], "post": "yes"},
+        )
+    assert not Job.objects.exists()
+    assert not (media_root / "jobs" / str(completed_job.id)).exists()
+
+
+def test_the_admin_will_not_delete_a_job_being_rendered(admin_client, make_job):
+    job = make_job(status=S.PROCESSING, heartbeat_age=2)
+    assert admin_client.get(reverse("admin:jobs_job_delete", args=[job.id])).status_code == 403
+    confirm = admin_client.post(
+        reverse("admin:jobs_job_changelist"), {"action": "delete_selected", "_selected_action": [str(job.id)]}
+    )
+    assert "<title>Cannot delete job" in confirm.content.decode()
+    assert Job.objects.filter(id=job.id).exists()
+
+
+def test_a_job_that_starts_rendering_before_the_admins_delete_is_kept_with_a_message(admin_client, make_job):
+    from jobs.admin import JobAdmin
+
+    job = make_job(status=S.PROCESSING, heartbeat_age=2)
+    request = admin_client.get(reverse("admin:jobs_job_changelist")).wsgi_request
+    JobAdmin(Job, admin.site).delete_queryset(request, Job.objects.filter(id=job.id))
+    assert Job.objects.filter(id=job.id).exists()
+    assert [str(m) for m in messages.get_messages(request)] == [f"Job {job.id} was kept: a worker is rendering it right now."]
