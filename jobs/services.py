@@ -27,6 +27,7 @@ from media_pipeline.style import STYLES
 
 from . import callbacks, metrics, quotas, stored_files, wakeups
 from .host import forget_silent
+from .logs import job_fields
 from .models import ASPECT_CHOICES, Audio, Job, JobQuerySet, Visual, job_dir, upload_cutoff, upload_temp_dir
 from .storage import job_storage
 
@@ -308,7 +309,7 @@ def job_purge(older_than: timedelta, *, dry_run: bool = False, at_most: int | No
                 if job is not None:
                     freed += _delete(job)
         except stored_files.NotDeleted as exc:
-            log.warning("job %s kept for the next clean-up: %s", job_id, exc)
+            log.warning("job %s kept for the next clean-up: %s", job_id, exc, extra=job_fields(job_id, "purge"))
     return freed
 
 

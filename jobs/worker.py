@@ -30,8 +30,8 @@ from .callbacks import due_on_end
 from .host import HOST, STOP, StopRendering, retrying, set_state
 from .logs import job_fields
 from .models import INTERRUPTED_STEP, Job, Worker, job_dir
-from .step_timings import StepClock
 from .scratch import Scratch, remove_orphans
+from .step_timings import StepClock
 
 log = logging.getLogger(__name__)
 Status = Job.Status
@@ -61,7 +61,7 @@ def claim(job_id) -> Job | None:
     if _take(job_id):
         return _claimed(job_id)
     if _give_up(Job.objects.claimable().filter(id=job_id)):
-        log.warning("job %s: attempts used up, marked FAILED", job_id)
+        log.warning("job %s: attempts used up, marked FAILED", job_id, extra=job_fields(job_id, "failed"))
     return None
 
 
@@ -82,11 +82,12 @@ def claim_next() -> Job | None:
                 return None
             if oldest.attempts >= oldest.attempt_limit:
                 _give_up(Job.objects.filter(id=oldest.id))
-                log.warning("job %s: attempts used up, marked FAILED", oldest.id)
+                log.warning("job %s: attempts used up, marked FAILED", oldest.id, extra=job_fields(oldest.id, "failed"))
                 continue
             if not disk.render_fits(oldest.duration):
                 # Left PENDING for a host with room, or for this one once space is freed (the sweep wakes us).
-                log.warning("not enough disk space to render job %s: left in the queue", oldest.id)
+                log.warning("not enough disk space to render job %s: left in the queue", oldest.id,
+                            extra=job_fields(oldest.id, "claim"))
                 return None
             won = _take(oldest.id)
         if won:
