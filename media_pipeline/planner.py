@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import PurePath
 
 import numpy as np
 
@@ -654,7 +655,9 @@ def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = No
     inputs give the same plan. A seed other than 0 moves the usual start within that
     span, and takes any stretch nearly as lively (SEED_LIVELY) as the liveliest.
     """
-    key = info.path if not seed else f"{info.path}:{seed}"
+    # A seeded plan keys on the file's name alone: a render host that copies the files to a scratch folder
+    # of each job's own still gives the same seed the same plan.
+    key = info.path if not seed else f"{PurePath(info.path).name}:{seed}"
     share = LIVELY_FROM + (LIVELY_TO - LIVELY_FROM) * (zlib.crc32(key.encode()) % 1001) / 1000
     usual = min(share * info.duration, info.duration - length)
     if lively is None or len(lively.times) < 2:
@@ -665,7 +668,7 @@ def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = No
         return usual
     if seed:
         enough = SEED_LIVELY * _activity(lively, best, length)
-        best = _seeded(seed, f"trim:{info.path}").choice(
+        best = _seeded(seed, f"trim:{PurePath(info.path).name}").choice(
             [start for start in starts if _activity(lively, start, length) >= enough]
         )
     return best

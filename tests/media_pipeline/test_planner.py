@@ -4,6 +4,7 @@ import json
 import math
 import random
 from bisect import bisect_left
+from dataclasses import replace
 
 import pytest
 
@@ -664,3 +665,12 @@ def test_a_seeded_plan_keeps_every_promise(grid_name):
         assert p.segments[0].start == 0.0 and p.segments[-1].end == p.duration
         for before, after in zip(p.segments, p.segments[1:]):
             assert before.end - after.start == pytest.approx(after.transition_duration, abs=EPS)
+
+
+def test_a_seeded_plan_does_not_depend_on_the_folder_the_files_were_read_from():
+    def in_folder(folder):
+        return [replace(clip(n, duration=40.0), path=f"{folder}/clip{n}.mp4") for n in (1, 2)]
+
+    here, there = plan(in_folder("/scratch/job-a"), seed=9), plan(in_folder("/scratch/job-b"), seed=9)
+    assert [(s.visual, s.source_in, s.first_frame) for s in here.segments] == \
+        [(s.visual, s.source_in, s.first_frame) for s in there.segments]
