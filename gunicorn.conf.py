@@ -28,3 +28,8 @@ limit_request_line = 4094
 limit_request_fields = 60
 limit_request_field_size = 8190
 accesslog = "-"
+# LOG_FORMAT=json: gunicorn's own lines (its errors, each request) are JSON too, like the app's (jobs/logs.py).
+if os.getenv("LOG_FORMAT", "plain").strip().lower() == "json":
+    from jobs.logs import gunicorn_logconfig
+
+    logconfig_dict = gunicorn_logconfig()

@@ -5,6 +5,7 @@ import json
 import logging
 import logging.config
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,10 @@ def test_an_unknown_log_format_stops_the_start_with_its_name():
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
                             text=True, cwd=Path(__file__).resolve().parents[2])
     assert result.returncode != 0 and "LOG_FORMAT must be plain or json, not 'xml'" in result.stderr
+
+
+@pytest.mark.parametrize("log_format", ["json", "plain"])
+def test_gunicorn_conf_logs_json_only_under_log_format_json(monkeypatch, log_format):
+    monkeypatch.setenv("LOG_FORMAT", log_format)
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert conf.get("logconfig_dict") == (gunicorn_logconfig() if log_format == "json" else None)
