@@ -19,6 +19,7 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -40,6 +41,7 @@ RENDER_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, float("inf"))
 JOB_BUCKETS = (10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 3600, float("inf"))
 STEP_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, float("inf"))
 _REASON = re.compile(r"[^a-z0-9_]+")
+_FIRST_USE = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,16 @@ class _Events:
     step_seconds: Histogram
 
 
-@cache
 def _events() -> _Events:
     """The client's metric objects, made on first use: a process that counts nothing (a page-only web worker,
-    manage.py migrate) leaves no file in the folder. Made once per process, as the client requires."""
+    manage.py migrate) leaves no file in the folder. Made once per process, as the client requires, even when
+    two of gunicorn's threads count their first event at once."""
+    with _FIRST_USE:
+        return _made_events()
+
+
+@cache
+def _made_events() -> _Events:
     values.ValueClass = values.MultiProcessValue(process_identifier=_process_id)
     return _Events(
         jobs_created=Counter("cutline_jobs_created", "Jobs created and queued (uploads, remixes, render_job)"),

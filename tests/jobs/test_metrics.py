@@ -6,7 +6,10 @@ process writing to the shared folder, and other test runs may be writing there t
 
 import subprocess
 import sys
+import threading
+import time
 from datetime import timedelta
+from functools import cache
 from io import StringIO
 from pathlib import Path
 
@@ -193,3 +196,29 @@ def test_a_bad_allowed_entry_stops_the_start_with_its_name():
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
                             text=True, cwd=Path(__file__).resolve().parents[2])
     assert result.returncode != 0 and "METRICS_ALLOWED_IPS: '10.0.0.0/33' is not" in result.stderr
+
+
+
+def test_threads_counting_their_first_event_at_once_make_the_metrics_once(monkeypatch):
+    made = []
+
+    @cache
+    def make():
+        made.append(1)
+        time.sleep(0.05)  # a window for a second thread to come in, were there no lock
+        return "events"
+
+    monkeypatch.setattr(metrics, "_made_events", make)
+    barrier = threading.Barrier(8)
+    results = []
+
+    def first_event():
+        barrier.wait()
+        results.append(metrics._events())
+
+    threads = [threading.Thread(target=first_event) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [1] and results == ["events"] * 8
