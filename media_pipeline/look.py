@@ -295,7 +295,8 @@ def _decode(
     times = [float(t) for t in _PTS_TIME.findall(err)]
     count = min(count, len(times))
     if factor == 1:
-        return [frame.astype(np.float32) / 255.0 for frame in pixels[:count]], times[:count], []
+        small = [frame.astype(np.float32) / 255.0 for frame in pixels[:count]]
+        return small, times[:count], list(pixels[:count]) if detail else []
     frames = [
         frame.reshape(height, factor, width, factor).mean(axis=(1, 3), dtype=np.float32) / 255.0
         for frame in pixels[:count]

@@ -112,3 +112,16 @@ def test_a_cut_between_two_keyframes_is_found_to_the_frame(tmp_path):
 def test_one_continuous_shot_has_no_cuts(tmp_path):
     clip = make_waking_clip(tmp_path / "wakes.mp4", still_for=1.0, seconds=3.0)
     assert look.look_at(clip_info(str(clip), 320, 180, 3.0)).cuts == ()
+
+
+@needs_ffmpeg
+def test_the_samples_come_from_one_decode_five_times_larger_and_match_a_direct_small_decode(tmp_path):
+    clip = make_subject(tmp_path / "square.mp4", at=(0.7, 0.4), seconds=2)
+    info = clip_info(str(clip), 320, 180, 2.0)
+    samples = look.sample_visual(info)
+    direct, times, _ = look._decode(str(clip), ["-skip_frame", "nokey"], 64, 36, ["-fps_mode", "passthrough"], 60)
+    assert [s.time for s in samples] == times
+    for sample, picture in zip(samples, direct):
+        assert sample.picture.shape == (36, 64)
+        assert np.abs(sample.picture - picture).mean() < 0.01
+        assert sample.people == (), "a square on grain is nobody"

@@ -68,3 +68,23 @@ def test_a_string_quartet_with_a_soft_pulse_is_cut_on_its_beats_not_on_an_even_c
     assert len(plan.cuts) >= 3
     for cut in plan.cuts:
         assert min(abs(cut - b) for b in plan.beats) <= 1 / plan.fps + 1e-6
+
+
+def test_vintage_film_on_a_phone_fills_the_screen_with_real_clips_and_a_photo(tmp_path):
+    visuals = [str(SHARED / "video" / "bikes.mp4"), str(SHARED / "photo" / "Dune.jpg")]
+    plan = plan_job(visuals, str(SHARED / "music" / "choice_drum_bass.ogg"), "VINTAGE_FILM", duration=6,
+                    size=(180, 320), cache_dir=str(tmp_path / "beats"))
+    # Dune.jpg (16:10) fills; bikes.mp4 (2.35:1) would keep under 30% filled, so it is fitted over its blur.
+    assert {seg.reframe for seg in plan.segments} == {"fill", "blur"}, "no letterbox bars on a vertical output"
+    out = tmp_path / "vintage.mp4"
+    render(plan, str(out))
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(out), "-vf", "select='not(mod(n,30))'", "-fps_mode", "passthrough",
+         "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"],
+        capture_output=True, check=True, timeout=60,
+    ).stdout
+    frames = [raw[k : k + 180 * 320] for k in range(0, len(raw) - 180 * 320 + 1, 180 * 320)]
+    assert len(frames) >= 5
+    for frame in frames[1:-1]:  # the first and last fade from and to black
+        rows = [sum(frame[r * 180 : (r + 1) * 180]) / 180 for r in range(320)]
+        assert sum(mean < 24 for mean in rows) < 0.15 * 320, "most of the frame is picture, not black bars"
