@@ -220,6 +220,13 @@ def test_one_click_on_a_style_makes_the_remix_and_opens_its_page(makers_browser,
     assert job.seed not in (0, source.seed)
 
 
+def test_a_remixs_page_links_to_the_video_it_was_made_from(makers_browser, source, enqueued):
+    remix = job_remix(source, style="CHILL_LOFI")
+    page = makers_browser.get(f"/jobs/{remix.id}").content.decode()
+    assert f'href="/jobs/{source.id}">Remix of an earlier video' in page
+    assert "Remix of" not in makers_browser.get(f"/jobs/{source.id}").content.decode()
+
+
 def test_a_page_remix_by_someone_else_is_403(source):
     assert Client().post(f"/jobs/{source.id}/remix", {"style": "VINTAGE_FILM"}).status_code == 403
     assert Job.objects.count() == 1
