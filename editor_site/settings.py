@@ -316,6 +316,8 @@ for _entry in METRICS_ALLOWED_IPS:
 PROMETHEUS_MULTIPROC_DIR = Path(os.getenv("PROMETHEUS_MULTIPROC_DIR", VAR_DIR / "prometheus")).absolute()
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+# A render host without a web server beside it serves its own counters on this port (0: not served).
+METRICS_PORT = envint("METRICS_PORT", "0")
 # The scraper and health probes talk plain HTTP to gunicorn on the host itself: never redirected to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")

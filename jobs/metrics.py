@@ -16,6 +16,7 @@ process and platform collectors do not work in this mode.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -24,15 +25,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from .models import Job
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -147,11 +152,42 @@ class JobTableCollector:
 
 def exposition() -> bytes:
     """Every process's counters and histograms, added up, and the Job table's gauges, in Prometheus text format."""
-    _events()  # so every counter is listed, at 0 until something happens
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(metrics_dir()))
+    registry = _host_registry()  # every counter is listed, at 0 until something happens
     registry.register(JobTableCollector())
     return generate_latest(registry)
+
+
+def serve_host(port: int) -> ThreadingWSGIServer | None:
+    """On a render host of its own (no web server beside it), serve this host's counters and histograms on
+    `port`, to METRICS_ALLOWED_IPS only, from a thread of the calling process. The Job table's gauges are left
+    to the web's /metrics, so a sum over every target counts each job once. None when the port is taken."""
+    app = make_wsgi_app(_host_registry())
+
+    def guarded(environ, start_response):
+        if not may_read(environ.get("REMOTE_ADDR", "")):
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"Forbidden: metrics are open only to METRICS_ALLOWED_IPS.\n"]
+        return app(environ, start_response)
+
+    try:
+        server = make_server("0.0.0.0", port, guarded, ThreadingWSGIServer, handler_class=_QuietHandler)
+    except OSError as exc:
+        log.warning("metrics not served on port %s: %s", port, exc)
+        return None
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # a scrape every few seconds is not news
+        pass
+
+
+def _host_registry() -> CollectorRegistry:
+    _events()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir()))
+    return registry
 
 
 def may_read(address: str) -> bool:

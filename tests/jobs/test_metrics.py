@@ -4,10 +4,13 @@ whose counters follow what happened, and which answers only the addresses in MET
 Counters are checked in this process's own values (prometheus_client.REGISTRY): the scrape adds up every
 process writing to the shared folder, and other test runs may be writing there too."""
 
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from functools import cache
 from io import StringIO
@@ -222,3 +225,28 @@ def test_threads_counting_their_first_event_at_once_make_the_metrics_once(monkey
     for thread in threads:
         thread.join()
     assert made == [1] and results == ["events"] * 8
+
+
+def test_a_render_host_serves_its_own_counters_to_allowed_addresses_only(settings):
+    metrics.job_failed(0)  # the metrics exist
+    server = metrics.serve_host(0)  # any free port
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            text = answer.read().decode()
+        names = {family.name for family in text_string_to_metric_families(text)}
+        assert "cutline_jobs_finished" in names and "cutline_jobs" not in names  # the Job table is the web's
+        settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=5)
+        assert refused.value.code == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_taken_port_leaves_the_render_host_running_without_its_metrics():
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        assert metrics.serve_host(taken.getsockname()[1]) is None

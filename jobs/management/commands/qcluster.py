@@ -1,11 +1,13 @@
-"""django-q2's qcluster, with a stop that reaches the renders (jobs.host.pass_stop_on).
+"""django-q2's qcluster, with a stop that reaches the renders (jobs.host.pass_stop_on) and, on a render host
+with METRICS_PORT set, this host's metrics served (jobs.metrics.serve_host).
 
 The jobs app comes before django_q in INSTALLED_APPS, so `manage.py qcluster` is this command.
 """
 
+from django.conf import settings
 from django_q.management.commands import qcluster
 
-from jobs import host
+from jobs import host, metrics
 
 
 class Command(qcluster.Command):
@@ -14,3 +16,6 @@ class Command(qcluster.Command):
         super().handle(*args, **options)
         if not options.get("run_once"):
             host.pass_stop_on()
+            if settings.METRICS_PORT:
+                # Started once the cluster's processes are forked, so none of them inherits the socket.
+                metrics.serve_host(settings.METRICS_PORT)
