@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "django_htmx",
+    "ninja",  # the JSON API (jobs/rest.py); listed so its docs page uses the Swagger UI files it ships, not a CDN
     "jobs",  # before django_q: its qcluster command (django-q2's, passing a stop on to the renders) is the one run
     "django_q",
 ]
