@@ -193,7 +193,13 @@ def _relative(job: Job, path: Path) -> str:
 
 
 def _discard(job: Job) -> None:
-    job_storage().delete_folder(job_dir(job.id))  # whatever was stored before the failure
+    """Remove what was stored of a job that was never queued, then its row. When the storage cannot be
+    reached the row stays (UPLOADING), so the sweep tries again once the upload counts as abandoned."""
+    try:
+        job_storage().delete_folder(job_dir(job.id))  # whatever was stored before the failure
+    except Exception:  # a bucket's client errors have no common base class
+        log.exception("job %s: its stored files could not be removed; the sweep will try again", job.id)
+        return
     Job.objects.filter(id=job.id).delete()
 
 

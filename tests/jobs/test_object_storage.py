@@ -317,7 +317,10 @@ def fleet(s3, live_server, transactional_db, settings, tmp_path, tmp_path_factor
             hosts.append(PrivateHost(name, env, logs, private, hide))
         for host in hosts:
             host.ready()
-        yield {"web": web, "hosts": hosts, "isolated": hide is not None}
+        http = urllib3.PoolManager()
+        yield {"web": web, "hosts": hosts, "isolated": hide is not None, "http": http}
+        # Closed, the live server's request threads close their database sessions too.
+        http.clear()
     finally:
         for host in [*hosts, housekeeping]:
             if host is not None:
@@ -333,24 +336,24 @@ def stored_names(job: Job) -> list[str]:
     return sorted([*uploads, job.output_video.name, *([job.poster.name] if job.poster else [])])
 
 
-def _post_upload(base: str, samples: dict[str, Path]) -> urllib3.BaseHTTPResponse:
+def _post_upload(http: urllib3.PoolManager, base: str, samples: dict[str, Path]) -> urllib3.BaseHTTPResponse:
     fields = [
         ("videos", ("clip.mp4", samples["clip"].read_bytes(), "video/mp4")),
         ("videos", ("photo.png", samples["photo"].read_bytes(), "image/png")),
         ("music", ("song.wav", samples["song"].read_bytes(), "audio/wav")),
         ("style", "ENERGETIC_DANCE"), ("duration", "5"),
     ]
-    return urllib3.request("POST", f"{base}/api/upload", fields=fields, timeout=60)
+    return http.request("POST", f"{base}/api/upload", fields=fields, timeout=60)
 
 
 @pytest.mark.render
 def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fleet, live_server, s3, samples):
-    hosts, web = fleet["hosts"], fleet["web"]
+    hosts, web, http = fleet["hosts"], fleet["web"], fleet["http"]
     if fleet["isolated"]:
         assert not hosts[0].private.exists()  # only inside each host's own namespace
     ids = []
     for _ in range(3):
-        response = _post_upload(live_server.url, samples)
+        response = _post_upload(http, live_server.url, samples)
         assert response.status == 200, response.data
         ids.append(response.json()["job_id"])
     wait_until(lambda: Job.objects.filter(id__in=ids, status__in=Job.ENDED).count() == 3, 150, "three renders end")
@@ -368,11 +371,11 @@ def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fl
     # Downloads stream from the bucket through the web host.
     body = s3.client().get_object(Bucket=s3.bucket, Key=jobs[0].output_video.name)["Body"].read()
     url = f"{live_server.url}/api/download/{jobs[0].id}"
-    whole = urllib3.request("GET", url)
+    whole = http.request("GET", url)
     assert whole.status == 200 and whole.data == body
-    part = urllib3.request("GET", url, headers={"Range": "bytes=1000-1999"})
+    part = http.request("GET", url, headers={"Range": "bytes=1000-1999"})
     assert part.status == 206 and part.data == body[1000:2000]
-    assert urllib3.request("GET", url, headers={"Range": f"bytes={len(body)}-"}).status == 416
+    assert http.request("GET", url, headers={"Range": f"bytes={len(body)}-"}).status == 416
 
     # A render that fails (an input deleted from the bucket behind Cutline's back) leaves no scratch either.
     broken = Job.objects.create(style="CLEAN_VLOG", duration=5, status=S.PENDING)

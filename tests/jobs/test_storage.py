@@ -185,6 +185,25 @@ def test_a_refused_upload_stores_none_of_its_files_and_leaves_no_temporary(db, m
     assert list(upload_temp_dir().iterdir()) == []
 
 
+def test_an_abandoned_upload_whose_files_cannot_be_removed_is_kept_for_the_next_sweep(make_job, enqueued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    abandoned = make_job(status=S.UPLOADING)
+    Job.objects.filter(id=abandoned.id).update(created_at=timezone.now() - timedelta(hours=2))
+
+    def unreachable(name):
+        raise ConnectionError("the bucket's endpoint does not answer")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storages["default"], "delete_folder", unreachable)
+        services.job_sweep()
+    assert Job.objects.filter(id=abandoned.id, status=S.UPLOADING).exists()
+    services.job_sweep()
+    assert not Job.objects.filter(id=abandoned.id).exists()
+
+
 def test_the_sweep_removes_a_checking_folder_left_by_a_dead_upload(db, media_root, enqueued):
     stale = upload_temp_dir() / "job-3f0c2a9e"
     stale.mkdir()
