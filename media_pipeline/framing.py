@@ -60,7 +60,8 @@ SWITCH = 2.0
 
 
 def with_focus(plan: Plan, survey: Sequence[Look] | None = None, *, timeout: float = SAMPLE_TIMEOUT) -> Plan:
-    """The plan with its fill crops centred on what stands out, and its photos' moves going towards it.
+    """The plan with each segment's reframe fitted to the output (style.reframe_for), its fill crops holding
+    the people in them (or centred on what stands out), and its photos' moves going towards them.
 
     survey: look.survey's look at each visual, when the caller has it; otherwise
     just the footage the plan uses is sampled here.
