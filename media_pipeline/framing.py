@@ -131,15 +131,22 @@ def _needs_focus(seg: Segment, info: MediaInfo, plan: Plan) -> bool:
 
 def _framed(seg: Segment, info: MediaInfo, plan: Plan, samples: Sequence[Sample]) -> Segment:
     axis, share = crop_share(info, plan.width, plan.height)
+    people = _people_for(seg, info, samples)
     if seg.reframe == FILL and axis:
-        held = hold_people(_people_for(seg, info, samples), axis, share, seg.source_in, seg.source_out)
+        held = hold_people(people, axis, share, seg.source_in, seg.source_out)
         if held is not None:
             start, end = held
-            # A photo's move zooms in or out on the subject the crop is centred on, never past it.
-            motion = seg.motion and dataclasses.replace(seg.motion, x_from=0.5, y_from=0.5, x_to=0.5, y_to=0.5)
             if axis == "x":
-                return dataclasses.replace(seg, focus_x=start, focus_y=0.5, focus_x_to=end, motion=motion)
-            return dataclasses.replace(seg, focus_x=0.5, focus_y=start, focus_y_to=end, motion=motion)
+                seg = dataclasses.replace(seg, focus_x=start, focus_y=0.5, focus_x_to=end)
+            else:
+                seg = dataclasses.replace(seg, focus_x=0.5, focus_y=start, focus_y_to=end)
+            if seg.motion is None:
+                return seg
+    seen = [boxes for _, boxes in people if boxes]
+    if info.is_still and seg.motion is not None and seen:
+        # A photo's close-up goes to its people, whatever stands out besides them.
+        composition = _composition(seg.reframe, info, plan, seg.focus_x, seg.focus_y)
+        return dataclasses.replace(seg, motion=_on_people(seg.motion, seen[0], composition))
     weights = _weights_for(seg, info, samples)
     if weights is None:
         return seg
@@ -230,6 +237,23 @@ def _keep(box: Box, axis: str, share: float, boxes: Sequence[Box]) -> tuple[floa
     if axis == "y":  # a standing body taller than the window: its head and shoulders
         return lo, lo + share * STILL_MARGIN
     return lo, hi
+
+
+def _on_people(
+    motion: Motion, boxes: Sequence[Box], composition: tuple[tuple[float, float], tuple[float, float]]
+) -> Motion:
+    """The move with its close-up (the zoomed end) centred on the people of a photo, its wide end centred."""
+    zoom = max(motion.zoom_from, motion.zoom_to)
+    if zoom <= 1.0:
+        return motion
+    close = []
+    for axis, (lo, hi) in zip(("x", "y"), composition):
+        share = (hi - lo) / zoom  # the close-up's window, in shares of the photo
+        a, b = _subject(boxes, axis, share, None)
+        close.append(_inside(((a + b) / 2 - lo) / (hi - lo), 1.0 / zoom))
+    if motion.zoom_to >= motion.zoom_from:
+        return dataclasses.replace(motion, x_from=0.5, y_from=0.5, x_to=close[0], y_to=close[1])
+    return dataclasses.replace(motion, x_from=close[0], y_from=close[1], x_to=0.5, y_to=0.5)
 
 
 def _inside(centre: float, share: float) -> float:

@@ -308,3 +308,19 @@ def test_a_rendered_crop_follows_a_walking_figure_and_shows_all_of_it(tmp_path):
         bright = np.flatnonzero((frames[k] > 200).sum(axis=0) > 40)  # columns with the figure's body
         assert len(bright) >= 0.8 * 24 * 180 / 101, f"frame {k} shows the figure's whole width"
         assert bright.min() > 2 and bright.max() < 177, f"frame {k} does not cut the figure at an edge"
+
+
+@pytest.mark.parametrize("mode", [BLUR, LETTERBOX])
+def test_a_photos_close_up_goes_to_the_face_in_it_and_keeps_it_whole(mode):
+    photo = photo_info("/media/portrait.jpg", 4000, 3000)
+    motion = Motion(1.0, 1.25, 0.5, 0.5, 0.5, 0.5)
+    plan = build_plan([photo], SONG, [Shot(0, 2.0, reframe=mode, motion=motion)])
+    head = face(0.08, y=0.1, w=0.1, h=0.13)
+    framed = framing.with_focus(plan, [look.Look(samples_with([(0.0, (head,))]))]).segments[0]
+    close = framed.motion
+    (x_lo, x_hi), (y_lo, y_hi) = framing._composition(mode, photo, plan, 0.5, 0.5)
+    for centre, lo, hi, a, b in ((close.x_to, x_lo, x_hi, head.x, head.right), (close.y_to, y_lo, y_hi, head.y, head.bottom)):
+        half = (hi - lo) / 1.25 / 2
+        middle = lo + centre * (hi - lo)
+        assert middle - half <= a and b <= middle + half, "the face is inside the close-up"
+    assert (close.x_from, close.y_from) == (0.5, 0.5)
