@@ -30,13 +30,14 @@ PERSON = "person"
 DETECT_SIDE = 320
 FACE_MIN = 18  # pixels at DETECT_SIDE: smaller faces are more often texture than face
 FACE_SCALE_STEP = 1.15
-# Neighbouring hits a face needs. 4 found the astronaut photo's face (scikit-image data) at 160,
-# 240 and 320 px and nothing on the shared media's grass, gravel, wood, street and cartoon frames
-# at 3 and up (bikes.mp4 had one hit at 3 on a kerb, gone at 4).
+# Neighbouring hits a face needs. At 4 the astronaut photo's face (scikit-image's data) is found at
+# 160, 240 and 320 px, and nothing in the shared media's photos and clips' keyframes nor scikit-image's
+# grass, gravel and brick (at 3, bikes.mp4's keyframes gave one hit).
 FACE_NEIGHBOURS = 4
 PHOTO_FACE_NEIGHBOURS = 6  # a photo's face is never confirmed by a second sample: be stricter
-# HOG's SVM margin a body must clear: at 0 the shared media's frames gave no bodies; 0.3 keeps
-# bikes.mp4's half-seen pedestrians out and the test figures' bodies in.
+# HOG's SVM margin a body must clear. At 0 no frame of the shared media gave a body (it has no
+# standing figure, only bikes.mp4's half-seen legs); 0.3 is a guard against texture, not a measured
+# optimum: to be set on footage of people walking (benchmarks/README.md, "framing_bench.py").
 PERSON_MARGIN = 0.3
 PERSON_SCALE_STEP = 1.1
 # Two detections are the same subject when their boxes overlap this much (intersection over union).
