@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from jobs import admin_login, api, views
+from jobs import admin_login, rest, views
 
 urlpatterns = [
     path("", views.editor, name="editor"),
@@ -12,16 +12,10 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry", views.job_retry, name="job-retry"),
     path("jobs/<uuid:job_id>/delete", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/remix", views.job_remix, name="job-remix"),
-    # The JSON API. Ids are taken as text so a malformed one gets the same JSON 404 as an unknown one.
-    path("api/upload", api.upload, name="api-upload"),
-    path("api/styles", api.styles, name="api-styles"),
-    path("api/jobs/<str:job_id>", api.job_detail, name="api-job"),
-    path("api/jobs/<str:job_id>/plan", api.job_plan, name="api-job-plan"),
-    path("api/jobs/<str:job_id>/retry", api.retry, name="api-job-retry"),
-    path("api/jobs/<str:job_id>/remix", api.remix, name="api-job-remix"),
-    path("api/jobs/<str:job_id>/poster", api.poster, name="api-job-poster"),
-    path("api/download/<str:job_id>", api.download, name="api-download"),
-    path("api/<path:rest>", api.not_found),
+    # The JSON API (jobs/rest.py), with /api/openapi.json and /api/docs. Ids are taken as text so a malformed one
+    # gets the same JSON 404 as an unknown one; any other /api/ address is a JSON 404 too.
+    path("api/", include(rest.rest_api.urls[0])),
+    path("api/<path:rest>", rest.not_found),
     path("health", views.health, name="health"),
     path("metrics", views.metrics, name="metrics"),
     # The admin at ADMIN_PATH, its sign-in limited per address (before admin.site.urls, so it is the one matched).
