@@ -28,7 +28,7 @@ class Refusal:
 
 
 class OverLimit(Exception):
-    """Raised by services.job_create when the new job itself takes its client past a limit."""
+    """Raised by services.job_create and job_remix when the new job itself takes its client past a limit."""
 
     def __init__(self, refusal: Refusal):
         super().__init__(refusal.detail)
@@ -61,7 +61,8 @@ def _refusal(address: str | None, now: datetime | None, room: int) -> Refusal | 
             wait = max(1, math.ceil((freeing + WINDOW - now).total_seconds()))
             return Refusal(
                 "rate_limited",
-                f"Too many uploads from your address: at most {per_hour} an hour. Try again in {in_words(wait)}.",
+                f"Too many videos started from your address: at most {per_hour} an hour (uploads and remixes). "
+                f"Try again in {in_words(wait)}.",
                 wait,
             )
     queued = settings.MAX_QUEUED_PER_CLIENT

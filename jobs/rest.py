@@ -283,6 +283,8 @@ def remix(request: HttpRequest, job_id: str) -> Any:
         raise ApiError(400, exc.message, field=exc.field) from None
     except services.JobConflict as exc:
         raise ApiError(409, str(exc), job_status=source.status) from None
+    except quotas.OverLimit as exc:
+        raise ApiError(429, exc.refusal.detail, headers={"Retry-After": str(exc.refusal.retry_after)}) from None
     return {
         "job_id": str(job.id),
         "status": job.status,

@@ -389,6 +389,8 @@ def job_remix(
             owner_key=source.owner_key, token_hash=source.token_hash, client_address=client_address,
             status=Status.PENDING, current_step="Queued", callback_url=callback_url,
         )
+        if refusal := quotas.refusal_counting(job):  # remixes sent side by side all passed the early check
+            raise quotas.OverLimit(refusal)  # rolls the new row back
         Visual.objects.bulk_create(
             Visual(
                 job=job, file=visual.file.name, original_name=visual.original_name, file_size=visual.file_size,

@@ -195,6 +195,9 @@ def job_remix(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     except (services.JobInputError, services.JobConflict) as exc:
         messages.warning(request, str(exc))
         return redirect("job", source.id)
+    except quotas.OverLimit as exc:
+        messages.warning(request, exc.refusal.detail)
+        return redirect("job", source.id)
     return redirect("job", job.id)
 
 

@@ -52,7 +52,7 @@ def test_the_hourly_limit_says_when_the_oldest_upload_of_the_hour_frees_a_place(
     refusal = quotas.upload_refusal(ADDRESS)
     assert refusal.reason == "rate_limited"
     assert 590 <= refusal.retry_after <= 601  # the 50-minute-old upload leaves the hour in 10 minutes
-    assert refusal.detail == "Too many uploads from your address: at most 3 an hour. Try again in 10 minutes."
+    assert refusal.detail == "Too many videos started from your address: at most 3 an hour (uploads and remixes). Try again in 10 minutes."
 
 
 def test_unfinished_jobs_past_the_limit_are_refused_until_one_ends(settings, jobs_from):
@@ -80,7 +80,7 @@ def test_an_upload_over_the_rate_answers_429_with_retry_after_and_leaves_no_file
     monkeypatch.setattr(uploads, "StagedFile", lambda *args: staged.append(args))
     response = upload(client, files)
     assert response.status_code == 429
-    assert response.json()["detail"].startswith("Too many uploads from your address")
+    assert response.json()["detail"].startswith("Too many videos started from your address")
     assert 0 < int(response["Retry-After"]) <= 3600
     assert staged == []  # decided before any of the body was stored
     assert Job.objects.count() == 2

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.test import Client
 
-from jobs import services
+from jobs import quotas, services
 from jobs.models import Audio, Job, Visual
 from jobs.ownership import SESSION_KEY, new_token
 from jobs.services import JobConflict, JobInputError, job_remix
@@ -187,6 +187,17 @@ def test_a_remix_counts_against_the_clients_hourly_limit_like_an_upload(source, 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0 and response.json()["detail"]
     assert Job.objects.count() == 1
+
+
+def test_a_remix_that_takes_its_client_past_the_limit_once_counted_is_refused_and_leaves_no_job(source, settings):
+    # Remixes sent side by side all pass the early check; the service counts the new row too.
+    settings.UPLOADS_PER_HOUR = 1
+    with pytest.raises(quotas.OverLimit) as refused:
+        job_remix(source, style="NEON_NIGHT", client_address="203.0.113.9", enqueue=False)
+        job_remix(source, style="NEON_NIGHT", client_address="203.0.113.9", enqueue=False)
+    assert "remixes" in refused.value.refusal.detail
+    assert Job.objects.filter(client_address="203.0.113.9").count() == 1
+    assert Visual.objects.count() == 4 and Audio.objects.count() == 2  # the source's and the one remix's
 
 
 def test_only_post_is_allowed(client, source):
