@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
@@ -176,6 +176,13 @@ def test_every_documented_call_answers_as_documented_errors_included(
     assert answered[("/api/jobs/{job_id}/retry", "post")] == {202, 403, 404, 409}
     assert answered[("/api/jobs/{job_id}", "delete")] == {204, 403, 404, 409}
     assert answered[("/api/download/{job_id}", "get")] == {200, 206, 400, 404}
+
+
+def test_a_job_is_answered_with_every_field_its_representation_has(client, finished):
+    """The response schema filters what it does not declare: a field added to job_to_dict must be added to JobOut."""
+    from jobs.api import job_to_dict
+
+    assert client.get(f"/api/jobs/{finished.id}").json() == job_to_dict(finished, RequestFactory().get("/"))
 
 
 def test_limits_answer_as_documented(document, client, make_job, samples, settings):
