@@ -47,6 +47,8 @@ SPOT = 0.1
 SPOT_STANDS_OUT = 3.0
 # Samples this far outside a segment's footage still count for it (keyframes can be sparse).
 NEARBY = 2.0
+# ... and this far for its people, when just one sample NEARBY shows them.
+FOLLOW = 4.0
 # A face's box (the cascade's: brows to mouth) grown to the head a crop must keep, as shares of its
 # size: hair and ears at the sides, forehead above, chin below (measured on the astronaut photo's box).
 HEAD_SIDES = 0.25
@@ -182,15 +184,20 @@ def hold_people(
             spans.append((time, held))
     if not spans:
         return None
-    lo, hi = min(s[0] for _, s in spans), max(s[1] for _, s in spans)
-    if hi - lo <= share * STILL_MARGIN or len(spans) == 1:
-        return _inside((lo + hi) / 2, share), None
-    # Someone who moves: a straight line through the subject's centres, evaluated at both ends.
     times = np.array([t for t, _ in spans])
     centres = np.array([(a + b) / 2 for _, (a, b) in spans])
-    if np.ptp(times) < 1e-6:
-        return _inside(float(centres.mean()), share), None
+    if len(spans) == 1 or np.ptp(times) < 1e-6:
+        lo, hi = min(s[0] for _, s in spans), max(s[1] for _, s in spans)
+        return _inside((lo + hi) / 2, share), None
+    # Where the subject is over the segment: a straight line through its centres (which follows
+    # someone walking, past the last sample that saw them), at the ends and at the samples between.
     slope, intercept = np.polyfit(times, centres, 1)
+    half = float(np.median([(b - a) / 2 for _, (a, b) in spans]))
+    ends = [(slope * t + intercept - half, slope * t + intercept + half) for t in (start, end)]
+    over = [s for t, s in spans if start <= t <= end] + ends
+    lo, hi = min(a for a, _ in over), max(b for _, b in over)
+    if hi - lo <= share * STILL_MARGIN:
+        return _inside((lo + hi) / 2, share), None
     at_start = _inside(float(slope * start + intercept), share)
     at_end = _inside(float(slope * end + intercept), share)
     if abs(at_end - at_start) < 1e-3:
@@ -267,7 +274,12 @@ def _people_for(seg: Segment, info: MediaInfo, samples: Sequence[Sample]) -> lis
     confirmed = persistent([(s.time, s.people) for s in samples])
     if info.is_still:
         return confirmed[:1]
-    return [(t, boxes) for t, boxes in confirmed if seg.source_in - NEARBY <= t <= seg.source_out + NEARBY]
+    near = [(t, boxes) for t, boxes in confirmed if seg.source_in - NEARBY <= t <= seg.source_out + NEARBY]
+    if sum(1 for _, boxes in near if boxes) != 1:
+        return near  # seen often enough to place, or nobody there
+    # Seen once close by (someone leaving the frame is seldom detected on the way out): the samples
+    # further off say where they were heading.
+    return [(t, boxes) for t, boxes in confirmed if seg.source_in - FOLLOW <= t <= seg.source_out + FOLLOW]
 
 
 def _weights_for(seg: Segment, info: MediaInfo, samples: Sequence[Sample]) -> np.ndarray | None:

@@ -324,3 +324,12 @@ def test_a_photos_close_up_goes_to_the_face_in_it_and_keeps_it_whole(mode):
         middle = lo + centre * (hi - lo)
         assert middle - half <= a and b <= middle + half, "the face is inside the close-up"
     assert (close.x_from, close.y_from) == (0.5, 0.5)
+
+
+def test_someone_walking_out_of_the_frame_is_followed_though_no_longer_detected():
+    clip = clip_info("/media/walk.mp4", 320, 180, 6.0)
+    plan = build_plan([clip], SONG, [Shot(0, 1.0, source_in=5.0)])
+    # Found at 2, 3 and 4 s walking right; at 5 s, half out of the frame, no longer found.
+    found = [(t, (person(0.29 + 0.125 * (t - 2)),) if t <= 4 else ()) for t in range(7)]
+    seg = framing.with_focus(plan, [look.Look(samples_with([(float(t), b) for t, b in found]))]).segments[0]
+    assert seg.focus_x >= 0.29 + 0.125 * 3 - 0.05, "the crop is where the walker got to, not where last seen"
