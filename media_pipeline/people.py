@@ -131,13 +131,17 @@ def _same(a: Box, b: Box, apart: float) -> bool:
 
 
 _local = threading.local()
+# The look step's threads load their detectors at the same moment: a second `import cv2` while the first
+# is still running can return the module before it has `cv2.data` (AttributeError, seen in workers).
+_IMPORT = threading.Lock()
 
 
 def _detectors():  # type: ignore[no-untyped-def]
     """OpenCV and this thread's own detectors (a cascade is not safe to share between threads), loaded once."""
     loaded = getattr(_local, "detectors", None)
     if loaded is None:
-        import cv2  # imported here: only the look step needs it, not the web process
+        with _IMPORT:
+            import cv2  # imported here: only the look step needs it, not the web process
 
         # One thread each: the look step already runs one decoder per core beside it.
         cv2.setNumThreads(1)

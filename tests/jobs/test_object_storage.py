@@ -376,6 +376,8 @@ def test_two_render_hosts_and_a_web_host_sharing_only_postgresql_and_a_bucket(fl
     part = http.request("GET", url, headers={"Range": "bytes=1000-1999"})
     assert part.status == 206 and part.data == body[1000:2000]
     assert http.request("GET", url, headers={"Range": f"bytes={len(body)}-"}).status == 416
+    poster = http.request("GET", f"{live_server.url}/api/jobs/{jobs[0].id}/poster")
+    assert poster.status == 200 and poster.data == s3.client().get_object(Bucket=s3.bucket, Key=jobs[0].poster.name)["Body"].read()
 
     # A render that fails (an input deleted from the bucket behind Cutline's back) leaves no scratch either.
     broken = Job.objects.create(style="CLEAN_VLOG", duration=5, status=S.PENDING)
