@@ -33,6 +33,7 @@ from pydantic import ValidationError as InvalidInput
 from media_pipeline.style import STYLES
 
 from . import api, quotas, services, stored_files
+from .callbacks import MAX_ATTEMPTS
 from .clients import client_address
 from .forms import submit
 from .models import Job
@@ -214,6 +215,24 @@ def reading(path: str, **options: Any) -> Callable[[View], View]:
 
 # ---------------------------------------------------------------- views
 
+# What a callback_url receives when the job ends (jobs/callbacks.py; README "Callbacks").
+JOB_ENDED = {"jobEnded": {"{$request.body#/callback_url}": {"post": {
+    "summary": "The job ended (COMPLETED or FAILED): its JSON, as GET /api/jobs/<id> answers it",
+    "parameters": [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": about}
+        for name, about in (
+            ("X-Cutline-Signature", "sha256=<hex>: HMAC-SHA256 under CALLBACK_SECRET of the timestamp, a dot and "
+                                    "the raw body"),
+            ("X-Cutline-Timestamp", "Unix seconds, new for each attempt"),
+            ("X-Cutline-Job", "The job's id"),
+            ("X-Cutline-Attempt", f"1 to {MAX_ATTEMPTS}"),
+        )
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/JobOut"}}}},
+    "responses": {"2XX": {"description": "Delivered; anything else is tried again later"}},
+}}}}
+
 UPLOAD_BODY = {
     "required": True,
     "content": {"multipart/form-data": {"schema": UploadForm.model_json_schema()}},
@@ -223,7 +242,7 @@ UPLOAD_BODY = {
 @rest_api.post(
     "/upload", url_name="api-upload", operation_id="upload", summary="Upload clips and a song: a new job",
     response={200: Uploaded, 400: Error, 413: Error, 429: Error, 507: Error},
-    openapi_extra={"requestBody": UPLOAD_BODY},
+    openapi_extra={"requestBody": UPLOAD_BODY, "callbacks": JOB_ENDED},
     description=(
         "400 names the `field` (a wrong type by content, too many files, a file over the limit, an unknown "
         "style, a bad duration or shape, a missing part, a body that is not multipart/form-data, a refused "
@@ -267,7 +286,7 @@ def remix_settings(request: HttpRequest) -> RemixIn:
     response={200: Remixed, 400: Error, 403: Error, 404: Error, 409: JobError, 429: Error},
     openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": RemixIn.model_json_schema()}},
-    }},
+    }, "callbacks": JOB_ENDED},
 )
 def remix(request: HttpRequest, job_id: str) -> Any:
     source = _job(job_id)
