@@ -9,7 +9,7 @@ probed (and refused) again each time. The song's analysis has its own cache in b
 
 Entries are pickles written by this host's own worker in its own cache folder, never anything a user
 sent; an unreadable entry is treated as missing and made again. Reading an entry marks it used; entries
-unused for UNUSED_FOR_S are removed whenever a new one is written, so the folder holds about a week of work.
+unused for a week are removed whenever a new one is written (cache_files.py), the beat cache's rule too.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import hashlib
 import os
 import pickle
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
+from .cache_files import mark_used, prune
 from .facts import MediaInfo
 from .look import Look
 
@@ -33,7 +33,6 @@ PROBES = "probes"  # ... and probes
 _CHUNK = 1 << 20
 # A remix needs its source's files, which the sweep deletes JOB_RETENTION_DAYS (7 by default) after the
 # job ended: an entry unused for that long is for files that are gone or that nobody remixes.
-UNUSED_FOR_S = 7 * 24 * 3600
 T = TypeVar("T")
 
 
@@ -107,26 +106,14 @@ def _read(entry: Path, kind: type[T]) -> T | None:
     try:
         with open(entry, "rb") as f:
             value = pickle.load(f)
-        os.utime(entry)  # used now: kept another UNUSED_FOR_S
     except FileNotFoundError:
         return None
     except Exception:  # a torn or foreign entry: work it out again (and overwrite it)
         return None
-    return value if isinstance(value, kind) else None
-
-
-def prune(folder: Path, *, now: float | None = None) -> int:
-    """Remove the entries (and stray temporaries) in `folder` unused for UNUSED_FOR_S; returns how many."""
-    cutoff = (time.time() if now is None else now) - UNUSED_FOR_S
-    removed = 0
-    for entry in folder.glob("*"):
-        try:
-            if entry.is_file() and entry.stat().st_mtime < cutoff:
-                entry.unlink()
-                removed += 1
-        except FileNotFoundError:  # another worker pruned it first
-            continue
-    return removed
+    if not isinstance(value, kind):
+        return None
+    mark_used(entry)
+    return value
 
 
 def _write(entry: Path, value: object) -> None:

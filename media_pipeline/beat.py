@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import beat_tracking, ffmpeg, song_events
+from . import beat_tracking, cache_files, ffmpeg, song_events
 from .beat_tracking import SAMPLE_RATE
 from .errors import RenderFailed, RenderTimeout, UnsupportedMedia
 from .facts import BeatGrid
@@ -167,9 +167,11 @@ def _cache_path(path: str, cache_dir: str) -> Path:
 def _read_cache(cache_file: Path) -> BeatGrid | None:
     """The cached grid, or None when there is none or it is unreadable (it is then recomputed)."""
     try:
-        return _grid_from_dict(json.loads(cache_file.read_text()))
+        grid = _grid_from_dict(json.loads(cache_file.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    cache_files.mark_used(cache_file)
+    return grid
 
 
 def _grid_from_dict(data: dict) -> BeatGrid:
@@ -197,6 +199,7 @@ def _write_cache(cache_file: Path, grid: BeatGrid) -> None:
             json.dump(asdict(grid), f)
         os.replace(tmp, cache_file)
         tmp = None
+        cache_files.prune(cache_file.parent)  # the songs no job has used for a week
     except OSError:
         pass
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media_pipeline import analysis_cache
+from media_pipeline import analysis_cache, cache_files
 from media_pipeline.analysis_cache import cached_looks, cached_probe, content_hash
 from media_pipeline.errors import UnsupportedMedia
 from media_pipeline.facts import VIDEO, MediaInfo
@@ -124,7 +124,7 @@ def test_entries_unused_for_a_week_go_when_a_new_one_is_written_and_a_read_keeps
         path.write_bytes(path.name.encode())
     cached_looks([info(old), info(used)], Surveyor(), cache_dir=str(tmp_path))
     folder = tmp_path / analysis_cache.LOOKS
-    week_ago = time.time() - analysis_cache.UNUSED_FOR_S - 60
+    week_ago = time.time() - cache_files.UNUSED_FOR_S - 60
     for entry in folder.iterdir():
         os.utime(entry, (week_ago, week_ago))
     survey = Surveyor()

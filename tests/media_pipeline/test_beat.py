@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from media_pipeline import beat, ffmpeg
+from media_pipeline import beat, cache_files, ffmpeg
 from media_pipeline.errors import RenderFailed, UnsupportedMedia
 from media_pipeline.facts import BeatGrid
 from tests.media_factory import SAMPLE_RATE, ambient_track, drum_track, make_photo, write_audio
@@ -224,6 +226,22 @@ def test_a_changed_file_is_analysed_afresh(cached_song, songs, monkeypatch):
     monkeypatch.setattr(beat, "decode_mono", _refuse_to_decode)
     with pytest.raises(AssertionError, match="decoded again"):
         beat.analyze_music(str(changed), cache_dir=str(cache))
+
+
+def test_songs_no_job_used_for_a_week_leave_the_cache_when_another_is_written(cached_song, songs):
+    path, cache, _ = cached_song
+    (kept,) = cache.iterdir()
+    stale = cache / f"{'0' * 64}-v{beat.ANALYSIS_VERSION}.json"
+    stale.write_text(kept.read_text())
+    week_ago = time.time() - cache_files.UNUSED_FOR_S - 60
+    for entry in (kept, stale):
+        os.utime(entry, (week_ago, week_ago))
+    beat.analyze_music(str(path), cache_dir=str(cache))  # read: used again today
+    other = songs / "other.wav"
+    write_audio(other, ambient_track(3.0))
+    beat.analyze_music(str(other), cache_dir=str(cache))  # a write prunes
+    names = {entry.name for entry in cache.iterdir()}
+    assert kept.name in names and stale.name not in names and len(names) == 2
 
 
 def test_importing_the_pipeline_does_not_load_librosa():
