@@ -94,9 +94,11 @@ def job_create(
     callback_url: str = "",
     owner_key: str = "",
     token_hash: str = "",
+    seed: int = 0,
 ) -> Job:
     """Store the files under a new job, check each by content, and queue it. `owner_key` and `token_hash`
-    say who may act on it (jobs/ownership.py); a job with neither is the operators' alone.
+    say who may act on it (jobs/ownership.py); a job with neither is the operators' alone. `seed` picks
+    among equally good edits (0: the planner's own first choice).
 
     Raises JobInputError on bad input; then nothing is left behind (no job row, no files).
     """
@@ -106,8 +108,9 @@ def job_create(
     if len(visuals) > settings.MAX_VISUALS:
         raise JobInputError("videos", f"At most {settings.MAX_VISUALS} videos or photos per job.")
     validate_callback_url(callback_url)
+    seed = validate_seed(seed)
     job = Job.objects.create(
-        style=style, duration=duration, aspect_ratio=aspect_ratio, status=Status.UPLOADING,
+        style=style, duration=duration, aspect_ratio=aspect_ratio, seed=seed, status=Status.UPLOADING,
         client_address=client_address,  # what the abuse limits count (jobs/quotas.py)
         callback_url=callback_url, owner_key=owner_key, token_hash=token_hash,
     )

@@ -45,6 +45,7 @@ def fake_engine(job, report):
         (["--video", "{text}", "--music", "{song}", "--style", "CLEAN_VLOG"], "notes.mp4:"),
         (["--video", "{clip}", "--music", "{text}", "--style", "CLEAN_VLOG"], "notes.mp4:"),
         (["not-a-uuid"], "no job with id 'not-a-uuid'"),
+        (["--video", "{clip}", "--music", "{song}", "--style", "CLEAN_VLOG", "--seed", "-1"], "Seed must be"),
     ],
 )
 def test_it_refuses_bad_input_with_one_readable_line_and_leaves_nothing(db, files, media_root, args, message):
@@ -89,6 +90,17 @@ def test_it_renders_an_existing_job_again(db, files, monkeypatch, capsys):
     call_command("render_job", str(job.id))
     job.refresh_from_db()
     assert job.status == Job.Status.COMPLETED and job.attempts == 2
+
+
+def test_a_seed_makes_another_edit_of_a_new_or_an_existing_job(db, files, monkeypatch):
+    monkeypatch.setattr("jobs.worker.make_video", fake_engine)
+    call_command("render_job", "--video", str(files["clip"]), "--music", str(files["song"]), "--style", "CLEAN_VLOG",
+                 "--seed", "7")
+    job = Job.objects.get()
+    assert job.seed == 7
+    call_command("render_job", str(job.id), "--seed", "8")
+    job.refresh_from_db()
+    assert job.seed == 8 and job.status == Job.Status.COMPLETED
 
 
 def test_a_failed_render_exits_non_zero_with_the_reason(db, files, monkeypatch):

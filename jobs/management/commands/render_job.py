@@ -55,6 +55,10 @@ class Command(BaseCommand):
             "--aspect", default=DEFAULT_ASPECT,
             help=f"{DEFAULT_ASPECT} (default), {', '.join(others[:-1])} or {others[-1]}",
         )
+        parser.add_argument(
+            "--seed", type=int, metavar="N",
+            help="another edit of the same files and settings (0, the default, is the planner's first choice)",
+        )
         parser.add_argument("--output", metavar="PATH", help="where to write the MP4")
 
     def handle(self, *args, **options) -> None:
@@ -68,7 +72,7 @@ class Command(BaseCommand):
         if options["job_id"]:
             if options["video"] or options["music"]:
                 raise CommandError("give either a JOB_ID or --video/--music files, not both")
-            job = self._existing_job(options["job_id"])
+            job = self._existing_job(options["job_id"], options["seed"])
         else:
             job = self._new_job(options)
         try:
@@ -89,11 +93,19 @@ class Command(BaseCommand):
     def stderr_stream(self):
         return sys.stderr
 
-    def _existing_job(self, job_id: str) -> Job:
+    def _existing_job(self, job_id: str, seed: int | None) -> Job:
         try:
             job = Job.objects.get(id=uuid.UUID(job_id))
         except (ValueError, Job.DoesNotExist):
             raise CommandError(f"no job with id {job_id!r}") from None
+        if seed is not None and seed != job.seed:
+            if job.status == Job.Status.PROCESSING:
+                raise CommandError(f"job {job.id} is rendering now: give it another seed once it has finished")
+            try:
+                job.seed = services.validate_seed(seed)
+            except services.JobInputError as exc:
+                raise CommandError(exc.message) from None
+            job.save(update_fields=["seed"])
         if job.status != Job.Status.PENDING:
             ok, why = services.job_retry(job.id, enqueue=False)
             if not ok:
@@ -118,6 +130,7 @@ class Command(BaseCommand):
                 style=options["style"].upper(),
                 duration=options["duration"],
                 aspect_ratio=options["aspect"],
+                seed=0 if options["seed"] is None else options["seed"],
                 enqueue=False,
             )
         except services.JobInputError as exc:
