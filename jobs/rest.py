@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import (
@@ -26,6 +26,7 @@ from django.http import (
 )
 from django.urls import URLPattern, reverse
 from ninja import NinjaAPI, Status
+from ninja import Path as PathParam
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
 from pydantic import ValidationError as InvalidInput
@@ -53,10 +54,10 @@ from .schemas import (
 from .storage import job_storage
 
 View = Callable[..., HttpResponse]
+JobId = Annotated[str, PathParam(description="The job's id, a UUID; anything else is answered 404 like unknown ids.")]
 NOT_FOUND = "Job not found"
 NOT_OWNER = "Only the maker of this video may {action} it: send its token as Authorization: Bearer <token>."
 METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-JOB_ID = "The job's id (a UUID); anything else is answered 404 like an unknown job."
 DOCUMENTED_PATHS = ("/api/styles, /api/upload, /api/jobs/<id>, /api/jobs/<id>/plan, /api/jobs/<id>/remix, "
                     "/api/jobs/<id>/poster, /api/download/<id>")
 
@@ -69,11 +70,8 @@ class ApiError(Exception):
         self.status, self.body, self.headers = status, {"detail": detail, **extra}, headers or {}
 
 
-def error(detail: str, status: int, *, headers: dict[str, str] | None = None, **extra: Any) -> JsonResponse:
-    response = JsonResponse({"detail": detail, **extra}, status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+def error(detail: str, status: int, **extra: Any) -> JsonResponse:
+    return JsonResponse({"detail": detail, **extra}, status=status)
 
 
 def origin_allowed(request: HttpRequest) -> bool:
@@ -169,7 +167,10 @@ rest_api.add_decorator(origin_checked, mode="view")
 
 @rest_api.exception_handler(ApiError)
 def _refused(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return error(exc.body.pop("detail"), exc.status, headers=exc.headers, **exc.body)
+    response = JsonResponse(exc.body, status=exc.status)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
 
 
 def first_problem(errors: list[dict[str, Any]]) -> ApiError:
@@ -288,10 +289,9 @@ def remix_settings(request: HttpRequest) -> RemixIn:
         "required": True, "content": {"application/json": {"schema": RemixIn.model_json_schema()}},
     }, "callbacks": JOB_ENDED},
 )
-def remix(request: HttpRequest, job_id: str) -> Any:
+def remix(request: HttpRequest, job_id: JobId) -> Any:
     source = _job(job_id)
-    if not may_act(request, source):
-        raise ApiError(403, NOT_OWNER.format(action="remix"))
+    _owned(request, source, "remix")
     body = remix_settings(request)
     address = client_address(request)
     if refusal := quotas.upload_refusal(address):
@@ -316,7 +316,7 @@ def remix(request: HttpRequest, job_id: str) -> Any:
 
 @reading("/jobs/{job_id}", url_name="api-job", operation_id="job", summary="A job's status",
          response={200: JobOut, 404: Error})
-def job_detail(request: HttpRequest, job_id: str) -> Any:
+def job_detail(request: HttpRequest, job_id: JobId) -> Any:
     return api.job_to_dict(_job(job_id), request)
 
 
@@ -324,7 +324,7 @@ def job_detail(request: HttpRequest, job_id: str) -> Any:
     "/jobs/{job_id}", url_name="api-job", operation_id="delete", summary="Delete a job and its files (its token)",
     response={204: None, 403: Error, 404: Error, 409: JobError, 503: Error},
 )
-def delete(request: HttpRequest, job_id: str) -> Any:
+def delete(request: HttpRequest, job_id: JobId) -> Any:
     job = _job(job_id)
     _owned(request, job, "delete")
     try:
@@ -343,7 +343,7 @@ def delete(request: HttpRequest, job_id: str) -> Any:
     summary="Queue a failed or finished job again, on the same files and settings (its token)",
     response={202: JobOut, 403: Error, 404: Error, 409: JobError},
 )
-def retry(request: HttpRequest, job_id: str) -> Any:
+def retry(request: HttpRequest, job_id: JobId) -> Any:
     job = _job(job_id)
     _owned(request, job, "retry")
     queued, why = services.job_retry(job.id)
@@ -356,7 +356,7 @@ def retry(request: HttpRequest, job_id: str) -> Any:
 @reading("/jobs/{job_id}/plan", url_name="api-job-plan", operation_id="plan",
          summary="The render plan, server paths replaced by the original file names",
          response={200: Plan, 404: Error})
-def job_plan(request: HttpRequest, job_id: str) -> Any:
+def job_plan(request: HttpRequest, job_id: JobId) -> Any:
     job = _job(job_id)
     if not job.plan:
         raise ApiError(404, "This job has no plan yet: it is made when rendering starts.")
@@ -374,7 +374,7 @@ MP4 = {"200": {"description": "The MP4 as an attachment", "content": {"video/mp4
 @reading("/download/{job_id}", url_name="api-download", operation_id="download",
          summary="The finished MP4 (Range requests supported)",
          response={400: JobError, 404: Error}, openapi_extra={"responses": MP4})
-def download(request: HttpRequest, job_id: str) -> HttpResponse:
+def download(request: HttpRequest, job_id: JobId) -> HttpResponse:
     job = _job(job_id)
     if job.status != Job.Status.COMPLETED or not job.output_video:
         raise ApiError(400, "Job not completed yet", job_status=job.status)
@@ -394,7 +394,7 @@ JPEG = {"200": {"description": "A small JPEG of the liveliest shot", "content": 
 
 @reading("/jobs/{job_id}/poster", url_name="api-job-poster", operation_id="poster",
          summary="The finished video's poster", response={404: Error}, openapi_extra={"responses": JPEG})
-def poster(request: HttpRequest, job_id: str) -> HttpResponse:
+def poster(request: HttpRequest, job_id: JobId) -> HttpResponse:
     job = _job(job_id)
     if not job.poster:
         raise ApiError(404, "This job has no poster: it is made when the video is finished.", job_status=job.status)

@@ -75,7 +75,8 @@ def test_the_upload_documents_its_multipart_form_and_the_remix_its_json(document
 def test_the_callback_a_job_makes_when_it_ends_is_documented_as_the_jobs_json(document):
     for path in ("/api/upload", "/api/jobs/{job_id}/remix"):
         (call,) = document["paths"][path]["post"]["callbacks"]["jobEnded"].values()
-        assert call["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/JobOut"
+        body = call["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"] == "#/components/schemas/JobOut"
         assert "X-Cutline-Signature" in [header["name"] for header in call["post"]["parameters"]]
 
 
