@@ -137,6 +137,12 @@ class Docs(Swagger):
         return reverse("openapi-json")
 
 
+ORIGIN_REFUSED = {
+    "description": "A browser on an origin not in CORS_ALLOWED_ORIGINS",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
 class CutlineApi(NinjaAPI):
     """Mounted without a URL namespace, so the routes keep their names (api-job, api-download...)."""
 
@@ -149,6 +155,14 @@ class CutlineApi(NinjaAPI):
 
     def get_root_path(self, path_params: dict[str, Any]) -> str:
         return reverse("openapi-json").removesuffix("openapi.json")
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        """Every call may also be refused to a browser on an origin not allowed (origin_checked)."""
+        schema = super().get_openapi_schema(**kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation["responses"].setdefault("403", ORIGIN_REFUSED)
+        return schema
 
 
 rest_api = CutlineApi(

@@ -203,6 +203,15 @@ def test_limits_answer_as_documented(document, client, make_job, samples, settin
     answer_matches(document, "/api/upload", "post", response)
 
 
+def test_a_browser_on_another_origin_is_refused_as_documented_on_every_call(document, client, db, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://studio.example.com"]
+    for path, method, address in [("/api/styles", "get", "/api/styles"), ("/api/upload", "post", "/api/upload"),
+                                  ("/api/jobs/{job_id}", "delete", f"/api/jobs/{uuid.uuid4()}")]:
+        response = getattr(client, method)(address, HTTP_ORIGIN="https://evil.example.net")
+        assert response.status_code == 403
+        answer_matches(document, path, method, response)
+
+
 def test_a_get_is_answered_to_head_too_without_being_documented_twice(document, client, db):
     assert client.head("/api/styles").status_code == 200
     assert "head" not in document["paths"]["/api/styles"]
