@@ -12,8 +12,8 @@ wheel: `pip download scikit-image --no-deps` and unzip skimage/data/astronaut.pn
 becomes small landscape clips, 640x360 and 320x180, 6 s, a keyframe a second: the face off
 centre with a hand-held sway, at the frame's edge, and crossing the frame.
 
-For each clip, a CLEAN_VLOG 9:16 plan of it alone (a steady 120 BPM grid, no song analysis) is
-framed twice from the same look: without people (saliency only, as before) and with them. In
+For each clip, a CLEAN_VLOG and an ENERGETIC_DANCE 9:16 plan of it alone (a steady 120 BPM grid, no
+song analysis) are each framed twice from the same look: without people (saliency only, as before) and with them. In
 every fill segment's footage, every 5th source frame goes through OpenCV's frontal face
 detector at full size (the reference: REFERENCE_NEIGHBOURS, found in two frames running); a face is
 kept when the crop window at that frame's time holds its whole box. Printed: kept / found,
@@ -126,10 +126,13 @@ def grid(seconds: float) -> BeatGrid:
                     envelope=tuple([0.5] * int(seconds * 10)))
 
 
-def plan_for(info: MediaInfo, looked: Look) -> Plan:
+STYLES = ("CLEAN_VLOG", "ENERGETIC_DANCE")  # the fill styles' slowest and fastest cutting
+
+
+def plan_for(info: MediaInfo, looked: Look, style: str) -> Plan:
     song = MediaInfo(path="/dev/null", kind=AUDIO, duration=60.0, codec="aac")
     duration = max(5.0, min(10.0, info.duration))
-    return plan_edit([info], song, grid(60.0), get_style("CLEAN_VLOG"), duration=duration,
+    return plan_edit([info], song, grid(60.0), get_style(style), duration=duration,
                      liveliness=[look.liveliness(looked)])
 
 
@@ -205,8 +208,12 @@ def main() -> None:
             looked = look_at(info)
             confirmed = sum(1 for s in looked.samples if s.people)
             faces = reference_faces(info)
-            before = kept(with_focus(plan_for(info, looked), [without_people(looked)]), faces)
-            after = kept(with_focus(plan_for(info, looked), [looked]), faces)
+            before, after = [0, 0], [0, 0]
+            for style in STYLES:
+                for tally, seen in ((before, without_people(looked)), (after, looked)):
+                    held, total = kept(with_focus(plan_for(info, looked, style), [seen]), faces)
+                    tally[0] += held
+                    tally[1] += total
             for name, (held, total) in (("before", before), ("after", after)):
                 totals[name][0] += held
                 totals[name][1] += total
