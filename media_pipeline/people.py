@@ -14,6 +14,7 @@ keeps only a face the cascade is sure of (PHOTO_FACE_NEIGHBOURS).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,7 +86,12 @@ def detect(picture: np.ndarray, *, photo: bool = False) -> tuple[Box, ...]:
     """Faces and people in a grey uint8 picture (rows x columns), largest first."""
     if picture.ndim != 2 or min(picture.shape) < 32:
         return ()
-    cv2, face, hog = _detectors()
+    try:
+        cv2, face, hog = _detectors()
+    except (ImportError, AttributeError, RuntimeError) as exc:
+        # A broken OpenCV install costs the framing its people, never the job.
+        _log.warning("people detection is off: %s", exc)
+        return ()
     rows, cols = picture.shape
     found: list[Box] = []
     neighbours = PHOTO_FACE_NEIGHBOURS if photo else FACE_NEIGHBOURS
@@ -134,6 +140,7 @@ _local = threading.local()
 # The look step's threads load their detectors at the same moment: a second `import cv2` while the first
 # is still running can return the module before it has `cv2.data` (AttributeError, seen in workers).
 _IMPORT = threading.Lock()
+_log = logging.getLogger(__name__)
 
 
 def _detectors():  # type: ignore[no-untyped-def]

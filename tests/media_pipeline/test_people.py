@@ -70,3 +70,13 @@ def test_the_shared_media_without_faces_shows_none_once_confirmed(name):
     assert faces == []
     if info.kind == VIDEO:
         assert len(samples) >= 2
+
+
+def test_a_broken_opencv_costs_the_detections_not_the_job(monkeypatch):
+    from media_pipeline import people
+
+    def broken():
+        raise AttributeError("module 'cv2' has no attribute 'data'")
+
+    monkeypatch.setattr(people, "_detectors", broken)
+    assert detect(np.full((180, 320), 90, np.uint8)) == ()
