@@ -161,7 +161,9 @@ class CutlineApi(NinjaAPI):
         schema = super().get_openapi_schema(**kwargs)
         for operations in schema["paths"].values():
             for operation in operations.values():
-                operation["responses"].setdefault("403", ORIGIN_REFUSED)
+                responses = operation["responses"]  # keyed by int, as ninja writes them (a "403" would be a twin)
+                if 403 not in responses and "403" not in responses:
+                    responses[403] = ORIGIN_REFUSED
         return schema
 
 

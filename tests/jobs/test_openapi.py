@@ -21,9 +21,15 @@ from tests.media_factory import make_clip, make_song
 S = Job.Status
 
 
+def no_twin_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), f"a key written twice in {keys}: JSON parsers differ on which one wins"
+    return dict(pairs)
+
+
 @pytest.fixture(scope="module")
 def document() -> dict:
-    return json.loads(Client().get("/api/openapi.json").content)
+    return json.loads(Client().get("/api/openapi.json").content, object_pairs_hook=no_twin_keys)
 
 
 def api_paths(patterns=None, prefix="") -> set[str]:
