@@ -23,6 +23,7 @@ from media_pipeline.style import STYLES
 from . import disk, metrics, quotas, services
 from .clients import client_address
 from .models import ASPECT_CHOICES, Job
+from .storage import StorageUnavailable
 from .uploads import UploadProblem, disk_full
 
 ASPECT_RATIOS = [ratio for ratio, _ in ASPECT_CHOICES]
@@ -231,6 +232,11 @@ def create_job(form: JobForm, client: str | None = None, **stamp: str) -> Job | 
             raise
         # job_create has already removed the job and its files.
         _report(form, disk_full())
+        return None
+    except StorageUnavailable:
+        # The bucket is out of reach: nothing was stored (or the sweep removes it once it is back).
+        _report(form, UploadProblem("__all__", "Your files could not be stored just now. Try again in a minute.",
+                                    status=503, reason="storage_unavailable", retry_after=60))
         return None
 
 

@@ -20,13 +20,17 @@ from django.db.models.fields.files import FieldFile
 from media_pipeline.errors import MediaError
 
 from .models import job_dir
-from .storage import job_storage
+from .storage import StorageUnavailable, job_storage
 
 SCRATCH_DIR_NAME = "scratch"  # under MEDIA_ROOT unless SCRATCH_DIR says otherwise
 
 
 class InputMissing(MediaError):
     """A file the job names is not in storage (deleted from the bucket behind Cutline's back)."""
+
+
+class InputUnreachable(MediaError):
+    """The storage holding the job's files could not be reached (the bucket is down or refuses the keys)."""
 
 
 def scratch_root() -> Path:
@@ -87,6 +91,8 @@ class Scratch:
             raise InputMissing(
                 f"{PurePosixPath(file.name).name} is missing from storage; make the video again with your files"
             ) from None
+        except StorageUnavailable as exc:
+            raise InputUnreachable("Your files could not be read from storage just now; try again in a minute") from exc
 
     def output(self, name: str) -> Path:
         """Where the render writes a file it produces (stored later under `name`, by its base name)."""

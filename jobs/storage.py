@@ -37,6 +37,11 @@ READ_TIMEOUT_S = 60
 HEALTH_TIMEOUT_S = 3
 
 
+class StorageUnavailable(Exception):
+    """The bucket could not be reached, refused the credentials or failed the request: the storage's fault,
+    not the file's, so trying again later may work."""
+
+
 @dataclass(frozen=True)
 class Stat:
     """What a download needs to know about a stored file: its size and when it last changed."""
@@ -157,19 +162,22 @@ class BucketStorage(S3Storage):
         return self._normalize_name(clean_name(name))
 
     def keep(self, path: Path, name: str) -> str:
-        with open(path, "rb") as file:
-            return self.save(name, File(file, name=path.name))
+        try:
+            with open(path, "rb") as file:
+                return self.save(name, File(file, name=path.name))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise StorageUnavailable(f"{name} could not be stored in bucket {self.bucket_name!r}: {exc}") from exc
 
     def fetch(self, name: str, folder: Path) -> Path:
         # The stored file's own name: the plan and its public form name inputs by it.
         target = folder / PurePosixPath(name).name
         try:
             self._client.download_file(self.bucket_name, self._key(name), str(target), Config=self.transfer_config)
-        except botocore.exceptions.ClientError as exc:
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             target.unlink(missing_ok=True)
-            if _status(exc) == 404:
+            if isinstance(exc, botocore.exceptions.ClientError) and _status(exc) == 404:
                 raise FileNotFoundError(f"{name} is missing from the bucket") from exc
-            raise
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
         return target
 
     def stat(self, name: str) -> Stat:

@@ -145,6 +145,32 @@ def test_a_refused_upload_leaves_no_object_in_the_bucket(client, db, bucket, sam
     assert local_job_files(media_root) == []
 
 
+def test_an_upload_while_the_bucket_is_out_of_reach_answers_503_and_stores_nothing(
+    client, db, bucket, samples, settings, media_root
+):
+    use_bucket(settings, bucket, S3_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens on discard
+    response = upload(client, samples)
+    assert response.status_code == 503 and "could not be stored" in response.json()["detail"]
+    assert bucket.keys() == [] and local_job_files(media_root) == []
+    assert list(Job.objects.values_list("status", flat=True)) == [S.UPLOADING]  # the sweep retries its removal
+
+
+def test_a_render_whose_bucket_is_out_of_reach_fails_saying_so_and_keeps_no_scratch(
+    db, bucket, samples, settings
+):
+    job = services.job_create(
+        visuals=[services.SourceFile("clip.mp4", path=samples["clip"])],
+        music=services.SourceFile("song.wav", path=samples["song"]), style="CLEAN_VLOG", enqueue=False,
+    )
+    use_bucket(settings, bucket, S3_SECRET_ACCESS_KEY="wrong")
+    from jobs import worker
+    from jobs.scratch import Scratch
+
+    failed = worker.run(job.id)
+    assert failed.status == S.FAILED and "could not be read from storage" in failed.error_message
+    assert not Scratch.of(job.id).folder.exists()
+
+
 def test_deleting_a_job_deletes_its_objects(db, bucket, samples, django_capture_on_commit_callbacks):
     job = services.job_create(
         visuals=[services.SourceFile("clip.mp4", path=samples["clip"])],
