@@ -19,7 +19,9 @@ is still decoded once.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -154,8 +156,7 @@ def _cheap_to_decode(info: MediaInfo) -> bool:
 
 def _look_at_every_frame(info: MediaInfo, timeout: float) -> Look:
     width, height = _sample_size(info)
-    frames, times, large = _decode(info.path, ["-skip_loop_filter", "all"], width, height,
-                                   ["-fps_mode", "passthrough"], timeout, detail=True)
+    frames, times, large = _decode_every_frame(info.path, width, height, timeout)
     steps = _steps(frames)
     cuts = tuple(round(times[k + 1], 4) for k, step in enumerate(steps) if step > SHOT_CHANGE)[:MAX_CUTS]
     picked, next_time = [], 0.0
@@ -163,7 +164,46 @@ def _look_at_every_frame(info: MediaInfo, timeout: float) -> Look:
         if time >= next_time - 1e-6:
             picked.append(k)
             next_time = time + EVERY_FRAME_STEP
-    return Look(_samples([frames[k] for k in picked], [times[k] for k in picked], [large[k] for k in picked]), cuts)
+    if len(large) != len(picked):
+        large = []  # ffmpeg's pick and ours disagree (frames before 0 s): no detections rather than wrong ones
+    return Look(_samples([frames[k] for k in picked], [times[k] for k in picked], large), cuts)
+
+
+def _decode_every_frame(
+    path: str, width: int, height: int, timeout: float
+) -> tuple[list[np.ndarray], list[float], list[np.ndarray]]:
+    """Every frame small (0..1 floats) and their times, and the frames _look_at_every_frame picks
+    (one each EVERY_FRAME_STEP s, chosen by ffmpeg's select the same way) DETECT_FACTOR times larger.
+
+    One decode: the larger frames go to a file of their own, so only those few are ever held at that
+    size (all of 50 s of 1080p30 at 320 px would be 86 MB).
+    """
+    factor = DETECT_FACTOR
+    pick = f"isnan(prev_selected_t)+gte(t-prev_selected_t,{EVERY_FRAME_STEP - 1e-6:.6f})"
+    graph = (
+        f"[0:v]split=2[a][b];[a]scale={width}:{height}:flags=area,format=gray,showinfo[small];"
+        f"[b]select='{pick}',scale={width * factor}:{height * factor}:flags=area,format=gray[large]"
+    )
+    with tempfile.TemporaryDirectory(prefix="cutline-look-") as folder:
+        detail = os.path.join(folder, "detail.gray")
+        out, err = ffmpeg.run_binary(
+            [
+                ffmpeg.FFMPEG, "-loglevel", "info", "-nostats", "-skip_loop_filter", "all", "-threads", "1",
+                "-an", "-sn", "-dn", *ffmpeg.safe_input_args(), "-i", path, "-filter_complex", graph,
+                "-map", "[small]", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1",
+                "-map", "[large]", "-fps_mode", "passthrough", "-f", "rawvideo", "-y", detail,
+            ],
+            timeout=timeout,
+        )
+        pixels = np.fromfile(detail, dtype=np.uint8)
+    size = width * height
+    count = len(out) // size
+    small = np.frombuffer(out[: count * size], dtype=np.uint8).reshape(count, height, width)
+    times = [float(t) for t in _PTS_TIME.findall(err)]
+    count = min(count, len(times))
+    big = width * height * factor * factor
+    large = pixels[: len(pixels) // big * big].reshape(-1, height * factor, width * factor)
+    return [frame.astype(np.float32) / 255.0 for frame in small[:count]], times[:count], list(large)
 
 
 def liveliness(look: Look) -> Liveliness | None:

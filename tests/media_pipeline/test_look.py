@@ -125,3 +125,17 @@ def test_the_samples_come_from_one_decode_five_times_larger_and_match_a_direct_s
         assert sample.picture.shape == (36, 64)
         assert np.abs(sample.picture - picture).mean() < 0.01
         assert sample.people == (), "a square on grain is nobody"
+
+
+@needs_ffmpeg
+def test_a_clip_decoded_whole_hands_detection_just_its_samples_five_times_larger(tmp_path, monkeypatch):
+    clip = make_montage(tmp_path / "sparse.mp4", cuts=(2.3,), seconds=4.0, keyframe_every=300)  # one keyframe
+    seen = []
+    monkeypatch.setattr(look, "detect", lambda picture, **_: seen.append(picture) or ())
+    samples = look.look_at(clip_info(str(clip), 320, 180, 4.0)).samples
+    assert [round(s.time, 2) for s in samples] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    seen = seen[1:]  # the first was the keyframe's, looked at before the clip was found too sparse
+    assert len(seen) == len(samples)
+    for sample, large in zip(samples, seen):
+        assert large.shape == (180, 320)
+        assert np.abs(large.reshape(36, 5, 64, 5).mean(axis=(1, 3)) / 255 - sample.picture).mean() < 0.01
