@@ -258,13 +258,13 @@ UPLOAD_BODY = {
 
 @rest_api.post(
     "/upload", url_name="api-upload", operation_id="upload", summary="Upload clips and a song: a new job",
-    response={200: Uploaded, 400: Error, 413: Error, 429: Error, 507: Error},
+    response={200: Uploaded, 400: Error, 413: Error, 429: Error, 503: Error, 507: Error},
     openapi_extra={"requestBody": UPLOAD_BODY, "callbacks": JOB_ENDED},
     description=(
         "400 names the `field` (a wrong type by content, too many files, a file over the limit, an unknown "
         "style, a bad duration or shape, a missing part, a body that is not multipart/form-data, a refused "
         "`callback_url`); 413 a body larger than the limits allow; 429 (with `Retry-After`) over the client's "
-        "limits; 507 the server's disk is full."
+        "limits; 503 (with `Retry-After`) the storage cannot be reached; 507 the server's disk is full."
     ),
 )
 def upload(request: HttpRequest) -> Any:

@@ -209,6 +209,20 @@ def test_limits_answer_as_documented(document, client, make_job, samples, settin
     answer_matches(document, "/api/upload", "post", response)
 
 
+def test_an_upload_the_storage_cannot_keep_answers_as_documented(document, client, db, samples, monkeypatch):
+    from jobs.storage import StorageUnavailable
+
+    def out_of_reach(**kwargs):
+        raise StorageUnavailable("the bucket did not answer")
+
+    monkeypatch.setattr("jobs.services.job_create", out_of_reach)
+    clip, song = samples
+    with open(clip, "rb") as video, open(song, "rb") as music:
+        response = client.post("/api/upload", {"videos": video, "music": music, "style": "CLEAN_VLOG"})
+    assert response.status_code == 503 and response["Retry-After"]
+    answer_matches(document, "/api/upload", "post", response)
+
+
 def test_a_browser_on_another_origin_is_refused_as_documented_on_every_call(document, client, db, settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://studio.example.com"]
     for path, method, address in [("/api/styles", "get", "/api/styles"), ("/api/upload", "post", "/api/upload"),
