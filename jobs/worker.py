@@ -109,9 +109,9 @@ def _claimed(job_id) -> Job:
              extra=job_fields(job.id, "claim"))
     if job.attempts > 1:
         remove_leftovers(job)  # the files of the attempt that was interrupted
-    # Scratch left on this host by renders it no longer has (it was killed); its other processes' jobs stay.
-    remove_orphans({str(own) for own in Job.objects.filter(status=Status.PROCESSING, worker_host=HOST[:255])
-                    .values_list("id", flat=True)})
+    # Scratch that renders killed on this host left; any job being rendered keeps its folder (SCRATCH_DIR may
+    # be on storage that hosts share, as MEDIA_ROOT may).
+    remove_orphans({str(own) for own in Job.objects.filter(status=Status.PROCESSING).values_list("id", flat=True)})
     set_state(Worker.State.RENDERING, job.id)
     return job
 

@@ -103,9 +103,8 @@ def test_a_scratch_folder_starts_empty_and_stores_what_the_render_produced_in_th
 
 
 def test_a_claim_removes_scratch_a_killed_render_left_on_this_host_and_nothing_else(make_job, media_root):
-    from jobs.host import HOST
-
-    dead, sibling, waiting = make_job(), make_job(status=S.PROCESSING, worker_host=HOST), make_job()
+    # sibling: rendered by another process of this host, or another host sharing the scratch folder
+    dead, sibling, waiting = make_job(), make_job(status=S.PROCESSING, worker_host="render2"), make_job()
     Job.objects.filter(id=dead.id).update(status=S.FAILED)  # its render was killed, then it was failed
     for job in (dead, sibling):
         Scratch.of(job.id).create()
@@ -114,7 +113,7 @@ def test_a_claim_removes_scratch_a_killed_render_left_on_this_host_and_nothing_e
     not_ours.mkdir()
     assert worker.claim(waiting.id).id == waiting.id
     assert not Scratch.of(dead.id).folder.exists()
-    assert Scratch.of(sibling.id).folder.is_dir()  # another render process of this host is using it
+    assert Scratch.of(sibling.id).folder.is_dir()  # still being rendered
     assert not_ours.is_dir()
 
 
