@@ -186,12 +186,13 @@ def test_focus_is_kept_in_the_plan_as_plain_numbers():
     from media_pipeline.plan import plan_from_dict, plan_to_dict
 
     plan = build_plan([clip_info("/media/a.mp4", 320, 180, 3.0)], SONG, [Shot(0, 1.0)])
-    framed = replace(plan, segments=(replace(plan.segments[0], focus_x=0.8),))
+    framed = replace(plan, segments=(replace(plan.segments[0], focus_x=0.8, focus_x_to=0.6),))
     data = plan_to_dict(framed)
-    assert data["segments"][0]["focus_x"] == 0.8
+    assert (data["segments"][0]["focus_x"], data["segments"][0]["focus_x_to"]) == (0.8, 0.6)
     assert plan_from_dict(data) == framed
     old = plan_to_dict(plan)
     del old["segments"][0]["focus_x"], old["segments"][0]["focus_y"]
+    del old["segments"][0]["focus_x_to"], old["segments"][0]["focus_y_to"]
     assert plan_from_dict(old) == plan, "plans saved before framing existed still load, centred"
 
 
