@@ -51,7 +51,7 @@ from .schemas import (
     Uploaded,
     UploadForm,
 )
-from .storage import job_storage
+from .storage import StorageUnavailable, job_storage
 
 View = Callable[..., HttpResponse]
 JobId = Annotated[str, PathParam(description="The job's id, a UUID; anything else is answered 404 like unknown ids.")]
@@ -60,6 +60,9 @@ NOT_OWNER = "Only the maker of this video may {action} it: send its token as Aut
 METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DOCUMENTED_PATHS = ("/api/styles, /api/upload, /api/jobs/<id>, /api/jobs/<id>/plan, /api/jobs/<id>/remix, "
                     "/api/jobs/<id>/poster, /api/download/<id>")
+
+
+STORAGE_AWAY = "The stored files cannot be reached just now: try again in a minute."
 
 
 class ApiError(Exception):
@@ -203,6 +206,12 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return _refused(request, first_problem(exc.errors))
 
 
+@rest_api.exception_handler(StorageUnavailable)
+def _storage_away(request: HttpRequest, exc: StorageUnavailable) -> HttpResponse:
+    # The bucket is out of reach (the reason, with its name, is for the operator's log, not the client).
+    return _refused(request, ApiError(503, STORAGE_AWAY, headers={"Retry-After": "60"}))
+
+
 @rest_api.exception_handler(Exception)
 def _crashed(request: HttpRequest, exc: Exception) -> HttpResponse:
     raise exc  # Django's handler500 answers JSON without a traceback (jobs/error_pages.py), DEBUG or not
@@ -300,7 +309,7 @@ def remix_settings(request: HttpRequest) -> RemixIn:
 @rest_api.post(
     "/jobs/{job_id}/remix", url_name="api-job-remix", operation_id="remix",
     summary="A new job from a finished or failed job's files, in another style, length, shape or seed",
-    response={200: Remixed, 400: Error, 403: Error, 404: Error, 409: JobError, 429: Error},
+    response={200: Remixed, 400: Error, 403: Error, 404: Error, 409: JobError, 429: Error, 503: Error},
     openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": RemixIn.model_json_schema()}},
     }, "callbacks": JOB_ENDED},
@@ -389,7 +398,7 @@ MP4 = {"200": {"description": "The MP4 as an attachment", "content": {"video/mp4
 
 @reading("/download/{job_id}", url_name="api-download", operation_id="download",
          summary="The finished MP4 (Range requests supported)",
-         response={400: JobError, 404: Error}, openapi_extra={"responses": MP4})
+         response={400: JobError, 404: Error, 503: Error}, openapi_extra={"responses": MP4})
 def download(request: HttpRequest, job_id: JobId) -> HttpResponse:
     job = _job(job_id)
     if job.status != Job.Status.COMPLETED or not job.output_video:
@@ -409,7 +418,7 @@ JPEG = {"200": {"description": "A small JPEG of the liveliest shot", "content": 
 
 
 @reading("/jobs/{job_id}/poster", url_name="api-job-poster", operation_id="poster",
-         summary="The finished video's poster", response={404: Error}, openapi_extra={"responses": JPEG})
+         summary="The finished video's poster", response={404: Error, 503: Error}, openapi_extra={"responses": JPEG})
 def poster(request: HttpRequest, job_id: JobId) -> HttpResponse:
     job = _job(job_id)
     if not job.poster:

@@ -186,14 +186,41 @@ class BucketStorage(S3Storage):
         except botocore.exceptions.ClientError as exc:
             if _status(exc) == 404:
                 raise FileNotFoundError(f"{name} is missing from the bucket") from exc
-            raise
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
         return Stat(size=head["ContentLength"], modified=head["LastModified"])
+
+    def _open(self, name: str, mode: str = "rb"):
+        try:
+            return super()._open(name, mode)
+        except FileNotFoundError:
+            raise
+        except botocore.exceptions.ClientError as exc:
+            if _status(exc) == 404:
+                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
+
+    def exists(self, name: str) -> bool:
+        try:
+            return super().exists(name)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise StorageUnavailable(f"{name} could not be looked up in bucket {self.bucket_name!r}: {exc}") from exc
 
     def open_range(self, name: str, start: int, length: int) -> BinaryIO:
         request = {"Bucket": self.bucket_name, "Key": self._key(name)}
         if length > 0:
             request["Range"] = f"bytes={start}-{start + length - 1}"
-        return self._client.get_object(**request)["Body"]  # streamed as FileResponse reads it
+        try:
+            return self._client.get_object(**request)["Body"]  # streamed as FileResponse reads it
+        except botocore.exceptions.ClientError as exc:
+            if _status(exc) == 404:
+                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
 
     def presigned_url(self, name: str, filename: str) -> str | None:
         return self.url(name, parameters={

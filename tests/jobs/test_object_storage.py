@@ -225,6 +225,16 @@ def test_a_render_missing_from_the_bucket_is_a_json_404(client, finished, bucket
     assert response.status_code == 404 and "missing" in response.json()["detail"]
 
 
+def test_a_download_or_poster_while_the_bucket_is_out_of_reach_is_a_json_503(
+    client, finished, bucket, settings
+):
+    Job.objects.filter(id=finished.id).update(poster=f"jobs/{finished.id}/poster.jpg")
+    use_bucket(settings, bucket, S3_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens on discard
+    for response in (client.get(f"/api/download/{finished.id}"), client.get(f"/api/jobs/{finished.id}/poster")):
+        assert response.status_code == 503 and response["Retry-After"] == "60"
+        assert "try again in a minute" in response.json()["detail"] and "127.0.0.1" not in response.json()["detail"]
+
+
 def test_downloads_redirect_to_a_presigned_url_only_when_opted_in(client, finished, rendered_mp4, settings):
     settings.S3_PRESIGNED_DOWNLOADS = True
     response = client.get(f"/api/download/{finished.id}")
