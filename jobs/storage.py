@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -161,66 +163,52 @@ class BucketStorage(S3Storage):
     def _key(self, name: str) -> str:
         return self._normalize_name(clean_name(name))
 
-    def keep(self, path: Path, name: str) -> str:
+    @contextmanager
+    def _reaching(self, name: str, doing: str) -> Iterator[None]:
+        """botocore's errors as ours: a missing object is FileNotFoundError, anything else StorageUnavailable."""
         try:
-            with open(path, "rb") as file:
-                return self.save(name, File(file, name=path.name))
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise StorageUnavailable(f"{name} could not be stored in bucket {self.bucket_name!r}: {exc}") from exc
+            yield
+        except botocore.exceptions.ClientError as exc:
+            if _status(exc) == 404:
+                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
+            raise StorageUnavailable(f"{name} could not be {doing} bucket {self.bucket_name!r}: {exc}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StorageUnavailable(f"{name} could not be {doing} bucket {self.bucket_name!r}: {exc}") from exc
+
+    def keep(self, path: Path, name: str) -> str:
+        with self._reaching(name, "stored in"), open(path, "rb") as file:
+            return self.save(name, File(file, name=path.name))
 
     def fetch(self, name: str, folder: Path) -> Path:
         # The stored file's own name: the plan and its public form name inputs by it.
         target = folder / PurePosixPath(name).name
         try:
-            self._client.download_file(self.bucket_name, self._key(name), str(target), Config=self.transfer_config)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            with self._reaching(name, "read from"):
+                self._client.download_file(self.bucket_name, self._key(name), str(target), Config=self.transfer_config)
+        except (FileNotFoundError, StorageUnavailable):
             target.unlink(missing_ok=True)
-            if isinstance(exc, botocore.exceptions.ClientError) and _status(exc) == 404:
-                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
+            raise
         return target
 
     def stat(self, name: str) -> Stat:
-        try:
+        with self._reaching(name, "read from"):
             head = self._client.head_object(Bucket=self.bucket_name, Key=self._key(name))
-        except botocore.exceptions.ClientError as exc:
-            if _status(exc) == 404:
-                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
         return Stat(size=head["ContentLength"], modified=head["LastModified"])
 
     def _open(self, name: str, mode: str = "rb"):
-        try:
+        with self._reaching(name, "read from"):
             return super()._open(name, mode)
-        except FileNotFoundError:
-            raise
-        except botocore.exceptions.ClientError as exc:
-            if _status(exc) == 404:
-                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
 
     def exists(self, name: str) -> bool:
-        try:
+        with self._reaching(name, "looked up in"):
             return super().exists(name)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise StorageUnavailable(f"{name} could not be looked up in bucket {self.bucket_name!r}: {exc}") from exc
 
     def open_range(self, name: str, start: int, length: int) -> BinaryIO:
         request = {"Bucket": self.bucket_name, "Key": self._key(name)}
         if length > 0:
             request["Range"] = f"bytes={start}-{start + length - 1}"
-        try:
+        with self._reaching(name, "read from"):
             return self._client.get_object(**request)["Body"]  # streamed as FileResponse reads it
-        except botocore.exceptions.ClientError as exc:
-            if _status(exc) == 404:
-                raise FileNotFoundError(f"{name} is missing from the bucket") from exc
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise StorageUnavailable(f"{name} could not be read from bucket {self.bucket_name!r}: {exc}") from exc
 
     def presigned_url(self, name: str, filename: str) -> str | None:
         return self.url(name, parameters={
