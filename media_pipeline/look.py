@@ -128,10 +128,56 @@ def sample_visual(
     if info.is_still:
         frames, _, large = _decode(info.path, [], width, height, ["-frames:v", "1"], timeout, detail=True)
         return (Sample(0.0, saliency(frames[0]), people=detect(large[0], photo=True)),) if frames else ()
+    if heavy_to_decode(info):
+        return _samples(*_decode_keyframes_apart(info.path, max(0.0, start), end, width, height, timeout))
     seek = ["-ss", f"{max(0.0, start):.6f}"] + (["-t", f"{end - max(0.0, start):.6f}"] if end is not None else [])
     frames, times, large = _decode(info.path, [*seek, "-skip_frame", "nokey"], width, height,
                                    ["-fps_mode", "passthrough"], timeout, detail=True)
     return _samples(frames, [max(0.0, start) + t for t in times], large)
+
+
+def _decode_keyframes_apart(
+    path: str, start: float, end: float | None, width: int, height: int, timeout: float
+) -> tuple[list[np.ndarray], list[float], list[np.ndarray]]:
+    """The keyframes from `start` to `end`, each decoded by an ffmpeg of its own seeking straight to it.
+
+    For clips heavy_to_decode: ffmpeg 5.1's HEVC decoder holds about 420 MB for a 4K 10-bit clip whenever
+    it skips frames (`-skip_frame nokey`, or a stream of keyframes alone), even for the first one, and
+    about 180-270 MB for a frame it seeks to; one process per keyframe costs about 0.4 s of CPU each
+    (measured on the phone reference's HEVC HLG clip: benchmarks/README.md, "Phone footage").
+    """
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    large: list[np.ndarray] = []
+    for moment in _keyframe_times(path, start, end, timeout):
+        picture, _, detail = _decode(path, ["-ss", f"{moment:.6f}"], width, height, ["-frames:v", "1"], timeout,
+                                     detail=True)
+        if picture:
+            frames.append(picture[0])
+            times.append(moment)
+            large.append(detail[0])
+    return frames, times, large
+
+
+def _keyframe_times(path: str, start: float, end: float | None, timeout: float) -> list[float]:
+    """Where the video stream's keyframes are, from start to end, read from the packets (nothing decoded)."""
+    interval = f"{start:.6f}%" + (f"{end:.6f}" if end is not None else "")
+    listing = ffmpeg.run(
+        [
+            ffmpeg.FFPROBE, "-v", "error", *ffmpeg.safe_input_args(), "-select_streams", "v:0",
+            "-read_intervals", interval, "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-i", path,
+        ],
+        timeout=timeout,
+    ).stdout
+    moments = set()
+    for line in listing.splitlines():
+        moment, _, flags = line.partition(",")
+        try:
+            if "K" in flags and start <= float(moment) and (end is None or float(moment) < end):
+                moments.add(round(float(moment), 6))
+        except ValueError:  # "N/A": a packet without a time
+            continue
+    return sorted(moments)
 
 
 def _samples(

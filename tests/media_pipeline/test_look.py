@@ -52,6 +52,24 @@ def test_a_stretch_of_a_clip_is_sampled_in_the_clips_own_time(tmp_path):
 
 
 @needs_ffmpeg
+@pytest.mark.parametrize("start, end", [(0.0, None), (1.0, 2.2)])
+def test_a_clip_heavy_to_decode_gives_the_same_samples_one_keyframe_at_a_time(tmp_path, monkeypatch, start, end):
+    clip = make_subject(tmp_path / "clip.mp4", seconds=3)
+    info = clip_info(str(clip), 320, 180, 3.0)
+    together = look.sample_visual(info, start=start, end=end)
+    monkeypatch.setattr(look, "HEAVY_DECODE", 0)  # every clip is heavy now: one ffmpeg per keyframe
+    seeks = []
+    decode = look._decode
+    monkeypatch.setattr(look, "_decode", lambda path, before, *rest, **kw: seeks.append(before) or decode(
+        path, before, *rest, **kw))
+    apart = look.sample_visual(info, start=start, end=end)
+    assert [s.time for s in apart] == pytest.approx([s.time for s in together])
+    assert len(seeks) == len(apart) and all(before[0] == "-ss" for before in seeks)
+    for one, other in zip(apart, together):
+        assert np.abs(one.picture - other.picture).mean() < 0.01
+
+
+@needs_ffmpeg
 def test_a_photo_gives_one_sample(tmp_path):
     photo = make_subject(tmp_path / "photo.png", width=640, height=480)
     (sample,) = look.sample_visual(photo_info(str(photo), 640, 480))
