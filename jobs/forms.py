@@ -35,6 +35,15 @@ def style_choices() -> list[tuple[str, str]]:
     return [(style.name, style.label) for style in STYLES.values()]
 
 
+def style_messages() -> dict[str, str]:
+    """What a missing or unknown style is told, naming the styles (the upload and the remix say the same)."""
+    names = ", ".join(name for name, _ in style_choices())
+    return {
+        "required": f"Choose a style: {names}.",
+        "invalid_choice": f"Unknown style '%(value)s': choose one of {names}.",
+    }
+
+
 def whole(number: float) -> int | float:
     """5.0 as 5 (for pages and query strings), 12.5 as is."""
     return int(number) if float(number).is_integer() else number
@@ -83,11 +92,7 @@ class JobForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        names = ", ".join(name for name, _ in style_choices())
-        self.fields["style"].error_messages.update(
-            required=f"Choose a style: {names}.",
-            invalid_choice=f"Unknown style '%(value)s': choose one of {names}.",
-        )
+        self.fields["style"].error_messages.update(style_messages())
 
     def clean_videos(self) -> list[UploadedFile]:
         videos = self.cleaned_data["videos"]
@@ -150,11 +155,7 @@ class RemixForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        names = ", ".join(name for name, _ in style_choices())
-        self.fields["style"].error_messages.update(
-            required=f"Choose a style: {names}.",
-            invalid_choice=f"Unknown style '%(value)s': choose one of {names}.",
-        )
+        self.fields["style"].error_messages.update(style_messages())
 
     first_error = JobForm.first_error
 
