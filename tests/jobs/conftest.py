@@ -9,7 +9,7 @@ from django.utils import timezone
 from jobs.models import Job
 from jobs.ownership import SESSION_KEY
 from jobs.worker import output_name
-from tests.media_factory import make_clip
+from tests.media_factory import make_clip, make_song
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +74,10 @@ def completed_job(make_job, media_root, rendered_mp4) -> Job:
     Job.objects.filter(id=job.id).update(output_video=output_name(job))
     job.refresh_from_db()
     return job
+
+
+@pytest.fixture(scope="session")
+def clip_and_song(tmp_path_factory) -> tuple[Path, Path]:
+    """A 1 s clip and a 4 s song, made once: what tests/jobs/uploading.post_job sends."""
+    folder = tmp_path_factory.mktemp("clip-and-song")
+    return make_clip(folder / "clip.mp4", seconds=1.0), make_song(folder / "song.mp3", seconds=4.0)

@@ -27,7 +27,7 @@ from jobs.callbacks import CallbackRefused, check_url
 from jobs.models import Audio, Job, Visual
 from jobs.ownership import new_token
 from media_pipeline.errors import RenderFailed
-from tests.media_factory import make_clip, make_song
+from tests.jobs.uploading import post_job
 
 S = Job.Status
 SECRET = "test-callback-secret"
@@ -444,29 +444,17 @@ def test_a_name_that_does_not_resolve_is_refused():
 # ---------------------------------------------------------------- at upload
 
 
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("callback-samples")
-    return make_clip(folder / "clip.mp4", seconds=1.0), make_song(folder / "song.wav", seconds=4.0)
-
-
-def upload(client, samples, **fields):
-    clip, song = samples
-    with open(clip, "rb") as video, open(song, "rb") as music:
-        return client.post("/api/upload", {"videos": video, "music": music, "style": "CLEAN_VLOG", **fields})
-
-
-def test_an_upload_with_a_callback_url_keeps_it_on_the_job(client, db, samples, receiver):
-    response = upload(client, samples, callback_url=receiver.url)
+def test_an_upload_with_a_callback_url_keeps_it_on_the_job(client, db, clip_and_song, receiver):
+    response = post_job(client, clip_and_song, fields={"callback_url": receiver.url})
     assert response.status_code == 200
     assert Job.objects.get(id=response.json()["job_id"]).callback_url == receiver.url
 
 
 def test_an_upload_with_a_refused_callback_url_answers_400_naming_it_and_stores_nothing(
-    client, db, samples, media_root, settings
+    client, db, clip_and_song, media_root, settings
 ):
     settings.CALLBACK_ALLOWED_HOSTS = []
-    response = upload(client, samples, callback_url="http://169.254.169.254/latest/meta-data/")
+    response = post_job(client, clip_and_song, fields={"callback_url": "http://169.254.169.254/latest/meta-data/"})
     assert response.status_code == 400
     body = response.json()
     assert body["field"] == "callback_url"
@@ -475,9 +463,9 @@ def test_an_upload_with_a_refused_callback_url_answers_400_naming_it_and_stores_
     assert not (media_root / "jobs").exists() or not any((media_root / "jobs").iterdir())
 
 
-def test_an_upload_asking_for_a_callback_is_refused_when_the_server_sends_none(client, db, samples, settings, receiver):
+def test_an_upload_asking_for_a_callback_is_refused_when_the_server_sends_none(client, db, clip_and_song, settings, receiver):
     settings.CALLBACK_SECRET = ""
-    response = upload(client, samples, callback_url=receiver.url)
+    response = post_job(client, clip_and_song, fields={"callback_url": receiver.url})
     assert response.status_code == 400
     assert response.json()["field"] == "callback_url"
     assert "CALLBACK_SECRET" in response.json()["detail"]

@@ -9,22 +9,10 @@ import pytest
 from jobs import disk, services, uploads, worker
 from jobs.models import Job
 from media_pipeline import ffmpeg
-from tests.media_factory import make_clip, make_song
+from tests.jobs.uploading import post_job
 
 S = Job.Status
 needs_ffmpeg = pytest.mark.skipif(not ffmpeg.available(), reason="needs ffmpeg and ffprobe")
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("disk-files")
-    return make_clip(folder / "clip.mp4", seconds=1.0), make_song(folder / "song.mp3", seconds=4.0)
-
-
-def upload(client, files, url="/api/upload", **extra):
-    clip, song = files
-    with open(clip, "rb") as video, open(song, "rb") as music:
-        return client.post(url, {"style": "CLEAN_VLOG", "videos": video, "music": music}, **extra)
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -63,13 +51,13 @@ def fill(folder: Path, leave: int) -> Path:
 
 
 def test_an_upload_that_would_leave_too_little_free_is_refused_507_before_storing(
-    client, db, files, media_root, settings, monkeypatch
+    client, db, clip_and_song, media_root, settings, monkeypatch
 ):
     settings.MIN_FREE_DISK_MB = 1024
     monkeypatch.setattr(disk, "free_bytes", lambda path: 1024 * disk.MB + 100_000)  # the upload is larger
     staged = []
     monkeypatch.setattr(uploads, "StagedFile", lambda *args: staged.append(args))
-    response = upload(client, files)
+    response = post_job(client, clip_and_song)
     assert response.status_code == 507
     assert response.json()["detail"] == disk.UPLOAD_DISK_FULL
     assert str(media_root) not in response.content.decode()
@@ -77,16 +65,16 @@ def test_an_upload_that_would_leave_too_little_free_is_refused_507_before_storin
     assert files_under(media_root) == []
 
 
-def test_the_page_says_the_disk_is_full_as_a_form_error(client, db, files, settings, monkeypatch):
+def test_the_page_says_the_disk_is_full_as_a_form_error(client, db, clip_and_song, settings, monkeypatch):
     monkeypatch.setattr(disk, "free_bytes", lambda path: 0)
-    response = upload(client, files, url="/", HTTP_HX_REQUEST="true")
+    response = post_job(client, clip_and_song, url="/", HTTP_HX_REQUEST="true")
     assert response.status_code == 422
     assert "out of storage space" in response.content.decode()
 
 
-def test_a_disk_that_fills_during_the_upload_answers_507_and_keeps_no_temporary(client, db, files, small_disk):
+def test_a_disk_that_fills_during_the_upload_answers_507_and_keeps_no_temporary(client, db, clip_and_song, small_disk):
     filler = fill(small_disk, leave=20_000)  # less than the clip
-    response = upload(client, files)
+    response = post_job(client, clip_and_song)
     assert response.status_code == 507, response.content
     assert response.json()["detail"] == disk.UPLOAD_DISK_FULL
     assert Job.objects.count() == 0
@@ -95,13 +83,13 @@ def test_a_disk_that_fills_during_the_upload_answers_507_and_keeps_no_temporary(
 
 @needs_ffmpeg
 def test_a_disk_that_fills_while_the_files_are_kept_answers_507_and_keeps_nothing(
-    client, db, files, media_root, monkeypatch
+    client, db, clip_and_song, media_root, monkeypatch
 ):
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device", str(media_root / "jobs" / "x"))
 
     monkeypatch.setattr(services, "_store_files", full)
-    response = upload(client, files)
+    response = post_job(client, clip_and_song)
     assert response.status_code == 507
     assert response.json()["detail"] == disk.UPLOAD_DISK_FULL
     assert Job.objects.count() == 0
@@ -141,8 +129,8 @@ def test_a_full_disk_raised_by_the_render_fails_the_job_in_plain_words(make_job,
 
 @needs_ffmpeg
 @pytest.mark.render
-def test_a_render_that_fills_the_disk_fails_plainly_and_leaves_no_partial_file(db, small_disk, files, monkeypatch):
-    clip, song = files
+def test_a_render_that_fills_the_disk_fails_plainly_and_leaves_no_partial_file(db, small_disk, clip_and_song, monkeypatch):
+    clip, song = clip_and_song
     job = services.job_create(
         visuals=[services.SourceFile(name="clip.mp4", path=clip)], music=services.SourceFile(name="song.mp3", path=song),
         style="CLEAN_VLOG", duration=5, enqueue=False,

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from jobs import quotas, uploads
 from jobs.models import Job
-from tests.media_factory import make_clip, make_song
+from tests.jobs.uploading import post_job
 
 S = Job.Status
 ADDRESS = "198.51.100.20"
@@ -22,18 +22,6 @@ def jobs_from(db):
         return made
 
     return make
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("quota-files")
-    return make_clip(folder / "clip.mp4", seconds=1.0), make_song(folder / "song.mp3", seconds=4.0)
-
-
-def upload(client, files, **extra):
-    clip, song = files
-    with open(clip, "rb") as video, open(song, "rb") as music:
-        return client.post("/api/upload", {"style": "CLEAN_VLOG", "videos": video, "music": music}, **extra)
 
 
 def test_a_client_under_both_limits_may_upload(settings, jobs_from):
@@ -72,13 +60,13 @@ def test_a_limit_of_zero_is_no_limit(settings, jobs_from):
 
 
 def test_an_upload_over_the_rate_answers_429_with_retry_after_and_leaves_no_file(
-    client, settings, jobs_from, files, media_root, monkeypatch
+    client, settings, jobs_from, clip_and_song, media_root, monkeypatch
 ):
     settings.UPLOADS_PER_HOUR = 2
     jobs_from(2, address="127.0.0.1")
     staged = []
     monkeypatch.setattr(uploads, "StagedFile", lambda *args: staged.append(args))
-    response = upload(client, files)
+    response = post_job(client, clip_and_song)
     assert response.status_code == 429
     assert response.json()["detail"].startswith("Too many videos started from your address")
     assert 0 < int(response["Retry-After"]) <= 3600
@@ -87,23 +75,23 @@ def test_an_upload_over_the_rate_answers_429_with_retry_after_and_leaves_no_file
     assert [path for path in media_root.rglob("*") if path.is_file()] == []
 
 
-def test_uploads_are_stamped_with_their_client_and_counted_against_it(client, settings, files, db):
+def test_uploads_are_stamped_with_their_client_and_counted_against_it(client, settings, clip_and_song, db):
     settings.MAX_QUEUED_PER_CLIENT = 2
-    assert upload(client, files).status_code == 200
-    assert upload(client, files).status_code == 200
-    third = upload(client, files)
+    assert post_job(client, clip_and_song).status_code == 200
+    assert post_job(client, clip_and_song).status_code == 200
+    third = post_job(client, clip_and_song)
     assert third.status_code == 429
     assert "at most 2 at a time" in third.json()["detail"]
     assert list(Job.objects.values_list("client_address", flat=True)) == ["127.0.0.1", "127.0.0.1"]
     # another client (its address given by our one trusted proxy) is not held back by the first one's jobs
     settings.TRUSTED_PROXY_COUNT = 1
-    assert upload(client, files, HTTP_X_FORWARDED_FOR="198.51.100.30").status_code == 200
+    assert post_job(client, clip_and_song, HTTP_X_FORWARDED_FOR="198.51.100.30").status_code == 200
 
 
-def test_the_page_shows_the_limit_as_a_form_error(client, settings, jobs_from, files):
+def test_the_page_shows_the_limit_as_a_form_error(client, settings, jobs_from, clip_and_song):
     settings.MAX_QUEUED_PER_CLIENT = 1
     jobs_from(1, address="127.0.0.1", status=S.PENDING)
-    clip, song = files
+    clip, song = clip_and_song
     with open(clip, "rb") as video, open(song, "rb") as music:
         response = client.post("/", {"style": "CLEAN_VLOG", "videos": video, "music": music}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
@@ -111,25 +99,25 @@ def test_the_page_shows_the_limit_as_a_form_error(client, settings, jobs_from, f
 
 
 def test_uploads_sent_side_by_side_are_counted_again_once_their_job_exists(
-    client, settings, jobs_from, files, media_root, monkeypatch
+    client, settings, jobs_from, clip_and_song, media_root, monkeypatch
 ):
     settings.MAX_QUEUED_PER_CLIENT = 1
     # This upload passed the early check before another of the client's uploads made its job row.
     monkeypatch.setattr(quotas, "upload_refusal", lambda *args, **kwargs: None)
     jobs_from(1, address="127.0.0.1", status=S.UPLOADING)
-    response = upload(client, files)
+    response = post_job(client, clip_and_song)
     assert response.status_code == 429
     assert "at most 1 at a time" in response.json()["detail"]
     assert Job.objects.count() == 1
     assert [path for path in media_root.rglob("*") if path.is_file()] == []
 
 
-def test_a_refused_upload_is_counted_by_its_reason(client, settings, jobs_from, files, monkeypatch):
+def test_a_refused_upload_is_counted_by_its_reason(client, settings, jobs_from, clip_and_song, monkeypatch):
     from jobs import metrics
 
     counted = []
     monkeypatch.setattr(metrics, "upload_refused", counted.append)
     settings.MAX_QUEUED_PER_CLIENT = 1
     jobs_from(1, address="127.0.0.1", status=S.PENDING)
-    assert upload(client, files).status_code == 429
+    assert post_job(client, clip_and_song).status_code == 429
     assert counted == ["queue_full"]
