@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from jobs.models import Job
+from jobs.models import Audio, Job, Visual
 from jobs.ownership import SESSION_KEY
 from jobs.worker import output_name
 from tests.media_factory import make_clip, make_song
@@ -81,3 +81,20 @@ def clip_and_song(tmp_path_factory) -> tuple[Path, Path]:
     """A 1 s clip and a 4 s song, made once: what tests/jobs/uploading.post_job sends."""
     folder = tmp_path_factory.mktemp("clip-and-song")
     return make_clip(folder / "clip.mp4", seconds=1.0), make_song(folder / "song.mp3", seconds=4.0)
+
+
+@pytest.fixture
+def store_inputs(media_root):
+    """Gives a job a stored photo and song (tiny stand-in bytes) and their rows; returns the job's folder."""
+
+    def store(job: Job) -> Path:
+        folder = media_root / "jobs" / str(job.id)
+        folder.mkdir(parents=True)
+        (folder / "visual-1.jpg").write_bytes(b"picture")
+        Visual.objects.create(job=job, file=f"jobs/{job.id}/visual-1.jpg", original_name="me.jpg", file_size=7,
+                              width=640, height=360, file_type="image")
+        (folder / "music.mp3").write_bytes(b"song")
+        Audio.objects.create(job=job, file=f"jobs/{job.id}/music.mp3", original_name="song.mp3", file_size=4, duration=9.0)
+        return folder
+
+    return store

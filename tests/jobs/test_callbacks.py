@@ -24,7 +24,7 @@ from django.utils import timezone
 from jobs import callbacks, services, tasks, worker
 from jobs.api import job_to_dict
 from jobs.callbacks import CallbackRefused, check_url
-from jobs.models import Audio, Job, Visual
+from jobs.models import Job
 from jobs.ownership import new_token
 from media_pipeline.errors import RenderFailed
 from tests.jobs.uploading import post_job
@@ -487,17 +487,11 @@ def test_the_server_refuses_to_start_with_a_callback_secret_but_no_public_url():
 
 
 @pytest.fixture
-def finished(make_job, media_root):
+def finished(make_job, store_inputs):
     """A finished job whose files are stored, and the API token of its maker."""
     token, token_hash = new_token()
     job = make_job(status=S.COMPLETED, token_hash=token_hash)
-    folder = media_root / "jobs" / str(job.id)
-    folder.mkdir(parents=True)
-    (folder / "visual-1.jpg").write_bytes(b"picture")
-    Visual.objects.create(job=job, file=f"jobs/{job.id}/visual-1.jpg", original_name="me.jpg", file_size=7,
-                          width=640, height=360, file_type="image")
-    (folder / "music.mp3").write_bytes(b"song")
-    Audio.objects.create(job=job, file=f"jobs/{job.id}/music.mp3", original_name="song.mp3", file_size=4, duration=9.0)
+    store_inputs(job)
     return job, token
 
 

@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from jobs.models import Audio, Job, Visual
+from jobs.models import Job
 from jobs.ownership import new_token
 from tests.media_factory import make_clip, make_song
 
@@ -96,18 +96,12 @@ def samples(tmp_path_factory):
 
 
 @pytest.fixture
-def finished(make_job, media_root, rendered_mp4):
+def finished(make_job, store_inputs, rendered_mp4):
     """A finished job with its files, its video and its API token."""
     token, token_hash = new_token()
     job = make_job(status=S.COMPLETED, progress=100, current_step="Done", token_hash=token_hash, seed=7,
                    plan={"music_start": 1.0, "segments": []})
-    folder = media_root / "jobs" / str(job.id)
-    folder.mkdir(parents=True)
-    (folder / "visual-1.jpg").write_bytes(b"picture")
-    Visual.objects.create(job=job, file=f"jobs/{job.id}/visual-1.jpg", original_name="me.jpg", file_size=7,
-                          width=640, height=360, file_type="image")
-    (folder / "music.mp3").write_bytes(b"song")
-    Audio.objects.create(job=job, file=f"jobs/{job.id}/music.mp3", original_name="song.mp3", file_size=4, duration=9.0)
+    folder = store_inputs(job)
     (folder / "output.mp4").write_bytes(rendered_mp4.read_bytes())
     Job.objects.filter(id=job.id).update(output_video=f"jobs/{job.id}/output.mp4")
     job.refresh_from_db()
