@@ -225,7 +225,7 @@ S3_REGION = os.getenv("S3_REGION", "us-east-1")
 S3_PRESIGNED_DOWNLOADS = envbool("S3_PRESIGNED_DOWNLOADS", "False")
 S3_PRESIGNED_EXPIRY_S = envint("S3_PRESIGNED_EXPIRY_S", "3600")
 if S3_BUCKET:
-    STORAGES["default"] = {"BACKEND": "jobs.storage.BucketStorage"}
+    STORAGES["default"] = {"BACKEND": "jobs.bucket.BucketStorage"}
 # A worker renders in SCRATCH_DIR/<job>/ (with a bucket, the job's inputs are copied there first) and then
 # stores the result; the folder is removed when the render ends. Empty: MEDIA_ROOT/scratch, read at call
 # time (jobs/scratch.py).

@@ -112,7 +112,12 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
     magnitude = beat_tracking.spectrum(librosa, samples)
     onsets = beat_tracking.onset_strength(librosa, magnitude)
     chroma = beat_tracking.chroma(librosa, magnitude)
-    found = beat_tracking.track(librosa, magnitude, onsets, chroma)
+    bands = beat_tracking.band_onsets(librosa, magnitude)
+    sections = song_events.section_features(librosa, magnitude, chroma)
+    # Everything the spectrum gives is taken first and the spectrum let go (63 MB for a 3-minute song)
+    # before the tracker runs: loading librosa's numba-compiled tracker costs about as much again.
+    del magnitude
+    found = beat_tracking.track(librosa, bands, onsets, chroma)
     events, strengths = song_events.salient_events(onsets.strength)
     return BeatGrid(
         duration=duration,
@@ -124,7 +129,7 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
         meter=found.meter,
         events=events,
         event_strengths=strengths,
-        sections=song_events.section_changes(librosa, magnitude, chroma),
+        sections=song_events.section_changes(sections),
     )
 
 

@@ -22,6 +22,10 @@ The steps, each a function below:
    of them alike).
 7. `bar_length` and the accents of `_beat_accents`: bars of three or of four, and
    which beat starts them: the beats where the harmony changes and the bass enters.
+
+SciPy is imported inside the functions that use it (here and in song_events.py): the analysis runs
+in a process of its own (beat.analyze_music_apart), and a render worker that imports this module for
+its constants never loads SciPy's 37 MB.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 SAMPLE_RATE = 22050
 HOP = 256  # 11.6 ms frames: a beat lands well within one video frame
@@ -45,6 +48,7 @@ DETREND_S = 1.0  # slow swells (a crescendo, a pad) are taken out of the onset s
 
 TEMPO_WINDOW_S = 8.0
 TEMPOGRAM_STEP = 8  # frames between tempogram columns (93 ms): the local tempo changes far slower
+TEMPOGRAM_BLOCK = 256  # tempogram columns computed at a time (24 s of song)
 MIN_BPM, MAX_BPM = 40.0, 300.0
 PRIOR_BPM = 120.0  # librosa's default prior, kept broad: the labelled set has 66 to 176 BPM
 PRIOR_OCTAVES = 1.0
@@ -103,8 +107,16 @@ class Onsets:
     attack: float  # mean log-compressed rise per bin and frame of the linear view (see MIN_ATTACK)
 
 
-def track(librosa, spectrum: np.ndarray, onsets: Onsets, chroma: np.ndarray) -> Tracking:
-    """Beats, tempo, meter and downbeats from a song's magnitude spectrum, onsets and chroma."""
+@dataclass(frozen=True)
+class Bands:
+    """The onset strength per frame of the low band (the bass) and of the high band (the snare)."""
+
+    low: np.ndarray
+    high: np.ndarray
+
+
+def track(librosa, bands: Bands, onsets: Onsets, chroma: np.ndarray) -> Tracking:
+    """Beats, tempo, meter and downbeats from a song's band onsets, onsets and chroma."""
     empty = np.array([], dtype=int)
     onset = onsets.strength
     if not onset.any() or onsets.attack < MIN_ATTACK:
@@ -122,7 +134,7 @@ def track(librosa, spectrum: np.ndarray, onsets: Onsets, chroma: np.ndarray) -> 
     frames = trim_edges(np.asarray(frames, dtype=int), onset)
     if len(frames) < 4:
         return Tracking(0.0, empty, 4, empty, periodicity, hierarchy)
-    accent = _beat_accents(librosa, spectrum, chroma, frames)
+    accent = _beat_accents(librosa, bands, chroma, frames)
     meter = bar_length(grams, local_lags, accent)
     phase = _best_phase(accent, meter)[1]
     return Tracking(
@@ -164,6 +176,7 @@ def by_blocks(magnitude: np.ndarray, frame_feature) -> np.ndarray:
 
 def onset_strength(librosa, magnitude: np.ndarray) -> Onsets:
     """Onset strength per frame, detrended and scaled to unit spread, never negative; and the attack level."""
+    from scipy import ndimage
     linear = _log_flux(magnitude, lag=1, vibrato_bins=VIBRATO_BINS)
     semitones = _log_flux(_semitone_bands(librosa) @ magnitude, lag=SEMITONE_LAG, vibrato_bins=1)
     combined = (_unit_spread(linear) + _unit_spread(semitones)) / 2
@@ -173,16 +186,30 @@ def onset_strength(librosa, magnitude: np.ndarray) -> Onsets:
 
 
 def tempogram(librosa, onset: np.ndarray) -> np.ndarray:
-    """Normalised autocorrelation (lag x column) of TEMPO_WINDOW_S windows every TEMPOGRAM_STEP frames."""
+    """Normalised autocorrelation (lag x column) of TEMPO_WINDOW_S windows every TEMPOGRAM_STEP frames.
+
+    Each column is its own window, so the columns are computed TEMPOGRAM_BLOCK at a time: the
+    windowed copy and the FFT's complex spectrum of all of a 3-minute song's columns at once
+    held about 75 MB beside the spectrum. The autocorrelation is librosa.autocorrelate's own
+    (SciPy's FFT of the window padded to twice its length), without its numba-compiled
+    power, whose compilation alone kept 44 MB (benchmarks/README.md, "Phone footage").
+    """
+    from scipy import fft
+
     window = int(TEMPO_WINDOW_S * FRAME_RATE)
     half = window // 2
     padded = np.pad(onset, (half, half), mode="linear_ramp", end_values=(0, 0))
     if len(padded) < window:
         padded = np.pad(padded, (0, window - len(padded)))
-    frames = librosa.util.frame(padded, frame_length=window, hop_length=TEMPOGRAM_STEP)
-    frames = frames * np.hanning(window)[:, np.newaxis]
-    grams = librosa.autocorrelate(frames, axis=0)
-    return librosa.util.normalize(grams, norm=np.inf, axis=0)
+    frames = librosa.util.frame(padded, frame_length=window, hop_length=TEMPOGRAM_STEP)  # a view: no copy
+    taper = np.hanning(window)[:, np.newaxis]
+    padded_size = fft.next_fast_len(2 * window - 1, real=True)
+    grams = np.empty(frames.shape, dtype=np.result_type(frames.dtype, taper.dtype))
+    for start in range(0, frames.shape[1], TEMPOGRAM_BLOCK):
+        spectrum = fft.rfft(frames[:, start : start + TEMPOGRAM_BLOCK] * taper, n=padded_size, axis=0)
+        block = fft.irfft(spectrum.real**2 + spectrum.imag**2, n=padded_size, axis=0)[:window]
+        grams[:, start : start + TEMPOGRAM_BLOCK] = librosa.util.normalize(block, norm=np.inf, axis=0)
+    return grams
 
 
 def _column_frames(grams: np.ndarray) -> np.ndarray:
@@ -215,6 +242,7 @@ def _parabolic_offset(values: np.ndarray, i: int) -> float:
 
 def local_tempo(grams: np.ndarray, tempo_lag: float) -> np.ndarray:
     """The beat period (frames) at each tempogram column: the strongest lag within LOCAL_SPREAD, smoothed."""
+    from scipy import ndimage
     low = max(1, int(tempo_lag * (1 - LOCAL_SPREAD)))
     high = min(grams.shape[0] - 1, int(np.ceil(tempo_lag * (1 + LOCAL_SPREAD))) + 1)
     lags = low + np.argmax(grams[low:high], axis=0).astype(float)
@@ -289,13 +317,20 @@ def bar_length(grams: np.ndarray, local_lags: np.ndarray, accent: np.ndarray) ->
     return 3 if scores[3] - max(scores[2], scores[4]) >= ACCENT_MARGIN_FOR_THREE else 4
 
 
-def _beat_accents(librosa, magnitude: np.ndarray, chroma: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """Per beat: how far its chroma differs from the beat before's, plus the low band's onset at it, minus
-    the high band's (the backbeat's snare), each scaled to unit spread. Downbeats are where it is highest."""
+def band_onsets(librosa, magnitude: np.ndarray) -> Bands:
+    """The low and the high band's onset strength per frame, for the beats' accents."""
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
     # Slices, not boolean masks: the bins are in order, and a mask would copy the high band (a third of the song's spectrum).
-    low = _log_flux(magnitude[: np.searchsorted(freqs, LOW_BAND_HZ, side="right")], lag=1, vibrato_bins=1)
-    high = _log_flux(magnitude[np.searchsorted(freqs, HIGH_BAND_HZ, side="left") :], lag=1, vibrato_bins=1)
+    return Bands(
+        low=_log_flux(magnitude[: np.searchsorted(freqs, LOW_BAND_HZ, side="right")], lag=1, vibrato_bins=1),
+        high=_log_flux(magnitude[np.searchsorted(freqs, HIGH_BAND_HZ, side="left") :], lag=1, vibrato_bins=1),
+    )
+
+
+def _beat_accents(librosa, bands: Bands, chroma: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Per beat: how far its chroma differs from the beat before's, plus the low band's onset at it, minus
+    the high band's (the backbeat's snare), each scaled to unit spread. Downbeats are where it is highest."""
+    low, high = bands.low, bands.high
     bounds = librosa.util.fix_frames(frames, x_max=chroma.shape[1])
     per_beat = librosa.util.sync(chroma, bounds, aggregate=np.median)
     per_beat = per_beat / (np.linalg.norm(per_beat, axis=0, keepdims=True) + 1e-9)
@@ -326,6 +361,7 @@ def _log_flux(magnitude: np.ndarray, *, lag: int, vibrato_bins: int) -> np.ndarr
     Computed FLUX_BLOCK frames at a time: on a 3-minute song each whole-song temporary
     would be another 63 MB.
     """
+    from scipy import ndimage
     peak = float(magnitude.max()) if magnitude.size else 0.0
     scale = COMPRESSION / max(peak, 1e-10)
     count = magnitude.shape[1]

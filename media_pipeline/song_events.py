@@ -7,7 +7,6 @@ the magnitude spectrum), so they cost a few milliseconds.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from .beat_tracking import FRAME_RATE, SAMPLE_RATE, by_blocks
 
@@ -28,6 +27,7 @@ SECTION_MIN_NOVELTY = 0.1
 
 def salient_events(onset: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(times in seconds, strengths 0..1): onset peaks that stand well above their surroundings."""
+    from scipy import ndimage
     if not onset.any():
         return (), ()
     gap = max(1, int(EVENT_MIN_GAP_S * FRAME_RATE))
@@ -47,14 +47,19 @@ def salient_events(onset: np.ndarray) -> tuple[tuple[float, ...], tuple[float, .
     )
 
 
-def section_changes(librosa, magnitude: np.ndarray, harmony: np.ndarray) -> tuple[float, ...]:
-    """Seconds where the music changes section: the peaks of a checkerboard novelty over timbre and harmony."""
+def section_features(librosa, magnitude: np.ndarray, harmony: np.ndarray) -> np.ndarray:
+    """Timbre, harmony and loudness, each standardised, averaged over SECTION_STEP_S: what sections differ in."""
     step = max(1, int(SECTION_STEP_S * FRAME_RATE))
     mel = by_blocks(magnitude, lambda block: librosa.feature.melspectrogram(S=block**2, sr=SAMPLE_RATE, n_mels=40))
     timbre = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
     loudness = librosa.power_to_db(mel.sum(axis=0, keepdims=True))
     features = np.vstack([_standardised(timbre), _standardised(harmony), _standardised(loudness)])
-    pooled = _pool(features, step)
+    return _pool(features, step)
+
+
+def section_changes(pooled: np.ndarray) -> tuple[float, ...]:
+    """Seconds where the music changes section: the peaks of a checkerboard novelty over section_features."""
+    from scipy import ndimage
     half = int(SECTION_KERNEL_S / SECTION_STEP_S)
     if pooled.shape[1] < 2 * half + 1:
         return ()

@@ -54,7 +54,7 @@ def use_bucket(settings, s3: s3server.S3Server, **changes: str) -> None:
     Django build its storage again)."""
     for name, value in s3.env(**changes).items():
         setattr(settings, name, value)
-    settings.STORAGES = {**django_settings.STORAGES, "default": {"BACKEND": "jobs.storage.BucketStorage"}}
+    settings.STORAGES = {**django_settings.STORAGES, "default": {"BACKEND": "jobs.bucket.BucketStorage"}}
 
 
 @pytest.fixture
