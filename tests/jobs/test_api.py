@@ -143,7 +143,7 @@ def test_a_failed_job_says_why(client, make_job):
     assert client.get(f"/api/jobs/{job.id}").json()["error_message"] == "clip.mp4 ends early: the file looks truncated"
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "123"])
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "123"], ids=["a-random-uuid", "not-a-uuid", "123"])
 def test_an_unknown_or_malformed_job_id_is_a_json_404(client, db, job_id):
     response = client.get(f"/api/jobs/{job_id}")
     assert response.status_code == 404
@@ -226,7 +226,7 @@ def test_a_job_that_is_not_completed_has_nothing_to_download(client, make_job, s
     assert response.json()["detail"] == "Job not completed yet"
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "cutline-1234.mp4"])
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "cutline-1234.mp4"], ids=["a-random-uuid", "cutline-1234.mp4"])
 def test_downloading_an_unknown_job_is_a_json_404(client, db, job_id):
     response = client.get(f"/api/download/{job_id}")
     assert response.status_code == 404

@@ -151,6 +151,9 @@ def fleet(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Flee
         # As migrations 0002 and 0005 leave it (transactional tests empty the tables after them).
         Schedule.objects.update_or_create(**SWEEP_SCHEDULE)
         fleet.housekeeping = fleet.start(Q_CLUSTER_NAME="housekeeping")
+        # Its monitor first connects when it saves a result: a task of no length gives it one before the
+        # first sweep run (a minute long) ends.
+        async_task("math.floor", 1.5, cluster="housekeeping")
         # Its scheduler first looks at schedules 30 s after it starts: the first run is started here.
         async_task("jobs.tasks.sweep", cluster="housekeeping")
         fleet.a = fleet.render_host()
@@ -240,8 +243,13 @@ def _sessions() -> set[int]:
 
 
 def test_idle_hosts_open_no_new_database_sessions_and_survive_their_sessions_being_dropped(queue):
-    # The housekeeping cluster's scheduler first connects 30 s after it starts.
-    time.sleep(max(1.0, queue.housekeeping.started + 31 - time.monotonic()))
+    # Every process has made its first connection: the housekeeping cluster's scheduler first connects 30 s
+    # after it starts (it logs the sweep's run it creates), its monitor when it saves its first result. On a
+    # busy machine both come later than a fixed wait would allow.
+    housekeeping = queue.housekeeping
+    wait_until(lambda: "from schedule" in housekeeping.output() and "Processed '" in housekeeping.output(), 90,
+               "the housekeeping cluster's scheduler and monitor connect")
+    time.sleep(1.0)
     before = _sessions()
     time.sleep(20)
     after = _sessions()
