@@ -19,8 +19,11 @@ is still decoded once.
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import re
+import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ffmpeg
-from .errors import MediaError
+from .errors import MediaError, RenderFailed
 from .facts import VIDEO, Liveliness, MediaInfo
 from .people import DETECT_SIDE, Box, detect
 
@@ -38,6 +41,7 @@ DETECT_FACTOR = DETECT_SIDE // SAMPLE_SIDE  # the detection samples are this man
 # Two samples differ by more than this (mean, 0..1) when they are different shots: no change cue.
 SHOT_CHANGE = 0.12
 SAMPLE_TIMEOUT = 60.0
+SURVEY_TIMEOUT = 600.0  # the whole survey in its own process: five visuals, imports included
 SURVEY_PROCESSES = 2
 # Bytes of decoded picture above which a clip's decoder is heavy: a 4K 10-bit HEVC clip's keyframes
 # alone hold about 400 MB in ffmpeg 5.1, a 4K 8-bit clip's about 120 MB (benchmarks/README.md, "Phone footage").
@@ -49,6 +53,7 @@ SPARSE = 2.0  # seconds: keyframes further apart than this on average are too fe
 EVERY_FRAME_BUDGET = 3e9
 EVERY_FRAME_STEP = 0.5  # seconds between the samples of a clip decoded whole
 
+_log = logging.getLogger(__name__)
 _PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.]+)")
 
 
@@ -94,6 +99,44 @@ def survey(
 
     with ThreadPoolExecutor(max_workers=processes) as pool:
         return tuple(pool.map(whole, visuals))
+
+
+def survey_apart(
+    visuals: Sequence[MediaInfo], *, processes: int = SURVEY_PROCESSES, timeout: float = SURVEY_TIMEOUT
+) -> tuple[Look, ...]:
+    """survey in a short-lived Python process: the caller never loads OpenCV.
+
+    The people detection (people.py) imports OpenCV, and a render worker that ran
+    it itself would carry that memory (about 30 MB) through the render after it,
+    beside ffmpeg (benchmarks/README.md, "Phone footage"). The visuals go to the
+    process and the looks come back as pickles in a temporary folder of our own.
+    As survey does for one visual, a process that fails or runs out of time gives
+    empty looks: the edit is then framed centred, not lost.
+    """
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory(prefix="cutline-look-") as folder:
+        asked, answer = os.path.join(folder, "visuals.pickle"), os.path.join(folder, "looks.pickle")
+        with open(asked, "wb") as file:
+            pickle.dump((tuple(visuals), processes), file)
+        try:
+            ffmpeg.run([sys.executable, "-m", "media_pipeline.look", asked, answer], timeout=timeout, cwd=package_root)
+            with open(answer, "rb") as file:
+                return pickle.load(file)
+        except (RenderFailed, OSError, pickle.UnpicklingError, EOFError) as exc:
+            _log.warning("looking at the clips failed, framing them centred: %s", exc)
+            return tuple(Look() for _ in visuals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m media_pipeline.look VISUALS ANSWER`: survey_apart's process (pickles in, pickles out)."""
+    asked, answer = argv if argv is not None else sys.argv[1:]
+    with open(asked, "rb") as file:
+        visuals, processes = pickle.load(file)
+    looks = survey(visuals, processes=processes)
+    with open(answer + ".partial", "wb") as file:
+        pickle.dump(looks, file)
+    os.replace(answer + ".partial", answer)
+    return 0
 
 
 def look_at(info: MediaInfo, *, timeout: float = SAMPLE_TIMEOUT) -> Look:
@@ -411,3 +454,10 @@ def _blur(values: np.ndarray, *, sigma: float) -> np.ndarray:
     fx = np.fft.fftfreq(cols)[None, :]
     kernel = np.exp(-2 * (np.pi * sigma) ** 2 * (fx**2 + fy**2))
     return np.abs(np.fft.ifft2(np.fft.fft2(values) * kernel))
+
+
+if __name__ == "__main__":
+    # Run as media_pipeline.look, not __main__: the looks are pickled with their classes' module names.
+    from media_pipeline.look import main as survey_main
+
+    sys.exit(survey_main())

@@ -17,7 +17,7 @@ from .beat import analyze_music, analyze_music_apart
 from .facts import MediaInfo
 from .framing import with_focus
 from .limits import DEFAULT_ASPECT, DEFAULT_DURATION
-from .look import SURVEY_PROCESSES, Look, heavy_to_decode, liveliness, survey
+from .look import SURVEY_PROCESSES, Look, heavy_to_decode, liveliness, survey, survey_apart
 from .loudness import with_music_gain
 from .plan import Plan
 from .planner import plan_edit
@@ -49,8 +49,8 @@ def plan_job(
 
     visuals: paths of the clips and photos, in the creator's order; song: the music's path.
     cache_dir: where song analyses and the clips' looks are kept (a remix of the same files finds
-    both there); with it the song is analysed in a process of its own, so the caller never holds the
-    analysis's memory (see beat.analyze_music_apart).
+    both there); with it the song is analysed and the clips are looked at in processes of their own,
+    so the caller never holds librosa's or OpenCV's memory (beat.analyze_music_apart, look.survey_apart).
     size: a frame size other than the aspect's (small test renders).
     seed: 0 for the planner's first choice, another number for another edit of the same files.
     Raises UnsupportedMedia for a file that can't be used and PlanError for a request that can't be planned.
@@ -72,7 +72,10 @@ def plan_job(
     heavy = any(heavy_to_decode(info) for info in infos)
 
     def look(visuals: Sequence[MediaInfo]) -> tuple[Look, ...]:
-        return survey(visuals, processes=1 if heavy else SURVEY_PROCESSES)
+        processes = 1 if heavy else SURVEY_PROCESSES
+        if cache_dir is None:
+            return survey(visuals, processes=processes)
+        return survey_apart(visuals, processes=processes)
 
     def look_or_recall() -> tuple[Look, ...]:
         return look(infos) if cache_dir is None else cached_looks(infos, look, cache_dir=cache_dir, digests=digests)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from media_pipeline import ffmpeg, look
-from tests.media_factory import make_montage, make_panning_clip, make_subject, make_waking_clip
+from tests.media_factory import make_montage, make_panning_clip, make_photo, make_subject, make_waking_clip
 from tests.media_pipeline.test_framing import grainy, with_square
 from tests.media_pipeline.test_graph import clip_info, photo_info
 
@@ -157,3 +161,37 @@ def test_a_clip_decoded_whole_hands_detection_just_its_samples_five_times_larger
     for sample, large in zip(samples, seen):
         assert large.shape == (180, 320)
         assert np.abs(large.reshape(36, 5, 64, 5).mean(axis=(1, 3)) / 255 - sample.picture).mean() < 0.01
+
+
+@needs_ffmpeg
+def test_a_survey_apart_finds_what_a_survey_in_process_finds(tmp_path):
+    clip = make_subject(tmp_path / "subject.mp4", seconds=3.0)
+    photo = make_photo(tmp_path / "photo.jpg")
+    visuals = [clip_info(str(clip), 320, 180, 3.0), photo_info(str(photo), 640, 480)]
+    apart, here = look.survey_apart(visuals), look.survey(visuals)
+    assert [len(found.samples) for found in apart] == [len(found.samples) for found in here] != [0, 0]
+    for found, expected in zip(apart, here):
+        assert found.cuts == expected.cuts
+        for sample, reference in zip(found.samples, expected.samples):
+            assert sample.time == reference.time and sample.people == reference.people
+            assert np.array_equal(sample.weights, reference.weights)
+
+
+@needs_ffmpeg
+def test_a_survey_apart_never_loads_opencv_into_the_caller(tmp_path):
+    photo = make_photo(tmp_path / "photo.jpg")
+    script = (
+        "import sys; from media_pipeline import look; from tests.media_pipeline.test_graph import photo_info; "
+        f"found = look.survey_apart([photo_info({str(photo)!r}, 640, 480)]); "
+        "print(len(found[0].samples), 'cv2' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.split() == ["1", "False"], done.stderr
+
+
+@needs_ffmpeg
+def test_a_survey_process_that_fails_gives_empty_looks_and_the_edit_goes_on(tmp_path):
+    photo = make_photo(tmp_path / "photo.jpg")
+    found = look.survey_apart([photo_info(str(photo), 640, 480)] * 2, timeout=0.01)  # stopped before it answers
+    assert found == (look.Look(), look.Look())
