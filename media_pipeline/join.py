@@ -12,10 +12,14 @@ frames between transitions pass through untouched:
 - one maskedmerge draws every wipe (circles, radial, bars, diagonals, slices)
   through a third lane of masks, computed at an eighth of the size and scaled up;
 - one overlay moves the incoming picture in for every slide;
-- one hue drains the colour out and back for fades through grey.
+- one hue drains the colour out and back for fades through grey;
+- one perspective zooms the outgoing picture in for every zoomin (the blend then
+  crossfades from it, faster than for a plain crossfade);
+- one gblur (and one for the chroma planes) blurs every hblur's crossfade
+  sideways (sendcmd sets its size frame by frame).
 
-Only a transition without a lane drawing (pixelize, zoomin, hblur, ...) is an
-xfade, one per transition. ffmpeg 5.1 keeps every filter's frame buffers until
+Only a transition without a lane drawing (pixelize, squeezeh, ...; no style uses
+one) is an xfade, one per transition. ffmpeg 5.1 keeps every filter's frame buffers until
 the render ends, so a filter per transition costs memory per transition (an
 xfade the most: it has no 4:2:0 mode, so both sides go to 4:4:4 and back),
 where a lane filter is a fixed cost for the whole edit (figures:
@@ -48,6 +52,10 @@ TRANSITIONS = frozenset(
 CROSSFADES = frozenset({"fade", "dissolve"})
 DIPS = {"fadeblack": "black", "fadewhite": "white"}
 GREYS = frozenset({"fadegrays"})
+# xfade's zoomin and hblur: a crossfade of the outgoing picture zoomed in, and a
+# crossfade blurred sideways.
+ZOOMS = frozenset({"zoomin"})
+BLURS = frozenset({"hblur"})
 
 # Slides: the value is (x, y) of the incoming picture's starting offset in frame
 # widths and heights. xfade's smooth* wipes are drawn as eased slides.
@@ -106,16 +114,23 @@ MASK_DOWNSCALE = 8
 MIN_MASK_SAMPLES = 136
 
 # Below this many frames a zoom, blur or pixelize cannot be told from a quick
-# blend, and each xfade costs far more memory than a crossfade.
+# blend (and an xfade costs far more memory than a crossfade).
 MIN_XFADE_FRAMES = 4
 
 # The blend that draws crossfades and dips, named so sendcmd reaches only it.
 _JOIN_BLEND = "blend@join"
+# The gblurs of hblurs, luma's and the chroma planes', each with its share of luma's sigma.
+_JOIN_BLURS = {"gblur@joinluma": 1, "gblur@joinchroma": 2}
+_NO_BLUR = 0.01  # a sigma that blurs nothing: 0 makes gblur 5.1 draw black
+
+# The smallest zoom window (a share of the frame) perspective is given: at xfade's
+# zero the four corners would meet and its transform would have no inverse.
+MIN_ZOOM = 0.002
 
 
 def drawn_as(name: str, frames: int) -> str:
-    """The transition actually drawn: an xfade only a few frames long is shown as a crossfade."""
-    return "fade" if frames < MIN_XFADE_FRAMES and not (name in DIPS or _over_lane(name)) else name
+    """The transition actually drawn: a zoom, blur or other xfade only a few frames long is shown as a crossfade."""
+    return "fade" if frames < MIN_XFADE_FRAMES and not _exact(name) else name
 
 
 def dip_out_frames(frames: int) -> int:
@@ -123,9 +138,14 @@ def dip_out_frames(frames: int) -> int:
     return (frames + 1) // 2 if frames > 1 else 0
 
 
+def _exact(name: str) -> bool:
+    """Whether `name` is drawn as itself however short: crossfades, dips, wipes and slides."""
+    return name in DIPS or name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
+
+
 def _over_lane(name: str) -> bool:
     """Whether the over lane draws `name` with the incoming shot's head (dips use a colour instead)."""
-    return name in CROSSFADES or name in SLIDES or name in WIPES or name in GREYS
+    return (_exact(name) and name not in DIPS) or name in ZOOMS or name in BLURS
 
 
 def join_segments(plan: Plan, timings: tuple[SegmentTiming, ...], segments: list[Stream]) -> Stream:
@@ -184,6 +204,8 @@ class _OverLane:
     wipes: list[_Window] = field(default_factory=list)
     slides: list[_Window] = field(default_factory=list)
     greys: list[_Window] = field(default_factory=list)
+    zooms: list[_Window] = field(default_factory=list)
+    blurs: list[_Window] = field(default_factory=list)
     _at: int = 0  # output frames the lane covers so far
 
     @property
@@ -191,7 +213,7 @@ class _OverLane:
         return bool(self.blends or self.wipes or self.slides)
 
     def add(self, first: int, head: Stream, frames: int, name: str) -> None:
-        """A crossfade, wipe, slide or fade through grey; on its first frame the head does not show yet, as in xfade."""
+        """A crossfade, wipe, slide, zoom, blur or fade through grey; on its first frame the head does not show yet, as in xfade."""
         self._fill(first)
         self.pieces.append((head, frames))
         self._at += frames
@@ -199,10 +221,18 @@ class _OverLane:
             self.slides.append(_Window(first, frames, slide=SLIDES[name], eased=name in EASED))
         elif name in WIPES:
             self.wipes.append(_Window(first, frames, wipe=WIPES[name]))
+        elif name in ZOOMS:
+            # xfade shows the zoomed outgoing picture at smoothstep(0, 0.5, P), all of it in the first
+            # half. sendcmd splits its commands at commas: min(2P, 1) is written with abs, not clip.
+            half = f"((3-2*F/{frames}-abs(1-2*F/{frames}))/2)"
+            self.blends.append(_Window(first, frames, opacity=f"{half}*{half}*(3-2*{half})"))
+            self.zooms.append(_Window(first, frames))
         else:
             self.blends.append(_Window(first, frames, opacity=f"1-F/{frames}"))
             if name in GREYS:
                 self.greys.append(_Window(first, frames))
+            if name in BLURS:
+                self.blurs.append(_Window(first, frames))
 
     def add_dip(self, first: int, colour: str, frames: int, out_frames: int) -> None:
         """A dip: the outgoing picture fades to `colour` over out_frames, then the incoming one from it.
@@ -250,11 +280,15 @@ class _OverLane:
             if self.greys:
                 over = over.then(self._greys(plan.fps, outgoing=False))
                 current = current.then(self._greys(plan.fps, outgoing=True))
+            if self.zooms:
+                current = current.then(self._zoom(plan.fps))
             current = graph.join(
                 [current.then(ft.f("sendcmd", c=self._commands(plan.fps))), over],
                 ft.f(_JOIN_BLEND, all_mode="normal", **ft.NO_REPEAT, enable=_enable(self.blends, plan.fps)),
                 "format=yuv420p",
             )
+            if self.blurs:
+                current = current.then(*self._blur(plan))
         if self.wipes:
             over = next(overs)
             masks = self._mask_lane(plan, total, graph)
@@ -277,6 +311,59 @@ class _OverLane:
             step = _smoothstep(0.8, 1.0, progress) if outgoing else f"(1-{_smoothstep(0.2, 1.0, progress)})"
             terms.append(f"{_within(w, fps)}*{step}")
         return ft.f("hue", s="+".join(terms), enable=_enable(self.greys, fps))
+
+    def _zoom(self, fps: int) -> str:
+        """One perspective zooming the outgoing picture in, to its centre, over each zoomin's first half.
+
+        As in xfade, frame j of n shows the centred part zf = smoothstep(0.5, 1, P)
+        of the picture (P = 1 - j/n), magnified to the frame. perspective knows
+        no time, only `in`, the frames it has taken in so far: on the main lane,
+        renumbered from 0, frame N's `in` is N + 1.
+        """
+        terms = []
+        for w in self.zooms:
+            half = f"clip(1-2*(in-{w.first + 1})/{w.frames},0,1)"  # smoothstep's argument: 2P - 1, clipped
+            terms.append(f"between(in,{w.first + 1},{w.first + w.frames})*{half}")
+        # st/ld: the window's term is worked out once per corner, not three times.
+        zoom = f"max({ft.num(MIN_ZOOM)},ld(0)*ld(0)*(3-2*ld(0)))"
+        corners = {
+            f"{axis}{k}": f"st(0,{'+'.join(terms)});{size}*(1{sign}{zoom})/2"
+            for k, (x_sign, y_sign) in enumerate((("-", "-"), ("+", "-"), ("-", "+"), ("+", "+")))
+            for axis, size, sign in (("x", "W", x_sign), ("y", "H", y_sign))
+        }
+        return ft.f("perspective", **corners, interpolation="linear", sense="source", eval="frame",
+                    enable=_enable(self.zooms, fps))
+
+    def _blur(self, plan: Plan) -> tuple[str, ...]:
+        """sendcmd and gblur blurring each hblur's crossfade sideways, most at its middle.
+
+        xfade averages a box of 1 + x pixels in every plane at 4:4:4, x = W/2 * prog,
+        prog = 1 - |2P - 1| (so none on the window's first frame). gblur is given
+        the Gaussian of the same spread, sigma = sqrt(((1 + x)^2 - 1) / 12) (the
+        chroma planes, half as wide, half that), and no vertical blur: its sigmaV
+        of 0 makes a black picture in ffmpeg 5.1, 0.01 none. avgblur would be a
+        box, but holds about 35 MB a filter at 1080x1920 (gblur 5) and cannot
+        keep rows apart (its least vertical blur is 3 rows). Three steps make
+        gblur's Gaussian closer to one (a third nearer xfade's box than one step),
+        for about 6 ms a frame more, on blurred frames only. The window's frame
+        is found by its time, T; the sigmas are written without commas, as
+        sendcmd splits its commands at them.
+        """
+        intervals = []
+        for w in self.blurs:
+            j = f"(round(T*{plan.fps})-{w.first})"
+            x = f"trunc({plan.width // 2}*(1-abs(2*{j}/{w.frames}-1)))"
+            sigma = f"sqrt({x}*({x}+2)/12)"
+            commands = [f"[expr] {name} sigma {sigma}/{share}+{ft.num(_NO_BLUR)}" for name, share in _JOIN_BLURS.items()]
+            start, end = ft.time((w.first + 0.5) / plan.fps), ft.time((w.first + w.frames - 0.5) / plan.fps)
+            intervals.append(f"{start}-{end} {', '.join(commands)}")
+        # From each window's second frame: on the first, xfade's box is one pixel wide.
+        enable = _enable([_Window(w.first + 1, w.frames - 1) for w in self.blurs], plan.fps)
+        blurs = [
+            ft.f(name, sigma=_NO_BLUR, sigmaV=_NO_BLUR, steps=3, planes=planes, enable=enable)
+            for name, planes in zip(_JOIN_BLURS, (1, 6))
+        ]
+        return (ft.f("sendcmd", c=";".join(intervals)), *blurs)
 
     def _commands(self, fps: int) -> str:
         # Each window's interval runs from half a frame before its first frame to
@@ -422,11 +509,12 @@ def _enable(windows: list[_Window], fps: int) -> str:
 
 
 def _xfade(name: str, tail: Stream, head: Stream, frames: int, fps: int) -> Stream:
-    """Any other transition, by xfade over just the overlapping frames.
+    """A transition no lane draws (pixelize, squeezeh, ...), by xfade over just the overlapping frames.
 
-    xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to 4:4:4 and
-    back, and those conversions keep their frame buffers per transition to the
-    end of the render. (Sharing one conversion between transitions was tried: a
+    No style uses one: each costs about 38 MB at 1080x1920 for the rest of the
+    render. xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to
+    4:4:4 and back, and those conversions keep their frame buffers per
+    transition to the end of the render. (Sharing one conversion between transitions was tried: a
     converted lane must see the next transition's first frame before it can end
     this one's piece, which drags a whole segment body into memory.)
     """

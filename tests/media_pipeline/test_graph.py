@@ -333,9 +333,46 @@ def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
     plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.0), Shot(1, 1.0, "zoomin", 0.1)])
     text = filter_graph(command(plan))
     first = graph.segment_timings(plan)[1].first_frame
-    assert "xfade" not in text
+    assert "xfade" not in text and "perspective" not in text
     assert f"between(t,{(first - 0.5) / 30:.6f},{(first + 2.5) / 30:.6f})" in text
     assert f"c2_opacity 1-(T*30-{first})/3" in text
+
+
+def test_every_zoomin_and_hblur_is_drawn_by_the_lanes_one_perspective_and_one_gblur_a_plane_kind():
+    kinds = ["zoomin", "hblur", "zoomin", "hblur", "zoomin"]
+    plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.5)] + [
+        Shot(k % 2, 1.5, name, 0.4, source_in=2.0 * (k // 2)) for k, name in enumerate(kinds, 1)
+    ])
+    text = filter_graph(command(plan))
+    windows = [(t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:]]
+    zooms = [w for w, name in zip(windows, kinds) if name == "zoomin"]
+    blurs = [w for w, name in zip(windows, kinds) if name == "hblur"]
+    assert "xfade" not in text and text.count("blend@join=") == 1
+    assert text.count("perspective=") == 1
+    assert text.count("gblur@joinluma=") == 1 and text.count("gblur@joinchroma=") == 1 and "avgblur" not in text
+    # The zoom is on the main lane before the blend, told by `in`: output frame N is in = N + 1.
+    perspective = graph_part(text, "perspective=")
+    assert perspective.index("perspective=") < perspective.index("sendcmd=")
+    assert starts(_join_blend(text))[0] in ends(perspective)
+    assert all(f"between(in,{a + 1},{a + n})*clip(1-2*(in-{a + 1})/{n},0,1)" in perspective for a, n in zooms)
+    assert perspective.split("enable='")[1].split("'")[0] == "+".join(
+        f"between(t,{(a - 0.5) / 30:.6f},{(a + n - 0.5) / 30:.6f})" for a, n in zooms
+    )
+    # A zoomin's crossfade shows the incoming shot only in its second half; an hblur's is plain.
+    a, n = zooms[0]
+    assert f"c0_opacity ((3-2*(T*30-{a})/{n}-abs(1-2*(T*30-{a})/{n}))/2)*" in text
+    a, n = blurs[0]
+    assert f"c0_opacity 1-(T*30-{a})/{n}" in text
+    # The blur follows the blend, from each hblur's second frame (on its first, xfade's box is 1 pixel).
+    blur = graph_part(text, "gblur@joinluma=")
+    assert blur.index("blend@join=") < blur.index("sendcmd=") < blur.index("gblur@joinluma=")
+    assert "gblur@joinluma=sigma=0.01:sigmaV=0.01:steps=3:planes=1:" in blur  # sideways only: sigmaV 0 is black
+    assert "gblur@joinchroma=sigma=0.01:sigmaV=0.01:steps=3:planes=6:" in blur
+    assert f"enable='between(t,{(a + 0.5) / 30:.6f},{(a + n - 0.5) / 30:.6f})+" in blur
+    # sigma is that of xfade's box of 1 + x pixels, x = 90 * (1 - |2P - 1|); chroma's is half luma's.
+    x = f"trunc(90*(1-abs(2*(round(T*30)-{a})/{n}-1)))"
+    assert f"[expr] gblur@joinluma sigma sqrt({x}*({x}+2)/12)/1+0.01" in blur
+    assert f"[expr] gblur@joinchroma sigma sqrt({x}*({x}+2)/12)/2+0.01" in blur
 
 
 def _join_blend(text: str) -> str:
