@@ -26,6 +26,10 @@ Figures printed per run:
   < 500 MB). Also shown: ffmpeg's own peak (getrusage RUSAGE_CHILDREN, which is
   the peak of the largest single child, i.e. the render's ffmpeg) and Python's.
 
+With --reference phone (or --whole-job) the whole job is timed as a worker runs it, and this
+Python first loads what a render worker's process has loaded (Django, the jobs app, the worker's
+modules: as_a_worker), so the peak tree counts the worker's own memory as it is in production.
+
 The machine may be shared: run a few times and read the best and typical values.
 """
 
@@ -333,6 +337,18 @@ def phone_job_inputs(folder: Path) -> list[Path]:
     return inputs
 
 
+def as_a_worker() -> None:
+    """Load what a render worker's process has loaded (Django, the jobs app, the worker's modules), so the
+    peak tree includes the worker's own Python as it is in production, not a bare script's."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "editor_site.settings")
+    os.environ.setdefault("DEBUG", "1")  # the development settings: no SECRET_KEY needed to load them
+    import django
+
+    django.setup()
+    import jobs.tasks  # noqa: F401
+    import jobs.worker  # noqa: F401
+
+
 def job_once(style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path) -> tuple[float, ...]:
     """(job seconds, step seconds..., render seconds, peak tree MB, child CPU seconds) for one whole job.
 
@@ -406,6 +422,7 @@ def main() -> None:
 
     names = list(STYLES) if args.style == "all" else [args.style]
     if args.reference == "phone" or args.whole_job:
+        as_a_worker()
         with tempfile.TemporaryDirectory(prefix="job-bench-", dir=OUT) as tmp:
             visuals, song = reference_media()
             if args.reference == "phone":
