@@ -19,8 +19,12 @@ run: setup migrate
 # A server sets DEBUG=0 (the default outside make) and its own SECRET_KEY.
 run migrate bench: export DEBUG ?= 1
 
+# The suite runs on every core: pytest-xdist, a whole test file per worker (its module fixtures are made once),
+# the long files handed out first (tests/conftest.py). TEST_WORKERS=0 (or PYTEST_ARGS="-n 0") runs it in one
+# process, as a debugger or -s needs.
+TEST_WORKERS ?= auto
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/render_bench.py $(BENCH_ARGS)
