@@ -7,16 +7,27 @@ a repeated filler frame elsewhere. One filter of each kind draws the over lane
 onto the main lane, enabled only inside the windows of its transitions, so
 frames between transitions pass through untouched:
 
-- one blend draws every crossfade, dip and fade through grey (sendcmd sets its
-  opacity frame by frame; a dip's over lane holds one black or white frame);
-- one maskedmerge draws every wipe (circles, radial, bars, diagonals, slices)
-  through a third lane of masks, computed at an eighth of the size and scaled up;
+- one maskedmerge draws every crossfade, dip, fade through grey and wipe
+  (circles, radial, bars, diagonals, slices) through a third lane of masks,
+  computed at an eighth of the size and scaled up: a crossfade's or dip's mask
+  is one value, the incoming side's weight, on every sample (a dip's over lane
+  holds one black or white frame);
 - one overlay moves the incoming picture in for every slide;
 - one hue drains the colour out and back for fades through grey;
-- one perspective zooms the outgoing picture in for every zoomin (the blend then
-  crossfades from it, faster than for a plain crossfade);
+- one perspective zooms the outgoing picture in for every zoomin (the maskedmerge
+  then crossfades from it, faster than for a plain crossfade);
 - one gblur (and one for the chroma planes) blurs every hblur's crossfade
-  sideways (sendcmd sets its size frame by frame).
+  sideways (sendcmd sets its size frame by frame, right before it).
+
+Everything that changes from frame to frame is told by the frame itself: its
+time (overlay, hue, the filters' enable), its count (perspective's `in`) or a
+mask frame of the same time (maskedmerge). Never by a command sent ahead of a
+two-input filter: such a filter queues one lane's frames while it waits for the
+other (in a real render the main lane runs 15 or more frames ahead whenever the
+incoming shot is further on in the same clip), and sendcmd, which acts when a
+frame passes it, would have sent a whole window's commands before the filter
+drew its first frame (a blend's opacity set so drew every crossfade at its last
+opacity: a cut).
 
 Only a transition without a lane drawing (pixelize, squeezeh, ...; no style uses
 one) is an xfade, one per transition. ffmpeg 5.1 keeps every filter's frame buffers until
@@ -114,11 +125,9 @@ MASK_DOWNSCALE = 8
 MIN_MASK_SAMPLES = 136
 
 # Below this many frames a zoom, blur or pixelize cannot be told from a quick
-# blend (and an xfade costs far more memory than a crossfade).
+# crossfade (and an xfade costs far more memory than a crossfade).
 MIN_XFADE_FRAMES = 4
 
-# The blend that draws crossfades and dips, named so sendcmd reaches only it.
-_JOIN_BLEND = "blend@join"
 # The gblurs of hblurs, luma's and the chroma planes', each with its share of luma's sigma.
 _JOIN_BLURS = {"gblur@joinluma": 1, "gblur@joinchroma": 2}
 _NO_BLUR = 0.01  # a sigma that blurs nothing: 0 makes gblur 5.1 draw black
@@ -185,7 +194,7 @@ class _Window:
 
     first: int
     frames: int
-    opacity: str = ""  # blend: the main lane's opacity as an expression of F, the frame's number in the window
+    mix: str = ""  # maskedmerge, a uniform mask: the incoming side's weight, an expression of {j}, the window's frame
     slide: tuple[int, int] = (0, 0)  # overlay: where the incoming picture starts, in frame widths and heights
     eased: bool = False
     wipe: Wipe | None = None  # maskedmerge: how the incoming picture is revealed
@@ -200,8 +209,7 @@ class _OverLane:
     """
 
     pieces: list[tuple[Stream | str, int]] = field(default_factory=list)  # (a head, or a colour; frames), in order
-    blends: list[_Window] = field(default_factory=list)
-    wipes: list[_Window] = field(default_factory=list)
+    merges: list[_Window] = field(default_factory=list)  # crossfades, dips and wipes: maskedmerge's windows, in order
     slides: list[_Window] = field(default_factory=list)
     greys: list[_Window] = field(default_factory=list)
     zooms: list[_Window] = field(default_factory=list)
@@ -210,7 +218,7 @@ class _OverLane:
 
     @property
     def used(self) -> bool:
-        return bool(self.blends or self.wipes or self.slides)
+        return bool(self.merges or self.slides)
 
     def add(self, first: int, head: Stream, frames: int, name: str) -> None:
         """A crossfade, wipe, slide, zoom, blur or fade through grey; on its first frame the head does not show yet, as in xfade."""
@@ -220,15 +228,15 @@ class _OverLane:
         if name in SLIDES:
             self.slides.append(_Window(first, frames, slide=SLIDES[name], eased=name in EASED))
         elif name in WIPES:
-            self.wipes.append(_Window(first, frames, wipe=WIPES[name]))
+            self.merges.append(_Window(first, frames, wipe=WIPES[name]))
         elif name in ZOOMS:
-            # xfade shows the zoomed outgoing picture at smoothstep(0, 0.5, P), all of it in the first
-            # half. sendcmd splits its commands at commas: min(2P, 1) is written with abs, not clip.
-            half = f"((3-2*F/{frames}-abs(1-2*F/{frames}))/2)"
-            self.blends.append(_Window(first, frames, opacity=f"{half}*{half}*(3-2*{half})"))
+            # xfade shows the zoomed outgoing picture at smoothstep(0, 0.5, P), all of it in the
+            # first half: the incoming one at 1 - smoothstep of min(2P, 1), held in register 0.
+            half = f"st(0,clip(2-2*{{j}}/{frames},0,1))"
+            self.merges.append(_Window(first, frames, mix=f"{half};1-ld(0)*ld(0)*(3-2*ld(0))"))
             self.zooms.append(_Window(first, frames))
         else:
-            self.blends.append(_Window(first, frames, opacity=f"1-F/{frames}"))
+            self.merges.append(_Window(first, frames, mix=f"{{j}}/{frames}"))
             if name in GREYS:
                 self.greys.append(_Window(first, frames))
             if name in BLURS:
@@ -241,16 +249,16 @@ class _OverLane:
         all outgoing picture, the frame after it all incoming, and the colour is
         reached half-way (on the middle frame, or between the two middle ones),
         which is the plan's cut. Frame j of the n shows the outgoing picture at
-        1 - 2j/n, then the incoming one at 2j/n - 1.
+        1 - 2j/n, then the incoming one at 2j/n - 1 (the colour making up the rest).
         """
         self._fill(first)
         self.pieces.append((colour, frames))
         self._at += frames
         in_frames = frames - out_frames
         if out_frames:
-            self.blends.append(_Window(first, out_frames, opacity=f"1-2*F/{frames}"))
-        incoming = f"(2*(F+{out_frames})-{frames})/{frames}" if frames > 1 else "0"
-        self.blends.append(_Window(first + out_frames, in_frames, opacity=incoming))
+            self.merges.append(_Window(first, out_frames, mix=f"2*{{j}}/{frames}"))
+        colour = f"1-(2*({{j}}+{out_frames})-{frames})/{frames}" if frames > 1 else "1"
+        self.merges.append(_Window(first + out_frames, in_frames, mix=colour))
 
     def _fill(self, until: int) -> None:
         if until > self._at:
@@ -270,29 +278,22 @@ class _OverLane:
             )
             for k, copy in zip(uses, frame.copies(len(uses))):
                 lane[k] = copy.then(f"loop=loop={self.pieces[k][1] - 1}:size=1")
-        kinds = sum(1 for windows in (self.blends, self.wipes, self.slides) if windows)
+        kinds = sum(1 for windows in (self.merges, self.slides) if windows)
         joined = graph.join([lane[k] for k in range(len(lane))], f"concat=n={len(lane)}:v=1:a=0", _renumber(plan))
         overs = iter(joined.copies(kinds))
         # Each stage draws one kind of transition onto the main lane, in turn.
         current = main
-        if self.blends:
+        if self.merges:
             over = next(overs)
             if self.greys:
                 over = over.then(self._greys(plan.fps, outgoing=False))
                 current = current.then(self._greys(plan.fps, outgoing=True))
             if self.zooms:
                 current = current.then(self._zoom(plan.fps))
-            current = graph.join(
-                [current.then(ft.f("sendcmd", c=self._commands(plan.fps))), over],
-                ft.f(_JOIN_BLEND, all_mode="normal", **ft.NO_REPEAT, enable=_enable(self.blends, plan.fps)),
-                "format=yuv420p",
-            )
+            masks = self._mask_lane(plan, total, graph)
+            current = graph.join([current, over, masks], ft.f("maskedmerge", enable=_enable(self.merges, plan.fps)))
             if self.blurs:
                 current = current.then(*self._blur(plan))
-        if self.wipes:
-            over = next(overs)
-            masks = self._mask_lane(plan, total, graph)
-            current = graph.join([current, over, masks], ft.f("maskedmerge", enable=_enable(self.wipes, plan.fps)))
         if self.slides:
             x, y = self._position("W", 0, plan.fps), self._position("H", 1, plan.fps)
             slide = ft.f("overlay", x=x, y=y, eval="frame", **ft.NO_REPEAT, enable=_enable(self.slides, plan.fps))
@@ -347,7 +348,10 @@ class _OverLane:
         gblur's Gaussian closer to one (a third nearer xfade's box than one step),
         for about 6 ms a frame more, on blurred frames only. The window's frame
         is found by its time, T; the sigmas are written without commas, as
-        sendcmd splits its commands at them.
+        sendcmd splits its commands at them. sendcmd is right before the gblurs,
+        in one chain: each frame reaches them with its own sigma (forcing one
+        frame's sigma in a real render changed that output frame and no other),
+        unlike a command sent ahead of a filter that queues frames for two inputs.
         """
         intervals = []
         for w in self.blurs:
@@ -365,18 +369,6 @@ class _OverLane:
         ]
         return (ft.f("sendcmd", c=";".join(intervals)), *blurs)
 
-    def _commands(self, fps: int) -> str:
-        # Each window's interval runs from half a frame before its first frame to
-        # half a frame before the frame after it: exactly its frames, whatever the
-        # float rounding. F is the frame's number within the window. The opacity is
-        # set per plane: blend 5.1 ignores an all_opacity of exactly 1.
-        intervals = []
-        for w in self.blends:
-            opacity = w.opacity.replace("F", f"(T*{fps}-{w.first})")
-            commands = ", ".join(f"[expr] {_JOIN_BLEND} c{plane}_opacity {opacity}" for plane in range(3))
-            intervals.append(f"{ft.time((w.first - 0.5) / fps)}-{ft.time((w.first + w.frames - 0.5) / fps)} {commands}")
-        return ";".join(intervals)
-
     def _position(self, size: str, axis: int, fps: int) -> str:
         """The overlay's x (or y) for every slide window: from size * start to 0, eased or not."""
         terms = []
@@ -390,41 +382,51 @@ class _OverLane:
         return "+".join(terms) or "0"
 
     def _mask_lane(self, plan: Plan, total: int, graph: ft.Graph) -> Stream:
-        """One small frame per wipe frame, at its output time, scaled up; a blank frame before each.
+        """One small frame per merged frame, at its output time, scaled up; a blank frame before each window.
 
-        The lane has frames only where wipes are, and a blank one at 0 and on
-        the frame after each wipe (unless another wipe starts there or the video
-        ends): maskedmerge keeps using the last frame until the next one, and
-        between wipes that must be a blank. Its enable is evaluated at the time
-        of the last frame it took in on any input, and to learn that the current
+        The lane has frames only where wipes, crossfades and dips are, and a
+        blank one at 0 and on the frame after each window (unless another
+        starts there or the video ends): maskedmerge keeps using the last frame
+        until the next one, and between windows that must be a blank. Its
+        enable is evaluated at the time of the last frame it took in on any input, and to learn that the current
         mask still holds it reads the next one ahead, the next wipe's first: so
         a frame between wipes can be drawn as if enabled, and with the last mask
         of a finished wipe it showed the over lane's black filler instead of the
         shot: a one-frame flash after a wipe that another wipe follows. Each
         wipe's field is computed once, on one small frame, and each mask from it
         with a short expression: geq's cost grows with the expression, per sample.
+        A crossfade's or dip's masks are a blank frame, repeated, and given the
+        incoming side's weight on every sample (maskedmerge weighs by mask/256:
+        a mask of 255 is within a level of the incoming picture). The masks are
+        frames with their own times, drawn with the main lane's frame of the
+        same time however far ahead that lane runs; they cost the render about
+        20 MB more than a blend set by sendcmd did (the full-size masks in
+        flight, and maskedmerge's own frames).
         """
         scale = min(1.0, max(1 / MASK_DOWNSCALE, MIN_MASK_SAMPLES / min(plan.width, plan.height)))
         width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
         source = (f"nullsrc=s={width}x{height}:r={plan.fps}", "format=yuv420p", "trim=end_frame=1")
         # The lane's pieces in order: (the wipe's number from 1, or 0 for a blank frame; frames; first output frame).
         pieces: list[tuple[int, int, int]] = [(0, 1, 0)]
-        for j, w in enumerate(self.wipes, 1):
+        windows = self.merges
+        for j, w in enumerate(windows, 1):
             pieces.append((j, w.frames, w.first))
             after = w.first + w.frames
-            if after < (self.wipes[j].first if j < len(self.wipes) else total):
+            if after < (windows[j].first if j < len(windows) else total):
                 pieces.append((0, 1, after))
-        blanks = iter(graph.source(*source, _geq("0")).copies(sum(1 for j, _, _ in pieces if not j)))
-        # Wipes of the same shape share one field.
+        uniform = [j for j, w in enumerate(windows, 1) if w.wipe is None]
+        blanks = iter(graph.source(*source, _geq("0")).copies(sum(1 for j, _, _ in pieces if not j) + len(uniform)))
+        # Wipes of the same shape share one field; a crossfade or dip starts from a blank.
         users: dict[str, list[int]] = {}
-        for j, w in enumerate(self.wipes, 1):
-            users.setdefault(_field_expression(w.wipe, plan, width, height), []).append(j)
-        fields: dict[int, Stream] = {}
+        for j, w in enumerate(windows, 1):
+            if w.wipe is not None:
+                users.setdefault(_field_expression(w.wipe, plan, width, height), []).append(j)
+        fields: dict[int, Stream] = {j: next(blanks) for j in uniform}
         for field_text, uses in sorted(users.items()):
             fields.update(zip(uses, graph.source(*source, _geq(field_text)).copies(len(uses))))
         masks = {
-            j: fields[j].then(f"loop=loop={w.frames - 1}:size=1", _geq(_mask_expression(w.wipe, w.frames)))
-            for j, w in enumerate(self.wipes, 1)
+            j: fields[j].then(f"loop=loop={w.frames - 1}:size=1", _geq(_mask_expression(w)))
+            for j, w in enumerate(windows, 1)
         }
         # N counts the lane's frames; each piece is moved to its window's output frames.
         shifts, at = [], 0
@@ -458,8 +460,14 @@ def _field_expression(wipe: Wipe, plan: Plan, mask_width: int, mask_height: int)
     return f"255*(({field_text})-({ft.num(wipe.low)}))/{ft.num(wipe.high - wipe.low)}"
 
 
-def _mask_expression(wipe: Wipe, frames: int) -> str:
-    """geq text for one wipe's masks, 0..255, from the field frame it is given (N counts its frames)."""
+def _mask_expression(window: _Window) -> str:
+    """geq text for one window's masks, 0..255, from the field frame it is given (N counts its frames).
+
+    A uniform mask (a crossfade's, a dip's) is its weight, rounded, on every sample.
+    """
+    if window.wipe is None:
+        return f"255*({window.mix.format(j='N')})+0.5"
+    wipe, frames = window.wipe, window.frames
     progress = f"(1-N/{frames})"
     # st(0) holds the field's value: p() is looked up once per sample.
     d = f"({ft.num(wipe.low)}+ld(0)*{ft.num((wipe.high - wipe.low) / 255)})"
@@ -498,7 +506,7 @@ def _slice(position: str, progress: str) -> str:
 
 
 # Windows are told by the frame's time, not by n: in a filter that syncs two
-# inputs (blend, overlay), n counts the frames it has taken in, which can be one
+# inputs (maskedmerge, overlay), n counts the frames it has taken in, which can be one
 # ahead of the frame being drawn. Half a frame either side absorbs float rounding.
 def _within(w: _Window, fps: int) -> str:
     return f"between(t,{ft.time((w.first - 0.5) / fps)},{ft.time((w.first + w.frames - 0.5) / fps)})"

@@ -335,7 +335,7 @@ def test_a_transition_only_a_few_frames_long_is_drawn_as_a_crossfade():
     first = graph.segment_timings(plan)[1].first_frame
     assert "xfade" not in text and "perspective" not in text
     assert f"between(t,{(first - 0.5) / 30:.6f},{(first + 2.5) / 30:.6f})" in text
-    assert f"c2_opacity 1-(T*30-{first})/3" in text
+    assert "cr='255*(N/3)+0.5'" in text  # its mask: the incoming shot's weight, j/3 on its frame j
 
 
 def test_every_zoomin_and_hblur_is_drawn_by_the_lanes_one_perspective_and_one_gblur_a_plane_kind():
@@ -347,25 +347,26 @@ def test_every_zoomin_and_hblur_is_drawn_by_the_lanes_one_perspective_and_one_gb
     windows = [(t.first_frame, t.overlap) for t in graph.segment_timings(plan)[1:]]
     zooms = [w for w, name in zip(windows, kinds) if name == "zoomin"]
     blurs = [w for w, name in zip(windows, kinds) if name == "hblur"]
-    assert "xfade" not in text and text.count("blend@join=") == 1
+    assert "xfade" not in text and text.count("maskedmerge=") == 1 and "blend" not in text
     assert text.count("perspective=") == 1
     assert text.count("gblur@joinluma=") == 1 and text.count("gblur@joinchroma=") == 1 and "avgblur" not in text
-    # The zoom is on the main lane before the blend, told by `in`: output frame N is in = N + 1.
+    # The zoom is on the main lane before the maskedmerge, told by `in`: output frame N is in = N + 1.
     perspective = graph_part(text, "perspective=")
-    assert perspective.index("perspective=") < perspective.index("sendcmd=")
-    assert starts(_join_blend(text))[0] in ends(perspective)
+    assert "sendcmd" not in perspective
+    assert starts(_join_merge(text))[0] in ends(perspective)
     assert all(f"between(in,{a + 1},{a + n})*clip(1-2*(in-{a + 1})/{n},0,1)" in perspective for a, n in zooms)
     assert perspective.split("enable='")[1].split("'")[0] == "+".join(
         f"between(t,{(a - 0.5) / 30:.6f},{(a + n - 0.5) / 30:.6f})" for a, n in zooms
     )
-    # A zoomin's crossfade shows the incoming shot only in its second half; an hblur's is plain.
+    # A zoomin's crossfade shows the incoming shot only in its second half (its masks: 1 - smoothstep
+    # of min(2P, 1), P = 1 - j/n); an hblur's is plain.
     a, n = zooms[0]
-    assert f"c0_opacity ((3-2*(T*30-{a})/{n}-abs(1-2*(T*30-{a})/{n}))/2)*" in text
+    assert f"lum='255*(st(0,clip(2-2*N/{n},0,1));1-ld(0)*ld(0)*(3-2*ld(0)))+0.5'" in text
     a, n = blurs[0]
-    assert f"c0_opacity 1-(T*30-{a})/{n}" in text
-    # The blur follows the blend, from each hblur's second frame (on its first, xfade's box is 1 pixel).
+    assert f"lum='255*(N/{n})+0.5'" in text
+    # The blur follows the maskedmerge, from each hblur's second frame (on its first, xfade's box is 1 pixel).
     blur = graph_part(text, "gblur@joinluma=")
-    assert blur.index("blend@join=") < blur.index("sendcmd=") < blur.index("gblur@joinluma=")
+    assert blur.index("maskedmerge=") < blur.index("sendcmd=") < blur.index("gblur@joinluma=")
     assert "gblur@joinluma=sigma=0.01:sigmaV=0.01:steps=3:planes=1:" in blur  # sideways only: sigmaV 0 is black
     assert "gblur@joinchroma=sigma=0.01:sigmaV=0.01:steps=3:planes=6:" in blur
     assert f"enable='between(t,{(a + 0.5) / 30:.6f},{(a + n - 0.5) / 30:.6f})+" in blur
@@ -375,20 +376,26 @@ def test_every_zoomin_and_hblur_is_drawn_by_the_lanes_one_perspective_and_one_gb
     assert f"[expr] gblur@joinchroma sigma sqrt({x}*({x}+2)/12)/2+0.01" in blur
 
 
-def _join_blend(text: str) -> str:
-    return next(part for part in text.split(";") if "blend@join=" in part)
+def _join_merge(text: str) -> str:
+    return graph_part(text, "maskedmerge=")
 
 
-def test_every_crossfade_and_dip_is_drawn_by_one_blend_enabled_only_on_their_frames():
+def _mask_lane(text: str) -> str:
+    return writer(text, starts(_join_merge(text))[2])
+
+
+def test_every_crossfade_dip_and_wipe_is_drawn_by_one_maskedmerge_enabled_only_on_their_frames():
     plan = mixed_plan()
     text = filter_graph(command(plan))
     timings = graph.segment_timings(plan)
-    assert text.count("blend@join=") == 1
+    # No blend and no sendcmd: a command sent ahead of a two-input filter reaches it before the
+    # frames it is meant for (they queue there while it waits for the other lane).
+    assert text.count("maskedmerge=") == 1 and "blend" not in text and "sendcmd" not in text
     windows = [
         (t.first_frame, t.first_frame + t.overlap - 1)
-        for seg, t in zip(plan.segments, timings) if seg.transition in ("fade", "fadeblack")
+        for seg, t in zip(plan.segments, timings) if seg.transition in ("fade", "fadeblack", "wipeleft")
     ]
-    enable = _join_blend(text).split("enable='")[1].split("'")[0]
+    enable = _join_merge(text).split("enable='")[1].split("'")[0]
     # The dip is two windows (out, then in); together they cover the same frames.
     covered = set()
     for term in enable.split("+"):
@@ -404,9 +411,13 @@ def test_a_crossfade_shows_the_incoming_head_through_the_outgoing_tail_from_zero
     # The main lane carries segment 0's tail, the over lane segment 1's head, which the blend draws over it.
     head = ends(graph_part(text, "segment=frames=15["))[0]
     lane = reader(text, head)
-    assert "concat=" in lane and starts(_join_blend(text))[1] in ends(lane)
-    start, end = (first - 0.5) / 30, (first + 15 - 0.5) / 30
-    assert f"{start:.6f}-{end:.6f} [expr] blend@join c0_opacity 1-(T*30-{first})/15" in text
+    assert "concat=" in lane and starts(_join_merge(text))[1] in ends(lane)
+    # The mask lane: a blank frame at 0, then the crossfade's 15 masks and a blank moved to its
+    # output frames, each mask one value on every sample, the incoming head's weight j/15 on frame j.
+    masks = _mask_lane(text)
+    assert f"setpts='N+if(lt(N,1),0,if(lt(N,17),{first - 1}," in masks
+    (piece,) = [writer(text, label) for label in starts(masks) if "loop=loop=14:" in writer(text, label)]
+    assert "geq=lum='255*(N/15)+0.5':cb='255*(N/15)+0.5':cr='255*(N/15)+0.5'" in piece
 
 
 def test_a_dip_to_black_fades_out_then_in_centred_on_its_cut():
@@ -416,8 +427,11 @@ def test_a_dip_to_black_fades_out_then_in_centred_on_its_cut():
     assert text.count("color=c=black") == 1 and "trim=end_frame=1" in text
     # 15 frames, centred on the cut as a crossfade is: the outgoing shot at 1 - 2j/15 on
     # frames j = 0..7, the incoming one at 2j/15 - 1 on frames 8..14, whole on frame 15.
-    assert f"c0_opacity 1-2*(T*30-{first})/15" in text
-    assert f"c1_opacity (2*((T*30-{first + 8})+8)-15)/15" in text
+    # The masks weigh the colour: 2j/15 on frames 0..7, then 1 - (2j - 15)/15.
+    assert "lum='255*(2*N/15)+0.5'" in text
+    assert "cb='255*(1-(2*(N+8)-15)/15)+0.5'" in text
+    out_end = f"{(first + 7.5) / 30:.6f}"  # the out window ends where the in window starts
+    assert f"between(t,{(first - 0.5) / 30:.6f},{out_end})+between(t,{out_end}," in text
     # On the main lane, the tail's first 8 frames, then the head's last 7.
     (tail_start,) = ends(graph_part(text, "trim=end_frame=8["))
     (head_end,) = ends(graph_part(text, "trim=start_frame=8,"))
@@ -486,7 +500,7 @@ def test_a_fade_through_grey_greys_each_side_by_hue_before_they_are_crossfaded()
     plan = build_plan([CLIP_A, CLIP_B], SONG, [Shot(0, 1.5), Shot(1, 1.5, "fadegrays", 0.4)])
     text = filter_graph(command(plan))
     first = graph.segment_timings(plan)[1].first_frame
-    assert "xfade" not in text and f"c0_opacity 1-(T*30-{first})/12" in text
+    assert "xfade" not in text and "lum='255*(N/12)+0.5'" in text
     hues = [part for part in text.split(";") if "hue=s=" in part]
     assert len(hues) == 2  # the outgoing side on the main lane, the incoming one on the over lane
     window = f"enable='between(t,{(first - 0.5) / 30:.6f},{(first + 11.5) / 30:.6f})'"
@@ -551,7 +565,8 @@ def test_two_input_filters_do_not_repeat_a_last_frame_their_inputs_never_need():
     overlays = [part for part in text.split(";") if "overlay=" in part]
     assert len(overlays) == 2  # the blurred fit's and the slide's
     assert all("repeatlast=0" in part for part in overlays)
-    assert "repeatlast=0" in _join_blend(text)
+    # Not the maskedmerge: its mask lane ends with the blank after the last window, held to the end.
+    assert "repeatlast" not in _join_merge(text)
 
 
 def test_a_clip_already_the_right_shape_is_only_scaled():
