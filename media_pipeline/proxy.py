@@ -21,7 +21,6 @@ from .facts import VIDEO, MediaInfo
 from .filtertext import even
 from .geometry import crop_share
 from .hdr import tone_map_filters
-from .look import heavy_to_decode
 from .plan import FILL, Plan, Segment
 from .probe import probe_visual
 
@@ -35,14 +34,9 @@ MERGE_GAP = 2.0
 MARGIN_FRAMES = 4
 # The proxy's encoding: visually lossless, cheap to write and to read, a keyframe every half second
 # so the render's seek into it decodes little.
-# Sliced threads, as the render's encoder: the cores share each frame rather than each holding its own.
-PROXY_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p",
-              "-x264-params", "sliced-threads=1")
+PROXY_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p")
 PROXY_KEYFRAME_SECONDS = 0.5
 PROXY_THREADS = "2"  # the proxy runs alone: both cores decode and encode it
-# ...but a clip look.heavy_to_decode (4K at 10 bits) is decoded on one thread: each HEVC decoder thread
-# holds pictures of its own, about 35 MB more for a second one (benchmarks/README.md, "Phone footage").
-HEAVY_DECODER_THREADS = "1"
 SCALE_FLAGS = "bilinear"  # as the render scales video (graph.VIDEO_SCALE_FLAGS): the proxy changes nothing seen
 # How a picture stored at a clockwise display rotation is turned upright (as ffmpeg's autorotate does).
 UPRIGHT = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
@@ -226,8 +220,7 @@ def _make(
     ffmpeg.run(
         [
             ffmpeg.FFMPEG, "-y", "-loglevel", "error",
-            "-ss", f"{stretch.start:.6f}", "-t", f"{stretch.end - stretch.start:.6f}",
-            "-threads", HEAVY_DECODER_THREADS if heavy_to_decode(info) else PROXY_THREADS,
+            "-ss", f"{stretch.start:.6f}", "-t", f"{stretch.end - stretch.start:.6f}", "-threads", PROXY_THREADS,
             "-sn", "-dn", "-noautorotate", *ffmpeg.safe_input_args(ffmpeg.VIDEO_FORMATS), "-i", info.path,
             "-map", "0:v:0", "-vf", ",".join(picture), *PROXY_ARGS, "-g", str(keyframes),
             "-threads", PROXY_THREADS, *sound, "-f", "matroska", path,

@@ -167,19 +167,3 @@ def test_the_creator_reads_preparing_your_clips_only_while_proxies_are_made(medi
         render(plan, str(tmp_path / "edit.mp4"), style=make_style(), on_progress=lambda _, step: steps.append(step))
         seen = [step for step in dict.fromkeys(steps) if step in (PREPARING, RENDERING)]
         assert seen == expected
-
-
-@pytest.mark.parametrize(("hdr", "threads"), [("", "2"), ("hlg", "1")])
-def test_a_10_bit_4k_clip_is_decoded_for_its_proxy_on_one_thread_and_an_8_bit_one_on_both(
-    monkeypatch, tmp_path, hdr, threads
-):
-    clip = replace(clip_info("/media/phone.mov", 3840, 2160, 20.0), hdr=hdr)
-    commands = []
-    monkeypatch.setattr(proxy.ffmpeg, "run", lambda args, **_: commands.append(list(args)))
-    monkeypatch.setattr(proxy, "probe_visual", lambda path: replace(clip, path=path, width=180, height=320, hdr=""))
-    proxy.with_proxies(plan_of(clip, [Shot(0, 1.0, source_in=2.0)]), str(tmp_path), timeout=60)
-    (command,) = commands
-    decoder = command.index("-threads")
-    assert command[decoder + 1] == threads and decoder < command.index("-i")
-    assert command[command.index("-threads", decoder + 1) + 1] == "2"  # the encoder uses both cores either way
-    assert "sliced-threads=1" in command[command.index("-x264-params") + 1]
