@@ -2,7 +2,7 @@
 operations on top.
 
 Kept apart from jobs/storage.py so that a process on local storage (the default) never imports boto3 and
-botocore: about 30 MB of a render worker's memory (benchmarks/README.md, "Phone footage").
+botocore, which a render worker would carry beside ffmpeg (benchmarks/README.md, "Phone footage").
 """
 
 from __future__ import annotations

@@ -53,10 +53,8 @@ def analyze_music_apart(path: str, *, cache_dir: str, timeout: float = ANALYSIS_
     cached = _read_cache(_cache_path(path, cache_dir))
     if cached is not None:
         return cached
-    package_root = str(Path(__file__).resolve().parent.parent)
-    args = [sys.executable, "-m", "media_pipeline.beat", "--cache-dir", cache_dir, path]
     try:
-        stdout = ffmpeg.run(args, timeout=timeout, cwd=package_root).stdout
+        stdout = ffmpeg.run_module("media_pipeline.beat", ["--cache-dir", cache_dir, path], timeout=timeout).stdout
     except RenderTimeout as exc:
         raise RenderFailed(f"the music analysis took longer than {timeout:.0f} s and was stopped") from exc
     except RenderFailed as exc:
@@ -114,8 +112,8 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
     chroma = beat_tracking.chroma(librosa, magnitude)
     bands = beat_tracking.band_onsets(librosa, magnitude)
     sections = song_events.section_features(librosa, magnitude, chroma)
-    # Everything the spectrum gives is taken first and the spectrum let go (63 MB for a 3-minute song)
-    # before the tracker runs: loading librosa's numba-compiled tracker costs about as much again.
+    # Everything the spectrum gives is taken first and the spectrum let go before the tracker runs:
+    # loading librosa's numba-compiled tracker costs about as much again (benchmarks/README.md).
     del magnitude
     found = beat_tracking.track(librosa, bands, onsets, chroma)
     events, strengths = song_events.salient_events(onsets.strength)

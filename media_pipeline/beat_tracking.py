@@ -25,7 +25,7 @@ The steps, each a function below:
 
 SciPy is imported inside the functions that use it (here and in song_events.py): the analysis runs
 in a process of its own (beat.analyze_music_apart), and a render worker that imports this module for
-its constants never loads SciPy's 37 MB.
+its constants never loads SciPy.
 """
 
 from __future__ import annotations
@@ -189,10 +189,10 @@ def tempogram(librosa, onset: np.ndarray) -> np.ndarray:
     """Normalised autocorrelation (lag x column) of TEMPO_WINDOW_S windows every TEMPOGRAM_STEP frames.
 
     Each column is its own window, so the columns are computed TEMPOGRAM_BLOCK at a time: the
-    windowed copy and the FFT's complex spectrum of all of a 3-minute song's columns at once
-    held about 75 MB beside the spectrum. The autocorrelation is librosa.autocorrelate's own
-    (SciPy's FFT of the window padded to twice its length), without its numba-compiled
-    power, whose compilation alone kept 44 MB (benchmarks/README.md, "Phone footage").
+    windowed copy and the FFT's complex spectrum of all of a song's columns at once would sit
+    beside the spectrum. The autocorrelation is librosa.autocorrelate's own (SciPy's FFT of the
+    window padded to twice its length), without its numba-compiled power, whose compilation
+    alone kept as much memory (benchmarks/README.md, "Phone footage").
     """
     from scipy import fft
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -187,6 +188,16 @@ class _Watchdog(threading.Thread):
                 self.stalled = True
                 _kill_group(self._proc)
                 return
+
+
+def run_module(module: str, args: Sequence[str], *, timeout: float) -> Result:
+    """Run `python -m module args` with this interpreter from the project's root, with run's guarantees.
+
+    The pipeline's memory-heavy steps (the song's analysis, the look at the clips) run this way, so the
+    caller never keeps what they import.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return run([sys.executable, "-m", module, *args], timeout=timeout, cwd=root)
 
 
 def run_binary(args: Sequence[str], *, timeout: float) -> tuple[bytes, str]:

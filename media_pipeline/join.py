@@ -343,10 +343,10 @@ class _OverLane:
         the Gaussian of the same spread, sigma = sqrt(((1 + x)^2 - 1) / 12) (the
         chroma planes, half as wide, half that), and no vertical blur: its sigmaV
         of 0 makes a black picture in ffmpeg 5.1, 0.01 none. avgblur would be a
-        box, but holds about 35 MB a filter at 1080x1920 (gblur 5) and cannot
-        keep rows apart (its least vertical blur is 3 rows). Three steps make
-        gblur's Gaussian closer to one (a third nearer xfade's box than one step),
-        for about 6 ms a frame more, on blurred frames only. The window's frame
+        box, but holds several times gblur's memory (benchmarks/README.md, "Figures
+        behind the render's settings") and cannot keep rows apart (its least
+        vertical blur is 3 rows). Three steps make gblur's Gaussian closer to a
+        box, on blurred frames only. The window's frame
         is found by its time, T; the sigmas are written without commas, as
         sendcmd splits its commands at them. sendcmd is right before the gblurs,
         in one chain: each frame reaches them with its own sigma (forcing one
@@ -399,9 +399,8 @@ class _OverLane:
         incoming side's weight on every sample (maskedmerge weighs by mask/256:
         a mask of 255 is within a level of the incoming picture). The masks are
         frames with their own times, drawn with the main lane's frame of the
-        same time however far ahead that lane runs; they cost the render about
-        20 MB more than a blend set by sendcmd did (the full-size masks in
-        flight, and maskedmerge's own frames).
+        same time however far ahead that lane runs (their cost against the blend
+        they replaced: benchmarks/README.md, "Figures behind the render's settings").
         """
         scale = min(1.0, max(1 / MASK_DOWNSCALE, MIN_MASK_SAMPLES / min(plan.width, plan.height)))
         width, height = ft.even(plan.width * scale), ft.even(plan.height * scale)
@@ -519,8 +518,8 @@ def _enable(windows: list[_Window], fps: int) -> str:
 def _xfade(name: str, tail: Stream, head: Stream, frames: int, fps: int) -> Stream:
     """A transition no lane draws (pixelize, squeezeh, ...), by xfade over just the overlapping frames.
 
-    No style uses one: each costs about 38 MB at 1080x1920 for the rest of the
-    render. xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to
+    No style uses one: each holds its frames for the rest of the render
+    (benchmarks/README.md). xfade has no 4:2:0 mode in ffmpeg 5.1: both sides are converted to
     4:4:4 and back, and those conversions keep their frame buffers per
     transition to the end of the render. (Sharing one conversion between transitions was tried: a
     converted lane must see the next transition's first frame before it can end

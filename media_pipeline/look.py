@@ -107,19 +107,18 @@ def survey_apart(
     """survey in a short-lived Python process: the caller never loads OpenCV.
 
     The people detection (people.py) imports OpenCV, and a render worker that ran
-    it itself would carry that memory (about 30 MB) through the render after it,
+    it itself would carry that memory through the render after it,
     beside ffmpeg (benchmarks/README.md, "Phone footage"). The visuals go to the
     process and the looks come back as pickles in a temporary folder of our own.
     As survey does for one visual, a process that fails or runs out of time gives
     empty looks: the edit is then framed centred, not lost.
     """
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="cutline-look-") as folder:
         asked, answer = os.path.join(folder, "visuals.pickle"), os.path.join(folder, "looks.pickle")
         with open(asked, "wb") as file:
             pickle.dump((tuple(visuals), processes), file)
         try:
-            ffmpeg.run([sys.executable, "-m", "media_pipeline.look", asked, answer], timeout=timeout, cwd=package_root)
+            ffmpeg.run_module("media_pipeline.look", [asked, answer], timeout=timeout)
             with open(answer, "rb") as file:
                 return pickle.load(file)
         except (RenderFailed, OSError, pickle.UnpicklingError, EOFError) as exc:
