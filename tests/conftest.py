@@ -28,8 +28,8 @@ LONG_FILES = {
     "tests/jobs/test_api_client_example.py": 35,
     "tests/media_pipeline/test_probe.py": 35,
     "tests/jobs/test_poster.py": 30,
-    "tests/jobs/test_worker_imports.py": 25,
     "tests/browser/test_csp.py": 30,
+    "tests/jobs/test_worker_imports.py": 25,
 }
 
 
