@@ -11,6 +11,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 run: setup migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py reset_metrics  # the metrics folder the three processes share starts empty
+	$(PY) -m media_pipeline.beat --warm-up  # librosa's kernels compiled once, not in the first job
 	@echo "Cutline: http://127.0.0.1:$(PORT)  (admin: /admin/, health: /health; Ctrl-C stops everything)"
 	@echo "DEBUG=$$DEBUG: a local run (with 1, the development key and debug pages; a public server runs with 0)"
 	PATH="$(abspath $(VENV))/bin:$$PATH" BIND=127.0.0.1 $(VENV)/bin/honcho start --port $(PORT) web housekeeping worker

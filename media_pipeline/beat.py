@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import beat_tracking, cache_files, ffmpeg, song_events
+from . import beat_tracking, cache_files, ffmpeg, kernel_cache, song_events
 from .beat_tracking import SAMPLE_RATE
 from .errors import RenderFailed, RenderTimeout, UnsupportedMedia
 from .facts import BeatGrid
@@ -70,11 +70,23 @@ def analyze_music_apart(path: str, *, cache_dir: str, timeout: float = ANALYSIS_
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m media_pipeline.beat --cache-dir DIR SONG`: the grid as JSON on stdout, and in the cache."""
+    """`python -m media_pipeline.beat --cache-dir DIR SONG`: the grid as JSON on stdout, and in the cache.
+
+    `--warm-up` instead compiles librosa's kernels into numba's cache (kernel_cache.py) on a few
+    seconds of clicks, so that the first real analysis on a host does not pay for it.
+    """
     parser = argparse.ArgumentParser(prog="python -m media_pipeline.beat", description=main.__doc__)
-    parser.add_argument("--cache-dir", required=True)
-    parser.add_argument("song")
+    parser.add_argument("--warm-up", action="store_true", help="fill the kernel cache and exit")
+    parser.add_argument("--cache-dir")
+    parser.add_argument("song", nargs="?")
     options = parser.parse_args(argv)
+    if options.warm_up:
+        if not kernel_cache.warm_marker().exists():
+            print(f"Compiling librosa's kernels into {kernel_cache.folder()} (once, about 30 s)", file=sys.stderr)
+        warm_up()
+        return 0
+    if not options.cache_dir or not options.song:
+        parser.error("--cache-dir and a song are needed (or --warm-up)")
     try:
         grid = analyze_music(options.song, cache_dir=options.cache_dir)
     except UnsupportedMedia as exc:
@@ -82,6 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(json.dumps({"grid": asdict(grid)}))
     return 0
+
+
+def warm_up() -> None:
+    """Analyse eight seconds of clicks at 120 BPM: every kernel a real analysis uses is then compiled and cached."""
+    if kernel_cache.warm_marker().exists():
+        return
+    seconds, beat = 8, SAMPLE_RATE // 2
+    samples = np.zeros(seconds * SAMPLE_RATE, dtype=np.float32)
+    click = np.hanning(256).astype(np.float32)
+    for start in range(0, len(samples) - len(click), beat):
+        samples[start:start + len(click)] = click
+    analyze_samples(samples)
 
 
 def decode_mono(path: str) -> np.ndarray:
@@ -106,16 +130,18 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
     duration = len(samples) / SAMPLE_RATE
     if duration < MIN_SONG_SECONDS:
         raise UnsupportedMedia(f"the song is too short: it needs at least {MIN_SONG_SECONDS:.0f} second of sound")
-    librosa = _librosa()
-    magnitude = beat_tracking.spectrum(librosa, samples)
-    onsets = beat_tracking.onset_strength(librosa, magnitude)
-    chroma = beat_tracking.chroma(librosa, magnitude)
-    bands = beat_tracking.band_onsets(librosa, magnitude)
-    sections = song_events.section_features(librosa, magnitude, chroma)
-    # Everything the spectrum gives is taken first and the spectrum let go before the tracker runs:
-    # loading librosa's numba-compiled tracker costs about as much again (benchmarks/README.md).
-    del magnitude
-    found = beat_tracking.track(librosa, bands, onsets, chroma)
+    # Until the kernel cache is warm, one process at a time compiles into it (kernel_cache.py).
+    with kernel_cache.compiling_alone():
+        librosa = _librosa()
+        magnitude = beat_tracking.spectrum(librosa, samples)
+        onsets = beat_tracking.onset_strength(librosa, magnitude)
+        chroma = beat_tracking.chroma(librosa, magnitude)
+        bands = beat_tracking.band_onsets(librosa, magnitude)
+        sections = song_events.section_features(librosa, magnitude, chroma)
+        # Everything the spectrum gives is taken first and the spectrum let go before the tracker runs:
+        # loading librosa's numba-compiled tracker costs about as much again (benchmarks/README.md).
+        del magnitude
+        found = beat_tracking.track(librosa, bands, onsets, chroma)
     events, strengths = song_events.salient_events(onsets.strength)
     return BeatGrid(
         duration=duration,
@@ -134,10 +160,8 @@ def analyze_samples(samples: np.ndarray) -> BeatGrid:
 def _librosa():
     """librosa, imported on first use so that importing media_pipeline stays fast."""
     # numba compiles librosa's kernels into this folder; when it cannot write there,
-    # every new process compiles them all again. Only before numba loads: switching
-    # folders later makes one process mix two caches, which segfaults (numba #10128).
-    if "numba" not in sys.modules:
-        os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"cutline-numba-{os.getuid()}"))
+    # every new process compiles them all again.
+    kernel_cache.folder()
     import librosa
 
     return librosa

@@ -9,8 +9,13 @@ that the run does not end with one worker still in a long file while the other h
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # About how long each takes on 2 busy cores (seconds, --durations), longest first.
 LONG_FILES = {
@@ -31,6 +36,15 @@ LONG_FILES = {
     "tests/browser/test_csp.py": 30,
     "tests/jobs/test_worker_imports.py": 25,
 }
+
+
+def pytest_configure(config):
+    # librosa's compiled kernels (media_pipeline/kernel_cache.py) are not state: every test process, and
+    # every server or worker a test starts, shares one cache. The first process (before xdist starts
+    # its workers) fills it, so that no test's time limit pays the ~20 s a cold compile takes.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache"))
+    if not hasattr(config, "workerinput"):
+        subprocess.run([sys.executable, "-m", "media_pipeline.beat", "--warm-up"], cwd=ROOT, check=False, timeout=600)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's own order (database tests first), which it keeps per file

@@ -79,7 +79,6 @@ def render_worker(live_server) -> Iterator[SimpleNamespace]:
     shared = dict(live_server.thread.connections_override)
     stop = threading.Event()
     worker = SimpleNamespace(rendered=[], errors=[])
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / "var" / "numba-cache"))
 
     def work() -> None:
         for alias, conn in shared.items():

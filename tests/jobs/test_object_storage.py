@@ -329,9 +329,8 @@ def fleet(s3, live_server, transactional_db, settings, tmp_path, tmp_path_factor
     settings.MEDIA_ROOT.mkdir(parents=True)
     use_bucket(settings, s3)
     env = {
+        # os.environ carries NUMBA_CACHE_DIR (tests/conftest.py): librosa's compiled kernels are not job data
         **os.environ, **s3.env(), "DATABASE_URL": _database_url(), "Q_WORKERS": "1", "LOG_LEVEL": "INFO",
-        # librosa's compiled code, not job data: shared, or every host would compile it again (~18 s)
-        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba-cache")),
     }
     for name in ("CUTLINE_TEST_ENGINE", "Q_CLUSTER_NAME", "MEDIA_ROOT", "SCRATCH_DIR", "UPLOAD_TEMP_DIR", "STATIC_ROOT"):
         env.pop(name, None)
