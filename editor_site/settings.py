@@ -2,6 +2,7 @@
 
 import ipaddress
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -53,7 +54,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "django_htmx",
-    "ninja",  # the JSON API (jobs/rest.py); listed so its docs page uses the Swagger UI files it ships, not a CDN
     "jobs",  # before django_q: its qcluster command (django-q2's, passing a stop on to the renders) is the one run
     "django_q",
 ]
@@ -76,10 +76,15 @@ MIDDLEWARE = [
 ROOT_URLCONF = "editor_site.urls"
 WSGI_APPLICATION = "editor_site.wsgi.application"
 
+# django-ninja serves the JSON API (jobs/rest.py). Its docs page's Swagger UI files (templates, static) are
+# read from its package folder rather than by listing it in INSTALLED_APPS: an installed app is imported by
+# every process, and ninja brings pydantic, about 10 MB a render worker never uses.
+NINJA_DIR = Path(find_spec("ninja").submodule_search_locations[0])
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -128,7 +133,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at start-up when it is absent
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "jobs.storage.LocalStorage"},  # BucketStorage when S3_BUCKET is set, below
     "staticfiles": {

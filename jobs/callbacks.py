@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Case, DateTimeField, Value, When
@@ -180,6 +179,10 @@ def send(target: Target, body: bytes, headers: dict[str, str]) -> int:
 
     No redirect is followed and no retry made here: a 3xx is an answer like any other.
     """
+    # Imported here: urllib3 and the TLS library it loads are ~8 MB a render worker would otherwise carry
+    # beside every render, for the few jobs that ask for a callback (benchmarks/README.md, "Phone footage").
+    import urllib3
+
     timeout = urllib3.Timeout(total=settings.CALLBACK_TIMEOUT_S)
     headers = {**headers, "Host": target.netloc}
     failure: Exception | None = None
@@ -210,6 +213,8 @@ def send(target: Target, body: bytes, headers: dict[str, str]) -> int:
 
 def _plain(exc: Exception | None) -> str:
     """The failure in a few words for the job row (urllib3's own name a pool and an address first)."""
+    import urllib3
+
     if isinstance(exc, urllib3.exceptions.NewConnectionError):  # a subclass of its timeouts
         return f"could not connect ({str(exc).split(': ', 1)[-1]})"
     if isinstance(exc, urllib3.exceptions.TimeoutError):

@@ -24,6 +24,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
+from django.shortcuts import render
 from django.urls import URLPattern, reverse
 from ninja import NinjaAPI, Status
 from ninja import Path as PathParam
@@ -134,10 +135,18 @@ def origin_checked(run: View) -> View:
 
 
 class Docs(Swagger):
-    """Swagger UI from ninja's own static files (the site's CSP allows no CDN and no inline script)."""
+    """Swagger UI from ninja's own static files (the site's CSP allows no CDN and no inline script).
+
+    ninja renders its own template only when it is in INSTALLED_APPS, which it is not (settings.NINJA_DIR).
+    """
 
     def get_openapi_url(self, api: NinjaAPI, path_params: dict[str, Any]) -> str:
         return reverse("openapi-json")
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings, indent=1), "api": api, "add_csrf": False}
+        return render(request, self.template, context)
 
 
 ORIGIN_REFUSED = {

@@ -11,6 +11,11 @@ from jobs import host, metrics
 
 
 class Command(qcluster.Command):
+    # A render host serves no pages: Django's system checks would import the URLconf, and with it the
+    # web's views and the API's ninja and pydantic, about 10 MB every worker would hold beside its renders.
+    # `manage.py check` (and the web's own start) still run them.
+    requires_system_checks: list[str] = []
+
     def handle(self, *args, **options) -> None:
         # django-q2 installs its own signal handlers when the cluster starts; ours replace them after.
         super().handle(*args, **options)

@@ -33,6 +33,7 @@ def _require_database() -> None:
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # as qcluster's (jobs/management/commands/qcluster.py)
     help = (
         "Render a job now. `render_job JOB_ID` re-renders an existing job; "
         "`render_job --video a.mp4 --video b.jpg --music song.mp3 --style NAME --output out.mp4` "
