@@ -234,8 +234,7 @@ def plan_runs(plan: Plan) -> tuple[_Run, ...]:
 
     A segment joins its clip's latest run when it starts at or after that run's
     end, no more than MAX_SKIP later, with the same reframe mode; otherwise it
-    opens a new seeked input. A segment whose transition comes from the run's last
-    segment continues it only over the footage the two share (see _continues).
+    opens a new seeked input.
     """
     runs: list[_Run] = []
     latest: dict[int, int] = {}  # visual -> index in runs
@@ -244,7 +243,7 @@ def plan_runs(plan: Plan) -> tuple[_Run, ...]:
             continue
         out = seg.source_in + max(seg.source_out - seg.source_in, 1.0 / plan.fps)
         k = latest.get(seg.visual)
-        if k is not None and _continues(plan, runs[k], seg, i):
+        if k is not None and _continues(plan, runs[k], seg):
             run = runs[k]
             runs[k] = _Run(run.visual, (*run.segments, i), run.start, max(run.end, out))
         else:
@@ -253,20 +252,10 @@ def plan_runs(plan: Plan) -> tuple[_Run, ...]:
     return tuple(runs)
 
 
-def _continues(plan: Plan, run: _Run, seg: Segment, i: int) -> bool:
+def _continues(plan: Plan, run: _Run, seg: Segment) -> bool:
     first = plan.segments[run.segments[0]]
     gap = seg.source_in - run.end
-    if seg.reframe != first.reframe:
-        return False
-    if seg.overlap and run.segments[-1] == i - 1:
-        # A transition from the run's last segment: when it plays over the footage that segment ends on
-        # (the planner's carrying on), each shared frame is decoded once and goes to both at the same
-        # time. Into footage further on, the input would decode the incoming head only after the whole
-        # outgoing tail, and ffmpeg 5.1 keeps the buffers those frames waited in to the end of the
-        # render: a second input costs less (benchmarks/README.md, "Phone footage").
-        shared = seg.overlap / plan.fps * seg.speed
-        return abs(gap + shared) <= _SOURCE_SLACK
-    return -_SOURCE_SLACK <= gap <= MAX_SKIP
+    return seg.reframe == first.reframe and -_SOURCE_SLACK <= gap <= MAX_SKIP
 
 
 def _seeked_input(

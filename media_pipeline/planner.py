@@ -70,7 +70,6 @@ LIVELY_STEP = 0.25  # seconds between the trims compared
 # A seeded trim may start on any stretch this close to the liveliest one's activity.
 SEED_LIVELY = 0.85
 CUT_SLACK = 0.04  # a clip's own cut this close to a segment's edge (about a frame) is at the edge
-CONTIGUOUS = 1e-3  # seconds: a segment starting this close to where the one before ended carries straight on
 _PANS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 
 BEATLESS_NOTE = "No steady beat was found in the music, so the cuts are evenly spaced."
@@ -593,18 +592,6 @@ def _segments(
         else:
             spans = used.setdefault(which, [])
             source_in, source_out, speed = _clip_source(info, end - start, spans, liveliness[which], seed)
-            previous = segments[-1] if segments else None
-            back = into / r.fps * speed  # the footage the transition into this segment plays over
-            cuts = liveliness[which].cuts if liveliness[which] is not None else ()
-            if into and previous is not None and previous.visual == which and _carries_on(
-                previous, source_in, speed, back, cuts
-            ):
-                # The clip carries straight on from the segment before (one visual, or a remix's order): the
-                # transition plays over one continuous moment, the incoming head being the outgoing tail's
-                # own footage. A dissolve between the two moments either side would show the subject twice,
-                # a third of a second apart; and the render, reading both from one input, would hold every
-                # frame in between until the end (benchmarks/README.md, "Phone footage").
-                source_in, source_out = source_in - back, source_out - back
             spans.append((source_in, source_out))
             motion = None
         segments.append(
@@ -623,16 +610,6 @@ def _segments(
             )
         )
     return tuple(segments)
-
-
-def _carries_on(previous: Segment, source_in: float, speed: float, back: float, cuts: Sequence[float]) -> bool:
-    """Whether a segment starting at `source_in` at `speed` continues `previous`'s footage without a jump,
-    and the `back` seconds before it are one shot of the clip (none of its own `cuts` within them)."""
-    return (
-        previous.speed == speed
-        and abs(source_in - previous.source_out) <= CONTIGUOUS
-        and not any(source_in - back - CUT_SLACK < cut < source_in + CUT_SLACK for cut in cuts)
-    )
 
 
 def _clip_source(

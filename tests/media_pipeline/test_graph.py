@@ -243,26 +243,6 @@ def test_a_clip_reused_further_back_opens_a_second_input():
     assert paths.count("/media/a.mp4") == 2
 
 
-def test_a_transition_into_footage_further_on_in_the_same_clip_opens_an_input_of_its_own():
-    # Read from one input, the incoming head would be decoded after the whole outgoing tail, and ffmpeg
-    # would keep the buffers those frames waited in until the render ends.
-    plan = build_plan([CLIP_A], SONG, [Shot(0, 2.0, source_in=1.0), Shot(0, 2.0, "fade", 0.4, source_in=3.5)])
-    assert [run.segments for run in graph.plan_runs(plan)] == [(0,), (1,)]
-    plan = build_plan([CLIP_A], SONG, [Shot(0, 2.0, source_in=1.0), Shot(0, 2.0, CUT, source_in=3.5)])
-    assert [run.segments for run in graph.plan_runs(plan)] == [(0, 1)]  # a hard cut needs no frame of both at once
-
-
-def test_a_transition_over_the_footage_the_segment_before_ends_on_shares_its_input():
-    # The planner's carrying on: the incoming head is the outgoing tail's own footage, each frame
-    # decoded once and handed to both at the same time.
-    first = build_plan([CLIP_A], SONG, [Shot(0, 2.0, source_in=1.0), Shot(0, 2.0, "fade", 0.4)])
-    tail = first.segments[0].source_out - first.segments[1].overlap / first.fps
-    plan = build_plan([CLIP_A], SONG, [Shot(0, 2.0, source_in=1.0), Shot(0, 2.0, "fade", 0.4, source_in=tail)])
-    assert [run.segments for run in graph.plan_runs(plan)] == [(0, 1)]
-    options = inputs(command(plan))[0][0]
-    assert float(option(options, "-ss")) == pytest.approx(1.0)
-
-
 def test_a_photo_is_decoded_once_without_the_loop_option_even_when_shown_twice():
     args = command(mixed_plan())
     assert [p for _, p in inputs(args)].count("/media/p.jpg") == 1

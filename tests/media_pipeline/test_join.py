@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from media_pipeline import ffmpeg, graph, join
+from media_pipeline import ffmpeg, join
 from media_pipeline.graph import plan_runs, segment_timings
 from media_pipeline.plan import Motion
 from media_pipeline.render import render
@@ -128,14 +128,12 @@ def test_a_wipe_followed_by_another_leaves_no_frame_of_the_filler_behind(tmp_pat
 
 
 def test_transitions_into_a_later_shot_of_the_same_clip_are_drawn_frame_by_frame(tmp_path):
-    # Shots further on in one clip, read from one input: the incoming head is decoded only after the
+    # Shots further on in one clip share its input: the incoming head is decoded only after the
     # outgoing tail, so the main lane runs a whole window ahead of the over lane and its frames
     # queue at the filter drawing the two. A blend whose opacity sendcmd set as each main-lane
     # frame passed drew every frame of the window at its last opacity: the crossfade differed by
     # up to 42 (contrast 54), the zoomin's by up to 62; drawn through masks, by 0.6 at most. A
     # dip's over lane is a colour, never waited for: it matched either way, and is kept as a check.
-    # The graph now gives each such shot an input of its own (plan_runs); the one input is forced
-    # here, since the lanes must still draw right whenever they fall out of step.
     clip = tmp_path / "hues.mp4"  # colour bars turning through the hues: every shot looks different
     _ffmpeg("-f", "lavfi", "-i", "smptebars=s=320x180:r=30:d=6,hue=H=3*t", "-c:v", "libx264", "-preset", "ultrafast",
             "-pix_fmt", "yuv420p", str(clip))
@@ -144,11 +142,8 @@ def test_transitions_into_a_later_shot_of_the_same_clip_are_drawn_frame_by_frame
     names = ["fade", "fadeblack", "zoomin"]
     shots = [Shot(0, 1.0)] + [Shot(0, 1.0, name, 0.5, source_in=1.3 + 1.55 * k) for k, name in enumerate(names)]
     plan = build_plan([info], song_info(str(song), 4.0), shots)
-    assert len(plan_runs(plan)) == 4
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(graph, "_continues", lambda plan, run, seg, i: True)
-        assert len(plan_runs(plan)) == 1  # one input feeds both lanes
-        lanes = yuv_frames(render(plan, str(tmp_path / "lanes.mp4"), style=make_style()).path, tmp_path)
+    assert len(plan_runs(plan)) == 1  # one input feeds both lanes
+    lanes = yuv_frames(render(plan, str(tmp_path / "lanes.mp4"), style=make_style()).path, tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         lanes_off(patch)
         xfades = yuv_frames(render(plan, str(tmp_path / "xfade.mp4"), style=make_style()).path, tmp_path)
