@@ -281,11 +281,11 @@ class Run:
         return self.render_cpu / self.baseline_cpu
 
 
-def bench_once(plan: Plan, out: Path) -> tuple[float, float, float]:
+def bench_once(plan: Plan, out: Path, *, low_memory: bool = False) -> tuple[float, float, float]:
     """(render seconds, peak tree RSS in MB, CPU seconds of its processes) for one render of `plan`."""
     cpu = _children_cpu()
     with TreeRss() as rss:
-        result = render(plan, str(out), timeout=900)
+        result = render(plan, str(out), timeout=900, low_memory=low_memory)
     return result.elapsed, rss.peak_kb / 1024, _children_cpu() - cpu
 
 
@@ -349,7 +349,9 @@ def as_a_worker() -> None:
     import jobs.worker  # noqa: F401
 
 
-def job_once(style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path) -> tuple[float, ...]:
+def job_once(
+    style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path, *, low_memory: bool = False
+) -> tuple[float, ...]:
     """(job seconds, step seconds..., render seconds, peak tree MB, child CPU seconds) for one whole job.
 
     As a worker runs it: the song meets an empty beat cache (a new song), so it is analysed.
@@ -371,7 +373,7 @@ def job_once(style_name: str, visuals: list[Path], song: Path, out: Path, scratc
         plan = plan_job([str(p) for p in visuals], str(song), style_name, duration=DURATION, cache_dir=str(cache),
                         on_progress=mark)
         planned_at = time.monotonic()
-        result = render(plan, str(out), timeout=900, on_progress=mark)
+        result = render(plan, str(out), timeout=900, on_progress=mark, low_memory=low_memory)
         ended = time.monotonic()
     rendering = marks.get(RENDERING, planned_at)
     order = [marks["Reading your files"], marks["Looking at your clips"], marks["Planning the cuts"], planned_at,
@@ -382,13 +384,15 @@ def job_once(style_name: str, visuals: list[Path], song: Path, out: Path, scratc
     return (ended - started, *steps, result.elapsed, rss.peak_kb / 1024, _children_cpu() - cpu)
 
 
-def bench_jobs(names: list[str], visuals: list[Path], song: Path, runs: int, keep: bool, tmp: Path) -> list[JobRun]:
+def bench_jobs(
+    names: list[str], visuals: list[Path], song: Path, runs: int, keep: bool, tmp: Path, *, low_memory: bool = False
+) -> list[JobRun]:
     results: list[JobRun] = []
     for name in names:
         print(f"\n{name}: whole job")
         for k in range(runs):
             out = (OUT if keep else tmp) / f"job_{name}_{k}.mp4"
-            job, *rest = job_once(name, visuals, song, out, tmp)
+            job, *rest = job_once(name, visuals, song, out, tmp, low_memory=low_memory)
             steps, (render_s, tree_mb, cpu) = tuple(rest[: len(STEPS)]), rest[len(STEPS):]
             base, base_cpu = baseline(tmp / "baseline.mp4")
             run = JobRun(name, job, steps, render_s, base, tree_mb, cpu, base_cpu)
@@ -418,6 +422,8 @@ def main() -> None:
                         help="1080p: the render alone on the 1080p reference (default); phone: the whole job "
                              "(probe, look, beat, plan, render, verify) on the phone-like reference")
     parser.add_argument("--whole-job", action="store_true", help="time the whole job on the 1080p reference too")
+    parser.add_argument("--low-memory", action="store_true",
+                        help="render as RENDER_LOW_MEMORY=1 does (x264's sliced threads); the baseline stays the same")
     args = parser.parse_args()
 
     names = list(STYLES) if args.style == "all" else [args.style]
@@ -427,7 +433,7 @@ def main() -> None:
             visuals, song = reference_media()
             if args.reference == "phone":
                 visuals = phone_job_inputs(Path(tmp))
-            summarise_jobs(bench_jobs(names, visuals, song, args.runs, args.keep, Path(tmp)))
+            summarise_jobs(bench_jobs(names, visuals, song, args.runs, args.keep, Path(tmp), low_memory=args.low_memory))
         return
     visuals, song = reference_media()
     runs: list[Run] = []
@@ -445,7 +451,7 @@ def main() -> None:
                 print(command[command.index("-filter_complex") + 1].replace(";", ";\n"))
             for k in range(args.runs):
                 out = (OUT if args.keep else Path(tmp)) / f"bench_{name}_{k}.mp4"
-                seconds, tree_mb, cpu = bench_once(plan, out)
+                seconds, tree_mb, cpu = bench_once(plan, out, low_memory=args.low_memory)
                 base, base_cpu = baseline(Path(tmp) / "baseline.mp4")
                 run = Run(name, seconds, base, tree_mb, cpu, base_cpu)
                 runs.append(run)

@@ -256,6 +256,7 @@ def make_video(job: Job, reporter: ProgressReporter) -> tuple[str, dict]:
         timeout=settings.RENDER_TIMEOUT_S,
         stall_timeout=settings.RENDER_STALL_S,
         should_cancel=reporter.should_cancel,
+        low_memory=settings.RENDER_LOW_MEMORY,
     )
     # Where each cut came out and how far from its beat, stored with the plan the job completes with.
     plan_dict["sync"] = result.sync.as_dict()

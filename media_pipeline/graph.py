@@ -95,11 +95,18 @@ _SOUND_FORMAT = f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_la
 _CLIP_FADE = 0.01
 
 
-def encoder_args(fps: int) -> list[str]:
+# x264's threads share each frame instead of each encoding frames of its own: the render's peak is about
+# 46-49 MB lower at the same CPU and quality, but the encode uses 1.2 cores of 2 instead of 1.8, about 40%
+# slower (benchmarks/README.md, "Phone footage"). Chosen per render (`low_memory`), off by default.
+X264_LOW_MEMORY = "sliced-threads=1"
+
+
+def encoder_args(fps: int, *, low_memory: bool = False) -> list[str]:
     """Video encoder options for the output spec (shared with the benchmark's baseline)."""
+    params = f"{X264_PARAMS}:threads={_encoder_threads()}" + (f":{X264_LOW_MEMORY}" if low_memory else "")
     return [
         *OUTPUT.video_args(), "-preset", X264_PRESET,
-        "-x264-params", f"{X264_PARAMS}:threads={_encoder_threads()}",
+        "-x264-params", params,
         "-r", str(fps), "-fps_mode", "cfr",
     ]
 
@@ -129,9 +136,12 @@ class Tap:
 
 
 def build_command(
-    plan: Plan, output_path: str, *, style: Style | None = None, tap: Tap | None = None
+    plan: Plan, output_path: str, *, style: Style | None = None, tap: Tap | None = None, low_memory: bool = False
 ) -> list[str]:
-    """The full ffmpeg argument list (binary first) that renders `plan` to `output_path` as MP4."""
+    """The full ffmpeg argument list (binary first) that renders `plan` to `output_path` as MP4.
+
+    low_memory: x264's sliced threads (X264_LOW_MEMORY), less memory for a slower encode.
+    """
     style = style or get_style(plan.style)
     _check_plan(plan)
     timings = segment_timings(plan)
@@ -155,7 +165,7 @@ def build_command(
         "-map", "[vout]", "-map", "[aout]",
         # Phone clips carry location and device tags: none of that goes into the edit.
         "-map_metadata", "-1", "-map_chapters", "-1",
-        *encoder_args(plan.fps),
+        *encoder_args(plan.fps, low_memory=low_memory),
         *audio_encoder_args(),
         *OUTPUT.container_args(), output_path,
         *tap_output,

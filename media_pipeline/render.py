@@ -92,11 +92,13 @@ def render(
     stall_timeout: float = STALL_TIMEOUT,
     should_cancel: Callable[[], bool] | None = None,
     style: Style | None = None,
+    low_memory: bool = False,
 ) -> RenderResult:
     """Render `plan` to `output_path` (MP4) and return what was written.
 
     on_progress gets (percent 0..100, step text), with percent never going
     down and ending at exactly 100. style overrides the plan's named style.
+    low_memory encodes with x264's sliced threads (graph.X264_LOW_MEMORY).
     A render whose output has not moved on for stall_timeout seconds is stopped
     then, not at timeout. Raises RenderFailed (or its RenderTimeout,
     RenderStalled, RenderCancelled) and leaves no
@@ -117,7 +119,7 @@ def render(
             plan, proxies, timeout=timeout, stall_timeout=stall_timeout, should_cancel=should_cancel,
             on_start=lambda: progress.report(0.0, PREPARING),  # only a plan with big clips has this step
         )
-        command = build_command(rendered, partial, style=style, tap=tap)
+        command = build_command(rendered, partial, style=style, tap=tap, low_memory=low_memory)
         # A global option: must come before the inputs.
         command[1:1] = ["-stats_period", str(PROGRESS_PERIOD)]
         progress.report(0.0, RENDERING)

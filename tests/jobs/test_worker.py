@@ -15,6 +15,7 @@ from jobs.models import Audio, Job
 from jobs.scratch import Scratch
 from media_pipeline import ffmpeg
 from media_pipeline.errors import RenderFailed
+from media_pipeline.probe import probe_visual
 from tests.media_factory import make_montage, make_song, make_subject, make_waking_clip
 
 S = Job.Status
@@ -425,6 +426,31 @@ def test_no_stored_segment_shows_a_change_of_shot_inside_a_clip(db, tmp_path, no
 
 
 @needs_ffmpeg
+def test_render_low_memory_renders_with_x264s_sliced_threads_into_a_valid_video(db, tmp_path, monkeypatch, settings):
+    from media_pipeline import render as render_module
+
+    settings.RENDER_LOW_MEMORY = True
+    commands: list[list[str]] = []
+    real_run = render_module.ffmpeg.run
+
+    def run(args, **options):
+        commands.append(list(args))
+        return real_run(args, **options)
+
+    monkeypatch.setattr(render_module.ffmpeg, "run", run)
+    clip = make_subject(tmp_path / "clip.mp4", at=(0.5, 0.5), seconds=6)
+    song = make_song(tmp_path / "song.wav", seconds=8)
+    out = tmp_path / "out.mp4"
+    call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CLEAN_VLOG", "--duration", "5",
+                 "--output", str(out))
+    rendering = [c for c in commands if "-filter_complex" in c]
+    assert len(rendering) == 1 and "sliced-threads=1" in rendering[0][rendering[0].index("-x264-params") + 1]
+    facts = probe_visual(str(out))
+    assert (facts.codec, facts.width, facts.height) == ("h264", 1080, 1920)
+    assert facts.duration == pytest.approx(5.0, abs=0.05)
+
+
+@needs_ffmpeg
 def test_a_hung_render_fails_the_job_after_render_stall_s_with_a_message(db, tmp_path, monkeypatch, settings):
     from media_pipeline.errors import RenderStalled
 
@@ -442,6 +468,7 @@ def test_a_hung_render_fails_the_job_after_render_stall_s_with_a_message(db, tmp
         call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CLEAN_VLOG", "--duration", "5",
                      "--output", str(tmp_path / "out.mp4"))
     assert seen["stall_timeout"] == 7
+    assert seen["low_memory"] is False  # RENDER_LOW_MEMORY's default
     job = Job.objects.get()
     assert job.status == Job.Status.FAILED
     assert "no progress for 7 s" in job.error_message

@@ -667,6 +667,12 @@ def test_x264_looks_five_frames_ahead_without_a_b_pyramid_one_frame_thread_per_u
     assert option(command(mixed_plan()), "-x264-params") == "rc-lookahead=5:b-pyramid=none:threads=3"
 
 
+def test_a_low_memory_render_has_x264_share_each_frame_between_its_threads(monkeypatch):
+    monkeypatch.setattr(graph.os, "sched_getaffinity", lambda pid: {0, 1})
+    args = graph.build_command(mixed_plan(), "/out/x.mp4", style=make_style(), low_memory=True)
+    assert option(args, "-x264-params") == "rc-lookahead=5:b-pyramid=none:threads=2:sliced-threads=1"
+
+
 def test_the_music_is_seeked_to_the_window_normalised_and_cut_to_the_exact_length():
     plan = replace(mixed_plan(), music_start=42.0, music_end=52.0)
     args = command(plan)
