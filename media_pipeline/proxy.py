@@ -20,6 +20,7 @@ from . import ffmpeg
 from .facts import VIDEO, MediaInfo
 from .filtertext import even
 from .geometry import crop_share
+from .graph import X264_LOW_MEMORY
 from .hdr import tone_map_filters
 from .plan import FILL, Plan, Segment
 from .probe import probe_visual
@@ -165,13 +166,15 @@ def with_proxies(
     stall_timeout: float | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_start: Callable[[], None] | None = None,
+    low_memory: bool = False,
 ) -> Plan:
     """The plan reading proxies, made in `folder`, for every stretch worth one; the plan itself when none is.
 
     Each proxy is a visual of its own, appended to the plan's visuals; its segments point at it, their
     source times and focus moved to the proxy's. on_start is called before the first proxy is made. A
     proxy whose ffmpeg makes no progress for stall_timeout seconds is stopped, as the render is. Raises
-    what ffmpeg.run raises; the caller removes `folder`.
+    what ffmpeg.run raises; the caller removes `folder`. low_memory: decoded on one thread and encoded with
+    x264's sliced threads (graph.X264_LOW_MEMORY), for less memory and a slower proxy.
     """
     needed = wanted(plan)
     if not needed:
@@ -185,7 +188,8 @@ def with_proxies(
         info = plan.visuals[stretch.visual]
         # Matroska: ffmpeg 5.1 would copy the source's rotation flag into an MP4, turning the picture twice.
         path = os.path.join(folder, f"visual-{stretch.visual + 1}-{len(visuals)}.mkv")
-        _make(info, stretch, box, path, timeout=timeout, stall_timeout=stall_timeout, should_cancel=should_cancel)
+        _make(info, stretch, box, path, timeout=timeout, stall_timeout=stall_timeout, should_cancel=should_cancel,
+              low_memory=low_memory)
         index = len(visuals)
         visuals.append(probe_visual(path))
         for i in stretch.segments:
@@ -206,6 +210,7 @@ def _make(
     timeout: float,
     stall_timeout: float | None,
     should_cancel: Callable[[], bool] | None,
+    low_memory: bool = False,
 ) -> None:
     # The picture is turned upright only once it is small: ffmpeg's own autorotate would turn every
     # full-size frame first. So the box (in upright display pixels) is found in the stored picture.
@@ -217,12 +222,15 @@ def _make(
                *tone_map_filters(info, keep_depth=True), "format=yuv420p", *UPRIGHT.get(info.rotation, []), "setsar=1"]
     keyframes = max(1, math.floor((info.fps or 30) * PROXY_KEYFRAME_SECONDS))
     sound = ["-map", "0:a:0", "-c:a", "aac", "-b:a", "256k", "-ac", "2", "-ar", "48000"] if info.has_audio else []
+    # Each decoder thread holds pictures of its own: 4K 10-bit ones are the proxy step's memory.
+    decoder_threads = "1" if low_memory else PROXY_THREADS
+    encoder = ["-x264-params", X264_LOW_MEMORY] if low_memory else []
     ffmpeg.run(
         [
             ffmpeg.FFMPEG, "-y", "-loglevel", "error",
-            "-ss", f"{stretch.start:.6f}", "-t", f"{stretch.end - stretch.start:.6f}", "-threads", PROXY_THREADS,
+            "-ss", f"{stretch.start:.6f}", "-t", f"{stretch.end - stretch.start:.6f}", "-threads", decoder_threads,
             "-sn", "-dn", "-noautorotate", *ffmpeg.safe_input_args(ffmpeg.VIDEO_FORMATS), "-i", info.path,
-            "-map", "0:v:0", "-vf", ",".join(picture), *PROXY_ARGS, "-g", str(keyframes),
+            "-map", "0:v:0", "-vf", ",".join(picture), *PROXY_ARGS, *encoder, "-g", str(keyframes),
             "-threads", PROXY_THREADS, *sound, "-f", "matroska", path,
         ],
         timeout=timeout,

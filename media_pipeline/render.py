@@ -98,7 +98,7 @@ def render(
 
     on_progress gets (percent 0..100, step text), with percent never going
     down and ending at exactly 100. style overrides the plan's named style.
-    low_memory encodes with x264's sliced threads (graph.X264_LOW_MEMORY).
+    low_memory encodes with x264's sliced threads (graph.X264_LOW_MEMORY), and decodes proxies on one thread.
     A render whose output has not moved on for stall_timeout seconds is stopped
     then, not at timeout. Raises RenderFailed (or its RenderTimeout,
     RenderStalled, RenderCancelled) and leaves no
@@ -118,6 +118,7 @@ def render(
         rendered = proxy.with_proxies(
             plan, proxies, timeout=timeout, stall_timeout=stall_timeout, should_cancel=should_cancel,
             on_start=lambda: progress.report(0.0, PREPARING),  # only a plan with big clips has this step
+            low_memory=low_memory,
         )
         command = build_command(rendered, partial, style=style, tap=tap, low_memory=low_memory)
         # A global option: must come before the inputs.

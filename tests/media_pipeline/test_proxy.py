@@ -95,6 +95,29 @@ def test_a_proxy_holds_just_the_used_footage_upright_in_sdr_and_its_segments_poi
     assert first.source_in == pytest.approx(4 / 30) and first.frames == plan.segments[0].frames
 
 
+def test_a_low_memory_proxy_is_decoded_on_one_thread_and_encoded_with_sliced_threads(media, tmp_path, monkeypatch):
+    from media_pipeline.probe import probe_visual
+
+    commands: list[list[str]] = []
+    real_run = ffmpeg.run
+
+    def run(args, **options):
+        commands.append(list(args))
+        return real_run(args, **options)
+
+    monkeypatch.setattr(proxy.ffmpeg, "run", run)
+    info = probe_visual(str(media["hlg"]))
+    plan = build_plan([info], song_info(str(media["song"]), 8.0), [Shot(0, 1.0, source_in=1.0)], width=180, height=320)
+    for low_memory in (False, True):
+        rendered = proxy.with_proxies(plan, str(tmp_path / f"proxies-{low_memory}"), timeout=60, low_memory=low_memory)
+        made = rendered.visuals[-1]
+        assert (made.hdr, made.codec, made.height) == ("", "h264", 320)  # upright, SDR, at the frame's size
+    default, low = [c for c in commands if "matroska" in c]  # the proxies, not the probes of them
+    assert default[default.index("-threads") + 1] == proxy.PROXY_THREADS and "-x264-params" not in default
+    assert low[low.index("-threads") + 1] == "1"
+    assert low[low.index("-x264-params") + 1] == "sliced-threads=1"
+
+
 def test_a_render_from_proxies_shows_the_framed_subject_and_leaves_no_proxy_behind(media, tmp_path):
     from media_pipeline.probe import probe_visual
 
