@@ -240,12 +240,12 @@ SCRATCH_DIR = os.getenv("SCRATCH_DIR", "")
 RENDER_TIMEOUT_S = envint("RENDER_TIMEOUT_S", "600")
 # A render whose picture has not moved on for this long is stopped as hung, long before the timeout.
 RENDER_STALL_S = envint("RENDER_STALL_S", "90")
-# 1: x264 shares each frame between the cores (media_pipeline/graph.py, X264_LOW_MEMORY) and a proxy is decoded
-# on one thread: a job's peak about 40-50 MB lower, its encodes about 40% slower. For hosts short of memory.
-RENDER_LOW_MEMORY = envbool("RENDER_LOW_MEMORY", "0")
 if RENDER_STALL_S < 1:
     # Zero or less would stop every render before its first frame.
     raise ImproperlyConfigured(f"RENDER_STALL_S must be at least 1 second, not {RENDER_STALL_S}")
+# 1: x264 shares each frame between the cores (media_pipeline/graph.py, X264_LOW_MEMORY) and a proxy is decoded
+# on one thread: a job's peak about 40-50 MB lower, its encodes about 40% slower. For hosts short of memory.
+RENDER_LOW_MEMORY = envbool("RENDER_LOW_MEMORY", "0")
 RENDER_MAX_ATTEMPTS = envint("RENDER_MAX_ATTEMPTS", "2")
 # A PROCESSING job whose worker has not written for this long is taken as dead.
 RENDER_LEASE_S = envint("RENDER_LEASE_S", "120")

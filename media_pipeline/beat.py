@@ -81,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("song", nargs="?")
     options = parser.parse_args(argv)
     if options.warm_up:
-        if not kernel_cache.warm_marker().exists():
-            print(f"Compiling librosa's kernels into {kernel_cache.folder()} (once, about 30 s)", file=sys.stderr)
         warm_up()
         return 0
     if not options.cache_dir or not options.song:
@@ -97,15 +95,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def warm_up() -> None:
-    """Analyse eight seconds of clicks at 120 BPM: every kernel a real analysis uses is then compiled and cached."""
+    """Analyse eight seconds of clicks at 120 BPM: every kernel a real analysis uses is then compiled and cached.
+
+    A warm-up that fails says so and returns: it only saves the first real analysis time, and a release
+    step that runs it must not keep the site from starting.
+    """
     if kernel_cache.warm_marker().exists():
         return
+    print(f"Compiling librosa's kernels into {kernel_cache.folder()} (once, about 30 s)", file=sys.stderr)
     seconds, beat = 8, SAMPLE_RATE // 2
     samples = np.zeros(seconds * SAMPLE_RATE, dtype=np.float32)
     click = np.hanning(256).astype(np.float32)
     for start in range(0, len(samples) - len(click), beat):
         samples[start:start + len(click)] = click
-    analyze_samples(samples)
+    try:
+        analyze_samples(samples)
+    except Exception as exc:  # noqa: BLE001 (any failure: the first real analysis compiles instead)
+        print(f"warning: the kernels were not compiled ({exc}); the first song's analysis will compile them",
+              file=sys.stderr)
 
 
 def decode_mono(path: str) -> np.ndarray:

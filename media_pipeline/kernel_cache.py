@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -68,10 +68,8 @@ def compiling_alone() -> Iterator[None]:
         if not marker.exists():  # not filled by the process this one waited for
             _empty(marker.parent)
         yield
-        try:
+        with suppress(OSError):
             marker.touch()
-        except OSError:
-            pass
 
 
 def _empty(cache: Path) -> None:

@@ -106,3 +106,24 @@ def test_a_second_process_waits_while_the_first_fills_a_cold_cache_and_keeps_wha
     assert (cache / "kernels-of-first").exists()  # the cache was warm: the second did not empty it
     assert (cache / "kernels-of-second").exists()
     assert kernel_cache.warm_marker().exists()
+
+
+def test_a_warm_up_that_fails_says_so_and_leaves_the_release_step_going(cache, monkeypatch, capsys):
+    from media_pipeline import beat
+
+    def broken(samples):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(beat, "analyze_samples", broken)
+    assert beat.main(["--warm-up"]) == 0
+    assert "the kernels were not compiled (out of memory)" in capsys.readouterr().err
+    assert not kernel_cache.warm_marker().exists()
+
+
+def test_the_beat_command_without_a_song_or_warm_up_is_a_one_line_usage_error(capsys):
+    from media_pipeline import beat
+
+    with pytest.raises(SystemExit) as exited:
+        beat.main([])
+    assert exited.value.code == 2
+    assert "--cache-dir and a song are needed (or --warm-up)" in capsys.readouterr().err
