@@ -67,6 +67,10 @@ LIVELY_FROM, LIVELY_TO = 0.10, 0.20  # first use of a long clip starts this far 
 # ... unless the clip's liveliness (look.py) shows a stretch this much livelier than that one.
 LIVELIER = 1.25
 LIVELY_STEP = 0.25  # seconds between the trims compared
+# A repeat never shows again footage from a clip's last this many segments (when it can be helped).
+RECENT_USES = 3
+_SLIVER = 1e-3  # seconds: float noise, not footage
+
 # A seeded trim may start on any stretch this close to the liveliest one's activity.
 SEED_LIVELY = 0.85
 CUT_SLACK = 0.04  # a clip's own cut this close to a segment's edge (about a frame) is at the edge
@@ -641,7 +645,7 @@ def _within_one_shot(
     whole = [c for c in sorted(candidates) if not _straddles(c, length, cuts)]
     if not whole:
         return start
-    return min(whole, key=lambda c: (_overlap(c, c + length, used), abs(c - start)))
+    return min(whole, key=lambda c: (_repeat_cost(c, c + length, used), abs(c - start)))
 
 
 def _straddles(start: float, length: float, cuts: Sequence[float]) -> bool:
@@ -655,9 +659,10 @@ def _lively_start(info: MediaInfo, length: float, lively: Liveliness | None = No
     inputs give the same plan. A seed other than 0 moves the usual start within that
     span, and takes any stretch nearly as lively (SEED_LIVELY) as the liveliest.
     """
-    # A seeded plan keys on the file's name alone: a render host that copies the files to a scratch folder
-    # of each job's own still gives the same seed the same plan.
-    key = info.path if not seed else f"{PurePath(info.path).name}:{seed}"
+    # Keyed on the file's name alone: a render host that copies the files to a scratch folder of each
+    # job's own still gives the same files the same plan, on a retry and on another host.
+    name = PurePath(info.path).name
+    key = name if not seed else f"{name}:{seed}"
     share = LIVELY_FROM + (LIVELY_TO - LIVELY_FROM) * (zlib.crc32(key.encode()) % 1001) / 1000
     usual = min(share * info.duration, info.duration - length)
     if lively is None or len(lively.times) < 2:
@@ -683,13 +688,30 @@ def _activity(lively: Liveliness, start: float, length: float) -> float:
 def _least_overlap_start(
     duration: float, length: float, used: Sequence[tuple[float, float]], preferred: float
 ) -> float:
-    """Where to start `length` seconds of a clip to repeat as little as possible of what was shown."""
+    """Where to start `length` seconds of a clip to repeat as little as possible of what was shown.
+
+    Once a short clip has been shown all but gaps shorter than the segment, it plays on from where it was, as a loop
+    does, unless that would show again what its last few segments showed; then it goes round from
+    what was shown longest ago. So footage seen seconds earlier is never shown again first, and the
+    render reads the clip forward with one input rather than seeking back for every repeat.
+    """
     latest = duration - length
     candidates = [used[-1][1] if used else preferred, preferred, 0.0, latest]
-    candidates += [end for _, end in used] + [start - length for start, _ in used]
+    candidates += [end for _, end in used] + [start for start, _ in used] + [start - length for start, _ in used]
     candidates = [min(max(c, 0.0), latest) for c in candidates]
     # min() keeps the first of equals: carrying on from the last use beats jumping around.
-    return min(candidates, key=lambda c: _overlap(c, c + length, used))
+    best = min(candidates, key=lambda c: _repeat_cost(c, c + length, used))
+    if _overlap(best, best + length, used) < _SLIVER:
+        return best
+    carrying_on = candidates[0]
+    if _overlap(carrying_on, carrying_on + length, used[-RECENT_USES:]) < _SLIVER:
+        return carrying_on
+    return best
+
+
+def _repeat_cost(first: float, last: float, used: Sequence[tuple[float, float]]) -> float:
+    """Seconds of [first, last] already shown, each weighted by how recently: the latest use's fully, the first's least."""
+    return sum((k + 1) / len(used) * _overlap(first, last, [span]) for k, span in enumerate(used))
 
 
 def _overlap(first: float, last: float, spans: Sequence[tuple[float, float]]) -> float:
