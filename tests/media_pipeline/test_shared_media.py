@@ -87,4 +87,6 @@ def test_vintage_film_on_a_phone_fills_the_screen_with_real_clips_and_a_photo(tm
     assert len(frames) >= 5
     for frame in frames[1:-1]:  # the first and last fade from and to black
         rows = [sum(frame[r * 180 : (r + 1) * 180]) / 180 for r in range(320)]
-        assert sum(mean < 24 for mean in rows) < 0.15 * 320, "most of the frame is picture, not black bars"
+        # Measured on these files: bikes.mp4 letterboxed gives bar rows of 0-4; fitted over its blur, the vignette
+        # over a dark street's blurred background gives rows from 9.7 up (11 of 320 under 12).
+        assert sum(mean < 12 for mean in rows) < 0.15 * 320, "most of the frame is picture, not black bars"
