@@ -281,7 +281,7 @@ class Run:
         return self.render_cpu / self.baseline_cpu
 
 
-def bench_once(plan: Plan, out: Path, *, low_memory: bool = False) -> tuple[float, float, float]:
+def bench_once(plan: Plan, out: Path, *, low_memory: bool | None = None) -> tuple[float, float, float]:
     """(render seconds, peak tree RSS in MB, CPU seconds of its processes) for one render of `plan`."""
     cpu = _children_cpu()
     with TreeRss() as rss:
@@ -350,7 +350,7 @@ def as_a_worker() -> None:
 
 
 def job_once(
-    style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path, *, low_memory: bool = False
+    style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path, *, low_memory: bool | None = None
 ) -> tuple[float, ...]:
     """(job seconds, step seconds..., render seconds, peak tree MB, child CPU seconds) for one whole job.
 
@@ -385,7 +385,7 @@ def job_once(
 
 
 def bench_jobs(
-    names: list[str], visuals: list[Path], song: Path, runs: int, keep: bool, tmp: Path, *, low_memory: bool = False
+    names: list[str], visuals: list[Path], song: Path, runs: int, keep: bool, tmp: Path, *, low_memory: bool | None = None
 ) -> list[JobRun]:
     results: list[JobRun] = []
     for name in names:
@@ -411,6 +411,9 @@ def summarise_jobs(runs: list[JobRun]) -> None:
           f"peak tree RSS max {max(r.tree_mb for r in runs):.0f} MB")
 
 
+LOW_MEMORY = {"auto": None, "on": True, "off": False}  # --low-memory as render(low_memory=...) takes it
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="CINEMATIC_DRAMA", help="a style name, or 'all'")
@@ -422,9 +425,11 @@ def main() -> None:
                         help="1080p: the render alone on the 1080p reference (default); phone: the whole job "
                              "(probe, look, beat, plan, render, verify) on the phone-like reference")
     parser.add_argument("--whole-job", action="store_true", help="time the whole job on the 1080p reference too")
-    parser.add_argument("--low-memory", action="store_true",
-                        help="render as RENDER_LOW_MEMORY=1 does (x264's sliced threads); the baseline stays the same")
+    parser.add_argument("--low-memory", choices=tuple(LOW_MEMORY), default="auto",
+                        help="as RENDER_LOW_MEMORY: auto (the default: x264's sliced threads for a job with clips "
+                             "worth a proxy), on or off for every render; the baseline stays the same")
     args = parser.parse_args()
+    args.low_memory = LOW_MEMORY[args.low_memory]
 
     names = list(STYLES) if args.style == "all" else [args.style]
     if args.reference == "phone" or args.whole_job:

@@ -18,6 +18,16 @@ def envbool(name: str, default: str) -> bool:
     return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
 
 
+def envtristate(name: str, default: str) -> bool | None:
+    """True or False as envbool reads them, None for "auto"."""
+    value = os.getenv(name, default).strip().lower()
+    if value == "auto":
+        return None
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ImproperlyConfigured(f"{name} must be auto, 1 or 0, not {value!r}")
+    return envbool(name, default)
+
+
 def envint(name: str, default: str) -> int:
     value = os.getenv(name, default)
     try:
@@ -243,9 +253,10 @@ RENDER_STALL_S = envint("RENDER_STALL_S", "90")
 if RENDER_STALL_S < 1:
     # Zero or less would stop every render before its first frame.
     raise ImproperlyConfigured(f"RENDER_STALL_S must be at least 1 second, not {RENDER_STALL_S}")
-# 1: x264 shares each frame between the cores (media_pipeline/graph.py, X264_LOW_MEMORY) and a proxy is decoded
-# on one thread: a job's peak about 40-50 MB lower, its encodes about 40% slower. For hosts short of memory.
-RENDER_LOW_MEMORY = envbool("RENDER_LOW_MEMORY", "0")
+# x264 shares each frame between the cores (media_pipeline/graph.py, X264_LOW_MEMORY) and a proxy is decoded on
+# one thread: a job's peak 40-70 MB lower, its encodes about 40% slower. auto (None): only jobs with phone
+# footage (media_pipeline/render.py, uses_low_memory); 1 or 0: every job, or none.
+RENDER_LOW_MEMORY = envtristate("RENDER_LOW_MEMORY", "auto")
 RENDER_MAX_ATTEMPTS = envint("RENDER_MAX_ATTEMPTS", "2")
 # A PROCESSING job whose worker has not written for this long is taken as dead.
 RENDER_LEASE_S = envint("RENDER_LEASE_S", "120")

@@ -92,13 +92,14 @@ def render(
     stall_timeout: float = STALL_TIMEOUT,
     should_cancel: Callable[[], bool] | None = None,
     style: Style | None = None,
-    low_memory: bool = False,
+    low_memory: bool | None = None,
 ) -> RenderResult:
     """Render `plan` to `output_path` (MP4) and return what was written.
 
     on_progress gets (percent 0..100, step text), with percent never going
     down and ending at exactly 100. style overrides the plan's named style.
-    low_memory encodes with x264's sliced threads (graph.X264_LOW_MEMORY), and decodes proxies on one thread.
+    low_memory encodes with x264's sliced threads (graph.X264_LOW_MEMORY), and decodes proxies on one thread;
+    None (the default) does so only for a plan with clips big enough for a proxy (uses_low_memory).
     A render whose output has not moved on for stall_timeout seconds is stopped
     then, not at timeout. Raises RenderFailed (or its RenderTimeout,
     RenderStalled, RenderCancelled) and leaves no
@@ -113,6 +114,7 @@ def render(
     proxy.remove(proxies)  # a dead attempt's, if any
     tap = Tap(samples.shrink(), tapped) if samples.frames else None
     progress = _Progress(on_progress, output_duration(plan))
+    low_memory = uses_low_memory(plan, low_memory)
     try:
         # The render reads the proxies; the output is still checked against the plan as made.
         rendered = proxy.with_proxies(
@@ -148,6 +150,16 @@ def render(
         elapsed=time.monotonic() - started,
         sync=report,
     )
+
+
+def uses_low_memory(plan: Plan, low_memory: bool | None = None) -> bool:
+    """Whether the render of `plan` runs in low memory: as asked, or when not asked (None), when it has phone footage.
+
+    A clip big enough for a proxy (4K, 10-bit HDR) is what takes a job past its memory budget: its proxy
+    step, then a render of several proxy inputs. Such a job trades about 40% of its encode's speed for
+    40-70 MB; a job of 1080p clips and photos keeps the fast encode (benchmarks/README.md, "Phone footage").
+    """
+    return bool(proxy.wanted(plan)) if low_memory is None else low_memory
 
 
 def check_sync(plan: Plan, samples: sync.Samples, path: str) -> SyncReport:

@@ -26,6 +26,18 @@ def test_it_refuses_a_stall_limit_that_would_stop_every_render():
     assert "RENDER_STALL_S must be at least 1 second, not 0" in result.stderr
 
 
+def test_it_refuses_a_low_memory_setting_other_than_auto_on_or_off():
+    result = manage("check", RENDER_LOW_MEMORY="sometimes")
+    assert result.returncode != 0
+    assert "RENDER_LOW_MEMORY must be auto, 1 or 0, not 'sometimes'" in result.stderr
+
+
+def test_low_memory_is_auto_unless_set():
+    assert production_settings("RENDER_LOW_MEMORY") == "None"
+    assert production_settings("RENDER_LOW_MEMORY", RENDER_LOW_MEMORY="1") == "True"
+    assert production_settings("RENDER_LOW_MEMORY", RENDER_LOW_MEMORY="off") == "False"
+
+
 def test_it_refuses_more_visuals_per_job_than_the_planner_can_cut():
     result = manage("check", MAX_VISUALS="6")
     assert result.returncode != 0
@@ -56,12 +68,17 @@ def test_debug_is_off_unless_set(tmp_path):
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
-def hsts(**env: str) -> str:
-    code = "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+def production_settings(*names: str, **env: str) -> str:
+    """The named settings as the project's own settings file makes them for a server, printed on one line."""
+    code = f"from django.conf import settings as s; print({', '.join('s.' + name for name in names)})"
     result = manage("shell", "-c", code, DJANGO_SETTINGS_MODULE="editor_site.settings",
                     SECRET_KEY="x" * 60 + "-production-secret-key-for-the-test", **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]  # after the shell's own note on what it imported
+
+
+def hsts(**env: str) -> str:
+    return production_settings("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", **env)
 
 
 def test_hsts_has_no_preload_or_subdomains_unless_asked_for():

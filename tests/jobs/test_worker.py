@@ -468,7 +468,7 @@ def test_a_hung_render_fails_the_job_after_render_stall_s_with_a_message(db, tmp
         call_command("render_job", "--video", str(clip), "--music", str(song), "--style", "CLEAN_VLOG", "--duration", "5",
                      "--output", str(tmp_path / "out.mp4"))
     assert seen["stall_timeout"] == 7
-    assert seen["low_memory"] is False  # RENDER_LOW_MEMORY's default
+    assert seen["low_memory"] is None  # RENDER_LOW_MEMORY's default: auto, decided from the plan
     job = Job.objects.get()
     assert job.status == Job.Status.FAILED
     assert "no progress for 7 s" in job.error_message

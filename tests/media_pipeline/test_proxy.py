@@ -55,6 +55,15 @@ def test_a_fill_whose_crops_move_keeps_every_window_and_a_fit_keeps_the_whole_pi
     assert (box.x, box.y, box.width, box.height, box.out_width, box.out_height) == (0, 0, 1280, 720, 180, 102)
 
 
+def test_left_to_itself_only_a_render_with_a_clip_worth_a_proxy_runs_in_low_memory():
+    from media_pipeline.render import uses_low_memory
+
+    phone = plan_of(BIG, [Shot(0, 1.0), Shot(0, 1.0)])
+    small = plan_of(SMALL, [Shot(0, 1.0), Shot(0, 1.0)])
+    assert uses_low_memory(phone) and not uses_low_memory(small)
+    assert uses_low_memory(small, True) and not uses_low_memory(phone, False)  # an operator's choice stands
+
+
 def test_footage_used_far_apart_gets_one_proxy_for_each_stretch():
     plan = plan_of(BIG, [Shot(0, 1.0, source_in=1.0), Shot(0, 1.0, source_in=2.5), Shot(0, 1.0, source_in=12.0)])
     spans = [(round(s.start, 2), round(s.end, 2), s.segments) for s, _ in proxy.wanted(plan)]
