@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -38,15 +38,21 @@ def scratch_root() -> Path:
     return Path(settings.SCRATCH_DIR or Path(settings.MEDIA_ROOT) / SCRATCH_DIR_NAME)
 
 
-def remove_orphans(keep: Collection[str]) -> int:
-    """Remove the scratch folders of jobs other than `keep` (ids as text): what a render host that was killed
-    (power, out of memory) left, found when it claims its next job. Returns how many were removed."""
+def remove_orphans(rendering: Callable[[], Collection[str]]) -> int:
+    """Remove the scratch folders of jobs `rendering()` does not name (ids as text): what a render host that
+    was killed (power, out of memory) left, found when it claims its next job. Returns how many were removed.
+
+    The folders are listed before `rendering` is asked: a job is claimed (committed) before its folder is
+    made, so a folder that was listed belongs to a job the answer names if it is still being rendered. Asked
+    first, a job another host claimed in between would lose the folder it had just made.
+    """
     root = scratch_root()
     # Only folders named as a job's: SCRATCH_DIR may be a folder that holds other things too.
-    orphans = [
-        entry for entry in (root.iterdir() if root.is_dir() else ())
-        if entry.is_dir() and _is_job_id(entry.name) and entry.name not in keep
-    ]
+    listed = [entry for entry in (root.iterdir() if root.is_dir() else ()) if entry.is_dir() and _is_job_id(entry.name)]
+    if not listed:
+        return 0
+    keep = set(rendering())
+    orphans = [entry for entry in listed if entry.name not in keep]
     for orphan in orphans:
         shutil.rmtree(orphan, ignore_errors=True)
     return len(orphans)

@@ -111,9 +111,13 @@ def _claimed(job_id) -> Job:
         remove_leftovers(job)  # the files of the attempt that was interrupted
     # Scratch that renders killed on this host left; any job being rendered keeps its folder (SCRATCH_DIR may
     # be on storage that hosts share, as MEDIA_ROOT may).
-    remove_orphans({str(own) for own in Job.objects.filter(status=Status.PROCESSING).values_list("id", flat=True)})
+    remove_orphans(_rendering)
     set_state(Worker.State.RENDERING, job.id)
     return job
+
+
+def _rendering() -> set[str]:
+    return {str(own) for own in Job.objects.filter(status=Status.PROCESSING).values_list("id", flat=True)}
 
 
 def _give_up(jobs) -> int:

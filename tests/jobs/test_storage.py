@@ -11,7 +11,7 @@ from django.core.files.storage import storages
 
 from jobs import services, worker
 from jobs.models import Audio, Job, upload_temp_dir
-from jobs.scratch import InputMissing, Scratch, scratch_root
+from jobs.scratch import InputMissing, Scratch, remove_orphans, scratch_root
 from jobs.storage import LocalStorage, job_storage
 from media_pipeline.errors import RenderFailed
 
@@ -115,6 +115,21 @@ def test_a_claim_removes_scratch_a_killed_render_left_on_this_host_and_nothing_e
     assert not Scratch.of(dead.id).folder.exists()
     assert Scratch.of(sibling.id).folder.is_dir()  # still being rendered
     assert not_ours.is_dir()
+
+
+def test_a_folder_another_host_makes_while_orphans_are_looked_for_is_kept(make_job, media_root):
+    # Host b claims a job and makes its folder just after this host asked which jobs are being rendered:
+    # the answer cannot name it, so only folders listed before the question may go.
+    dead, claimed_meanwhile = make_job(status=S.FAILED), make_job()
+    Scratch.of(dead.id).create()
+
+    def rendering() -> set[str]:
+        Scratch.of(claimed_meanwhile.id).create()
+        return set()
+
+    assert remove_orphans(rendering) == 1
+    assert not Scratch.of(dead.id).folder.exists()
+    assert Scratch.of(claimed_meanwhile.id).folder.is_dir()
 
 
 def test_an_input_missing_from_storage_is_a_media_error_naming_the_file(make_job, media_root, monkeypatch):
