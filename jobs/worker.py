@@ -25,7 +25,7 @@ from media_pipeline.plan import Plan, plan_to_dict
 from media_pipeline.poster import make_poster, poster_time
 from media_pipeline.render import render
 
-from . import disk, metrics
+from . import disk, heap, metrics
 from .callbacks import due_on_end
 from .host import HOST, STOP, StopRendering, retrying, set_state
 from .logs import job_fields
@@ -348,6 +348,7 @@ def _render(job: Job, listener: Callable[[float, str], None] | None) -> Job:
     finally:
         save_step_timings(job.id, clock.finish())
         work.remove()  # after a success and after a failure alike: the host keeps nothing of the job
+        heap.trim()  # nor its freed memory, which would sit beside the next job's render
         set_state(Worker.State.STOPPING if STOP.requested else Worker.State.IDLE)
     return Job.objects.get(id=job.id)
 

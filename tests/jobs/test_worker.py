@@ -504,3 +504,18 @@ def test_where_each_cut_came_out_is_stored_with_the_plan_served_by_the_api_and_s
     assert client.get(f"/api/jobs/{job.id}/plan").json()["sync"] == sync
     page = client.get(f"/jobs/{job.id}").content.decode()
     assert f'<p class="meta sync" id="sync">{sync["summary"]}</p>' in page
+
+
+# ---------------------------------------------------------------- memory
+
+
+def test_freed_memory_goes_back_to_the_system_after_each_job_ended_either_way(make_job, monkeypatch):
+    trims = []
+    monkeypatch.setattr("jobs.heap.trim", lambda: trims.append(True) or True)
+
+    def engine(job, report):
+        raise RenderFailed("ffmpeg stopped")
+
+    monkeypatch.setattr("jobs.worker.make_video", engine)
+    worker.run(make_job().id)
+    assert trims == [True]

@@ -1,0 +1,23 @@
+"""Give the memory a finished job freed back to the system, so a long-lived worker starts each job at its size.
+
+glibc keeps what Python and numpy free in its heaps for reuse. Over a worker's first jobs in different styles
+that kept its Python growing from 73 to 90 MB (then level), memory that sat beside the next render's ffmpeg at
+its peak; `malloc_trim` after each job brought it back to 69 MB (benchmarks/README.md, Session 14).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+
+def trim() -> bool:
+    """Return freed heap memory to the system. False where the C library has no malloc_trim (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    malloc_trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    if malloc_trim is None:
+        return False
+    malloc_trim(0)
+    return True
