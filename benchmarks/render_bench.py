@@ -29,6 +29,13 @@ Figures printed per run:
 With --reference phone (or --whole-job) the whole job is timed as a worker runs it, and this
 Python first loads what a render worker's process has loaded (Django, the jobs app, the worker's
 modules: as_a_worker), so the peak tree counts the worker's own memory as it is in production.
+Each run also prints the CPU seconds of each step and the job's "CPU floor": its CPU seconds over
+(the machine's cores x the baseline's wall time), the job ratio it would reach were every core busy
+from start to end. A target below the floor cannot be met by scheduling the same work better.
+
+--at-once N (with --reference phone) measures throughput as `Q_WORKERS=N` runs it: one job alone,
+then N of the same job at once, each in a process of its own that has loaded the worker's modules;
+it prints both wall times, their ratio and the peak memory of the jobs' process trees.
 
 The machine may be shared: run a few times and read the best and typical values.
 """
@@ -191,8 +198,10 @@ def _hand_plan(style_name: str, visuals: list[Path], song: Path) -> Plan:
 class TreeRss:
     """Samples the resident memory of this process plus all its descendants, every `interval` s."""
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.05, *, itself: bool = True) -> None:
         self.interval = interval
+        self.itself = itself  # False: only the descendants (jobs run in processes of their own)
+        self.sampler_cpu = 0.0  # CPU seconds of the sampling thread, left out of the job's
         self.peak_kb = 0
         self.step = ""  # set by the caller: peaks are also kept per step
         self.step_peaks_kb: dict[str, int] = {}
@@ -210,9 +219,10 @@ class TreeRss:
     def _loop(self) -> None:
         root = os.getpid()
         while not self._stop.is_set():
-            now = sum(_rss_kb(pid) for pid in _tree(root))
+            now = sum(_rss_kb(pid) for pid in _tree(root) if self.itself or pid != root)
             self.peak_kb = max(self.peak_kb, now)
             self.step_peaks_kb[self.step] = max(self.step_peaks_kb.get(self.step, 0), now)
+            self.sampler_cpu = time.thread_time()
             self._stop.wait(self.interval)
 
 
@@ -249,6 +259,16 @@ def _children_cpu() -> float:
     """CPU seconds (user + system) used so far by this process's finished children."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _job_cpu(rss: TreeRss) -> float:
+    """CPU seconds used so far by this process (its sampling thread left out) and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime - rss.sampler_cpu + _children_cpu()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
 
 
 def baseline(path: Path) -> tuple[float, float]:
@@ -303,12 +323,18 @@ class JobRun:
     render: float  # render.render's wall time: its proxies, its ffmpeg run and the check of the file
     baseline: float
     tree_mb: float  # peak of this process and its children over the whole job
-    job_cpu: float  # CPU seconds of the job's child processes (ffmpeg, the song's analysis)
+    job_cpu: float  # CPU seconds of the job: this process's and its children's (ffmpeg, the song's analysis)
+    step_cpu: tuple[float, ...]  # CPU seconds of each of STEPS
     baseline_cpu: float
 
     @property
     def ratio(self) -> float:
         return self.job / self.baseline
+
+    @property
+    def cpu_floor(self) -> float:
+        """The job ratio were every core busy for the whole job: no better schedule of this work beats it."""
+        return self.job_cpu / (_cores() * self.baseline)
 
     @property
     def render_ratio(self) -> float:
@@ -352,36 +378,39 @@ def as_a_worker() -> None:
 def job_once(
     style_name: str, visuals: list[Path], song: Path, out: Path, scratch: Path, *, low_memory: bool | None = None
 ) -> tuple[float, ...]:
-    """(job seconds, step seconds..., render seconds, peak tree MB, child CPU seconds) for one whole job.
+    """(job seconds, step seconds..., step CPU seconds..., render seconds, peak tree MB, job CPU seconds) for one
+    whole job.
 
-    As a worker runs it: the song meets an empty beat cache (a new song), so it is analysed.
+    As a worker runs it: the song meets an empty beat cache (a new song), so it is analysed. A step's CPU
+    counts a child process when it ends; every child of a step ends within it.
     """
+    from jobs import heap
     from media_pipeline.pipeline import plan_job
 
-    marks: dict[str, float] = {}
+    marks: dict[str, tuple[float, float]] = {}  # step -> (wall, CPU) when it began
     rss = TreeRss()
 
     def mark(_: float, step: str) -> None:
         if step not in marks:
-            marks[step] = time.monotonic()
+            marks[step] = (time.monotonic(), _job_cpu(rss))
             rss.step = step
 
     cache = Path(tempfile.mkdtemp(prefix="beats-", dir=scratch))
-    cpu = _children_cpu()
     with rss:
-        started = time.monotonic()
+        started = (time.monotonic(), _job_cpu(rss))
         plan = plan_job([str(p) for p in visuals], str(song), style_name, duration=DURATION, cache_dir=str(cache),
                         on_progress=mark)
-        planned_at = time.monotonic()
+        planned = (time.monotonic(), _job_cpu(rss))
         result = render(plan, str(out), timeout=900, on_progress=mark, low_memory=low_memory)
-        ended = time.monotonic()
-    rendering = marks.get(RENDERING, planned_at)
-    order = [marks["Reading your files"], marks["Looking at your clips"], marks["Planning the cuts"], planned_at,
-             rendering, marks.get(CHECKING, ended), ended]
-    steps = tuple(b - a for a, b in zip(order, order[1:]))
+        ended = (time.monotonic(), _job_cpu(rss))
+    heap.trim()  # as the worker does after each job: the next starts from the worker's own size
+    order = [marks["Reading your files"], marks["Looking at your clips"], marks["Planning the cuts"], planned,
+             marks.get(RENDERING, planned), marks.get(CHECKING, ended), ended]
+    steps = tuple(b[0] - a[0] for a, b in zip(order, order[1:]))
+    steps_cpu = tuple(b[1] - a[1] for a, b in zip(order, order[1:]))
     peaks = ", ".join(f"{step or 'start'} {kb / 1024:.0f}" for step, kb in rss.step_peaks_kb.items())
     print(f"         peak tree RSS by step (MB): {peaks}")
-    return (ended - started, *steps, result.elapsed, rss.peak_kb / 1024, _children_cpu() - cpu)
+    return (ended[0] - started[0], *steps, *steps_cpu, result.elapsed, rss.peak_kb / 1024, ended[1] - started[1])
 
 
 def bench_jobs(
@@ -393,14 +422,18 @@ def bench_jobs(
         for k in range(runs):
             out = (OUT if keep else tmp) / f"job_{name}_{k}.mp4"
             job, *rest = job_once(name, visuals, song, out, tmp, low_memory=low_memory)
-            steps, (render_s, tree_mb, cpu) = tuple(rest[: len(STEPS)]), rest[len(STEPS):]
+            steps, steps_cpu = tuple(rest[: len(STEPS)]), tuple(rest[len(STEPS): 2 * len(STEPS)])
+            render_s, tree_mb, cpu = rest[2 * len(STEPS):]
             base, base_cpu = baseline(tmp / "baseline.mp4")
-            run = JobRun(name, job, steps, render_s, base, tree_mb, cpu, base_cpu)
+            run = JobRun(name, job, steps, render_s, base, tree_mb, cpu, steps_cpu, base_cpu)
             results.append(run)
             shares = "  ".join(f"{step} {seconds / job:4.0%}" for step, seconds in zip(STEPS, steps))
+            cpus = "  ".join(f"{step} {seconds:5.1f}" for step, seconds in zip(STEPS, steps_cpu))
             print(f"  run {k + 1}: job {job:6.2f} s  render {render_s:6.2f} s  baseline {base:5.2f} s  "
                   f"job ratio {run.ratio:4.2f}  render ratio {run.render_ratio:4.2f}  peak tree RSS {tree_mb:5.0f} MB")
             print(f"         {shares}")
+            print(f"         CPU s: {cpus}; job {cpu:5.1f}, baseline {base_cpu:4.1f}; "
+                  f"CPU floor {run.cpu_floor:4.2f} (the job ratio with all {_cores()} cores busy throughout)")
     return results
 
 
@@ -408,7 +441,39 @@ def summarise_jobs(runs: list[JobRun]) -> None:
     ratios, render_ratios = [r.ratio for r in runs], [r.render_ratio for r in runs]
     print(f"\njob ratio median {statistics.median(ratios):.2f} (worst {max(ratios):.2f}); render ratio median "
           f"{statistics.median(render_ratios):.2f} (worst {max(render_ratios):.2f}); "
+          f"CPU floor median {statistics.median(r.cpu_floor for r in runs):.2f}; "
           f"peak tree RSS max {max(r.tree_mb for r in runs):.0f} MB")
+
+
+def _jobs_at_once(count: int, style_name: str, low_memory: str, tmp: Path) -> tuple[float, float]:
+    """(wall seconds, peak MB of the jobs' trees) for `count` phone-like jobs started together, each in a
+    process of its own as a worker's, as `Q_WORKERS=count` runs them."""
+    import subprocess
+
+    command = [sys.executable, __file__, "--reference", "phone", "--style", style_name, "--low-memory", low_memory,
+               "--one-job"]
+    with TreeRss(itself=False) as rss:
+        started = time.monotonic()
+        children = [subprocess.Popen([*command, str(tmp / f"at-once-{k}.mp4")], cwd=ROOT, stdout=subprocess.DEVNULL)
+                    for k in range(count)]
+        if any(child.wait() for child in children):
+            raise SystemExit("a job failed")
+        return time.monotonic() - started, rss.peak_kb / 1024
+
+
+def throughput(count: int, style_name: str, low_memory: str, tmp: Path) -> None:
+    one, one_mb = _jobs_at_once(1, style_name, low_memory, tmp)
+    print(f"\n{style_name}: one job alone {one:6.1f} s, peak {one_mb:4.0f} MB")
+    together, together_mb = _jobs_at_once(count, style_name, low_memory, tmp)
+    print(f"{count} at once {together:6.1f} s ({together / one:4.2f} times one), peak {together_mb:4.0f} MB")
+
+
+def one_job(style_name: str, out: Path, low_memory: bool | None) -> None:
+    """A whole phone-like job in this process, as a worker runs it (for --at-once)."""
+    as_a_worker()
+    with tempfile.TemporaryDirectory(prefix="job-bench-", dir=OUT) as tmp:
+        _, song = reference_media()
+        job_once(style_name, phone_job_inputs(Path(tmp)), song, out, Path(tmp), low_memory=low_memory)
 
 
 LOW_MEMORY = {"auto": None, "on": True, "off": False}  # --low-memory as render(low_memory=...) takes it
@@ -428,7 +493,20 @@ def main() -> None:
     parser.add_argument("--low-memory", choices=tuple(LOW_MEMORY), default="auto",
                         help="as RENDER_LOW_MEMORY: auto (the default: x264's sliced threads for a job with clips "
                              "worth a proxy), on or off for every render; the baseline stays the same")
+    parser.add_argument("--at-once", type=int, metavar="N",
+                        help="throughput: one phone-like job alone, then N at once (as Q_WORKERS=N runs them)")
+    parser.add_argument("--one-job", type=Path, help=argparse.SUPPRESS)  # a child of --at-once: its MP4
     args = parser.parse_args()
+    MEDIA.mkdir(parents=True, exist_ok=True)  # its parent holds the runs' scratch folders, even on a fresh checkout
+    if args.one_job:
+        return one_job(args.style, args.one_job, LOW_MEMORY[args.low_memory])
+    if args.at_once:
+        if args.style == "all":
+            parser.error("--at-once runs one style: name it with --style")
+        reference_media(), phone_media(MEDIA)  # made before the clock starts
+        with tempfile.TemporaryDirectory(prefix="at-once-", dir=OUT) as tmp:
+            throughput(args.at_once, args.style, args.low_memory, Path(tmp))
+        return
     args.low_memory = LOW_MEMORY[args.low_memory]
 
     names = list(STYLES) if args.style == "all" else [args.style]
