@@ -1,8 +1,8 @@
 """Give the memory a finished job freed back to the system, so a long-lived worker starts each job at its size.
 
-glibc keeps what Python and numpy free in its heaps for reuse. Over a worker's first jobs in different styles
-that kept its Python growing from 73 to 90 MB (then level), memory that sat beside the next render's ffmpeg at
-its peak; `malloc_trim` after each job brought it back to 69 MB (benchmarks/README.md, Session 14).
+glibc keeps what Python and numpy free in its heaps for reuse, so a worker's Python grew over its first jobs in
+different styles, and that memory sat beside the next render's ffmpeg at its peak. Measured in
+benchmarks/README.md (Session 14).
 """
 
 from __future__ import annotations
