@@ -456,8 +456,9 @@ def _jobs_at_once(count: int, style_name: str, low_memory: str, tmp: Path) -> tu
         started = time.monotonic()
         children = [subprocess.Popen([*command, str(tmp / f"at-once-{k}.mp4")], cwd=ROOT, stdout=subprocess.DEVNULL)
                     for k in range(count)]
-        if any(child.wait() for child in children):
-            raise SystemExit("a job failed")
+        failed = [child.args[-1] for child in children if child.wait()]  # every one waited for, none left running
+        if failed:
+            raise SystemExit(f"a job failed: {failed[0]}")
         return time.monotonic() - started, rss.peak_kb / 1024
 
 
@@ -500,10 +501,13 @@ def main() -> None:
     MEDIA.mkdir(parents=True, exist_ok=True)  # its parent holds the runs' scratch folders, even on a fresh checkout
     if args.one_job:
         return one_job(args.style, args.one_job, LOW_MEMORY[args.low_memory])
-    if args.at_once:
+    if args.at_once is not None:
+        if args.at_once < 1:
+            parser.error("--at-once takes how many jobs run together: 1 or more")
         if args.style == "all":
             parser.error("--at-once runs one style: name it with --style")
-        reference_media(), phone_media(MEDIA)  # made before the clock starts
+        reference_media()  # the song; both made before the clock starts
+        phone_media(MEDIA)
         with tempfile.TemporaryDirectory(prefix="at-once-", dir=OUT) as tmp:
             throughput(args.at_once, args.style, args.low_memory, Path(tmp))
         return

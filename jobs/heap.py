@@ -8,15 +8,11 @@ benchmarks/README.md (Session 14).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 
 def trim() -> bool:
     """Return freed heap memory to the system. False where the C library has no malloc_trim (musl, macOS)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    malloc_trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the symbols this process already has loaded
     if malloc_trim is None:
         return False
     malloc_trim(0)

@@ -509,13 +509,16 @@ def test_where_each_cut_came_out_is_stored_with_the_plan_served_by_the_api_and_s
 # ---------------------------------------------------------------- memory
 
 
-def test_freed_memory_goes_back_to_the_system_after_each_job_ended_either_way(make_job, monkeypatch):
+@pytest.mark.parametrize("fails", [False, True], ids=["completed", "failed"])
+def test_freed_memory_goes_back_to_the_system_after_each_job_ended_either_way(make_job, monkeypatch, fails):
     trims = []
     monkeypatch.setattr("jobs.heap.trim", lambda: trims.append(True) or True)
 
     def engine(job, report):
-        raise RenderFailed("ffmpeg stopped")
+        if fails:
+            raise RenderFailed("ffmpeg stopped")
+        return f"jobs/{job.id}/out.mp4", {}
 
     monkeypatch.setattr("jobs.worker.make_video", engine)
-    worker.run(make_job().id)
+    assert worker.run(make_job().id).status == (S.FAILED if fails else S.COMPLETED)
     assert trims == [True]
