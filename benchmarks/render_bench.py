@@ -33,7 +33,7 @@ Each run also prints the CPU seconds of each step and the job's "CPU floor": its
 (the machine's cores x the baseline's wall time), the job ratio it would reach were every core busy
 from start to end. A target below the floor cannot be met by scheduling the same work better.
 
---at-once N (with --reference phone) measures throughput as `Q_WORKERS=N` runs it: one job alone,
+--at-once N measures throughput on the phone reference as `Q_WORKERS=N` runs it: one job alone,
 then N of the same job at once, each in a process of its own that has loaded the worker's modules;
 it prints both wall times, their ratio and the peak memory of the jobs' process trees.
 
